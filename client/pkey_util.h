@@ -1,0 +1,65 @@
+/* libdstack internal — building OpenSSL keys and certificates from raw material.
+ * Shared by client/ (self-issued RA-TLS certificates), simulator/ (agent-issued chains)
+ * and tools/. Not installed. */
+#ifndef DSTACK_PKEY_UTIL_H
+#define DSTACK_PKEY_UTIL_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <openssl/evp.h>
+#include <openssl/x509.h>
+
+#include <dstack/error.h>
+#include <dstack/uri.h>
+
+/* EVP_PKEY from a 32-byte secret: P-256 / secp256k1 scalar (rejects 0 and >= n with
+ * DSTACK_ERR_CRYPTO "derived scalar out of range for <curve>") or Ed25519 seed. */
+dstack_status dstack_pkey_from_secret(dstack_key_alg alg, const uint8_t secret[32],
+                                      EVP_PKEY **out, dstack_error *err);
+
+/* PKCS#8 PrivateKeyInfo DER in OpenSSL's secure heap (free with OPENSSL_secure_clear_free). */
+dstack_status dstack_pkey_to_pkcs8_der(EVP_PKEY *pkey, unsigned char **der, size_t *der_len,
+                                       dstack_error *err);
+/* SubjectPublicKeyInfo DER (OPENSSL_free). */
+dstack_status dstack_pkey_to_spki_der(EVP_PKEY *pkey, unsigned char **der, size_t *der_len,
+                                      dstack_error *err);
+
+/* A non-critical extension whose extnValue is OCTET STRING { OCTET STRING payload }
+ * (spec §4.1 double wrapping). */
+typedef struct dstack_cert_ext {
+    const char *oid;
+    const uint8_t *payload;
+    size_t payload_len;
+} dstack_cert_ext;
+
+typedef struct dstack_cert_spec {
+    const char *common_name;  /* UTF8String CN; may be "" */
+    const char *organization; /* NULL → no O */
+    const char *const *san;   /* IPv4/IPv6 literal → iPAddress, else dNSName */
+    size_t san_len;
+    bool server_auth;         /* EKU entries (no EKU extension when both false) */
+    bool client_auth;
+    bool is_ca;               /* BasicConstraints CA:TRUE critical + keyCertSign|cRLSign, SKI */
+    int ca_pathlen;           /* -1 → no pathlen */
+    int64_t not_before;       /* UNIX seconds */
+    int64_t not_after;
+    const dstack_cert_ext *exts; /* in order, after SAN/KU/EKU */
+    size_t n_exts;
+    /* Serial = first 20 bytes of SHA-256(raw EC point) with top bit cleared, as rcgen
+     * does (spec §4.6); false → 16 random bytes. */
+    bool serial_from_key;
+} dstack_cert_spec;
+
+/* Builds and signs an X.509 v3 certificate. issuer_key NULL → self-signed with subject_key,
+ * issuer_cert NULL → issuer name = subject name. ECDSA keys sign with SHA-256, Ed25519
+ * with PureEdDSA. Leaves get KeyUsage digitalSignature (critical). */
+dstack_status dstack_cert_build(const dstack_cert_spec *spec, EVP_PKEY *subject_key,
+                                EVP_PKEY *issuer_key, X509 *issuer_cert, X509 **out,
+                                dstack_error *err);
+
+/* Secure-heap helpers: initialise once per process (idempotent, 64 KiB arena). */
+void dstack_secure_heap_init(void);
+
+#endif

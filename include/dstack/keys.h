@@ -1,0 +1,70 @@
+/* libdstack — key derivation helpers, Keccak-256, signature chains (spec §3). */
+#ifndef DSTACK_KEYS_H
+#define DSTACK_KEYS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <dstack/error.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* Original Keccak-256 (Ethereum padding 0x01, not SHA3-256). */
+void dstack_keccak256(const uint8_t *data, size_t len, uint8_t out[32]);
+
+/* HKDF-SHA256, salt "RATLS", info = path bytes, L = 32 (spec §3.1). */
+dstack_status dstack_derive_key(const uint8_t app_key[32], const uint8_t *info, size_t info_len,
+                                uint8_t out[32], dstack_error *err);
+
+/* Public keys of a 32-byte secret. */
+dstack_status dstack_secp256k1_pubkey(const uint8_t secret[32], uint8_t compressed[33],
+                                      dstack_error *err);
+dstack_status dstack_ed25519_pubkey(const uint8_t seed[32], uint8_t pub[32], dstack_error *err);
+
+/* 20-byte Ethereum address = last 20 bytes of Keccak-256(uncompressed X||Y). */
+dstack_status dstack_eth_address(const uint8_t compressed_pub[33], uint8_t addr[20],
+                                 dstack_error *err);
+/* EIP-55 checksummed "0x…" text (43 bytes incl. NUL). */
+void dstack_eth_address_text(const uint8_t addr[20], char out[43]);
+
+/* Recover the compressed secp256k1 key behind a 65-byte r||s||v (v ∈ {0,1,27,28}) signature
+ * over a 32-byte digest. */
+dstack_status dstack_secp256k1_recover(const uint8_t sig[65], const uint8_t digest[32],
+                                       uint8_t compressed_pub[33], dstack_error *err);
+/* Deterministic (RFC 6979), low-S, recoverable signature r||s||v with v ∈ {0,1}. */
+dstack_status dstack_secp256k1_sign_recoverable(const uint8_t secret[32],
+                                                const uint8_t digest[32], uint8_t sig[65],
+                                                dstack_error *err);
+
+/* Signature-chain verification (spec §3.4).
+ *   algorithm: "secp256k1"/"k256"/"" or "ed25519" — how `key` is used
+ *   chain[0]:  app signature over Keccak256(purpose ":" hex(pub))
+ *   chain[1]:  KMS signature over Keccak256("dstack-kms-issued:" app_id app_pub); may be empty
+ * On success app_pub (33 B) and kms_pub (33 B) receive the recovered keys; *has_kms is false
+ * when chain[1] is empty. If `expected_kms_root` is non-NULL the recovered KMS key must equal it
+ * (an empty chain[1] is then a DSTACK_ERR_CRYPTO failure). `app_id` is needed for chain[1]. */
+typedef struct dstack_chain_result {
+    uint8_t app_pub[33];
+    bool has_kms;
+    uint8_t kms_pub[33];
+} dstack_chain_result;
+
+dstack_status dstack_verify_signature_chain(const char *algorithm, const uint8_t key[32],
+                                            const char *purpose, const uint8_t *const chain[],
+                                            const size_t chain_len[], size_t n_chain,
+                                            const uint8_t *app_id, size_t app_id_len,
+                                            const uint8_t *expected_kms_root,
+                                            dstack_chain_result *out, dstack_error *err);
+
+/* Lowercase hex helpers. decode accepts an optional (repeated) 0x prefix and either case;
+ * returns false on odd length / bad characters / overflow of `cap`. */
+void dstack_hex_encode(const uint8_t *in, size_t len, char *out /* 2*len+1 */);
+bool dstack_hex_decode(const char *in, size_t in_len, uint8_t *out, size_t cap, size_t *out_len);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

@@ -1,0 +1,37 @@
+#!/usr/bin/env bash
+# Installs the Debian 12 packages dstack-openssl needs to build, test, demo and benchmark.
+# Idempotent and non-interactive: does nothing when everything is present.
+set -euo pipefail
+
+packages=(
+    build-essential cmake pkg-config git ca-certificates
+    openssl libssl-dev libcurl4-openssl-dev libjson-c-dev libcunit1-dev
+    libmicrohttpd-dev libsecp256k1-dev
+    curl nginx haproxy procps psmisc
+)
+# Node.js runs the official dstack JS SDK wire-compatibility test; keep a preinstalled one.
+command -v node >/dev/null 2>&1 || packages+=(nodejs)
+command -v npm >/dev/null 2>&1 || packages+=(npm)
+[ "${DSTACK_WITH_BENCH:-0}" = 1 ] && packages+=(wrk hyperfine)
+
+missing=()
+for p in "${packages[@]}"; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+[ ${#missing[@]} -eq 0 ] && exit 0
+
+sudo=""
+[ "$(id -u)" -eq 0 ] || sudo="sudo"
+echo "install-deps: installing ${missing[*]}" >&2
+export DEBIAN_FRONTEND=noninteractive
+# Debian's nginx/haproxy packages try to start their services; we run our own instances.
+policy_added=0
+if [ ! -e /usr/sbin/policy-rc.d ]; then
+    printf '#!/bin/sh\nexit 101\n' | $sudo tee /usr/sbin/policy-rc.d >/dev/null
+    $sudo chmod +x /usr/sbin/policy-rc.d
+    policy_added=1
+fi
+$sudo apt-get update -qq
+$sudo apt-get install -y -qq --no-install-recommends "${missing[@]}"
+[ "$policy_added" = 1 ] && $sudo rm -f /usr/sbin/policy-rc.d
+exit 0

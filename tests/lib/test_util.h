@@ -1,0 +1,39 @@
+/* Helpers shared by the CUnit test programs. */
+#ifndef DSTACK_TEST_UTIL_H
+#define DSTACK_TEST_UTIL_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include <CUnit/CUnit.h>
+
+typedef struct test_case {
+    const char *name;
+    void (*fn)(void);
+} test_case;
+
+/* Runs one suite of cases (NULL-terminated array) in CUnit's basic mode, verbose; returns
+ * the process exit status (0 when every assertion passed and nothing failed to run). */
+int test_run_suite(const char *suite_name, const test_case *cases);
+
+/* Reads ../shared/fixtures/dstack/<name> (via $DSTACK_FIXTURES); aborts the test program
+ * with a message if it cannot. Returned buffer is NUL-terminated; free() it. */
+uint8_t *test_read_fixture(const char *name, size_t *len);
+
+/* Reads any file; NULL on failure. NUL-terminated; free() it. */
+uint8_t *test_read_file(const char *path, size_t *len);
+
+/* Lowercase hex of a buffer into a static-per-call malloc'd string; free() it. */
+char *test_hex(const uint8_t *buf, size_t len);
+
+/* Environment variable or abort with a message naming it. */
+const char *test_env(const char *name);
+
+#define CU_ASSERT_HEX_EQUAL(buf, len, hex)                                                   \
+    do {                                                                                     \
+        char *h_ = test_hex((buf), (len));                                                   \
+        CU_ASSERT_STRING_EQUAL(h_, (hex));                                                   \
+        free(h_);                                                                            \
+    } while (0)
+
+#endif

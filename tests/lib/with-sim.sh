@@ -1,0 +1,42 @@
+#!/usr/bin/env bash
+# with-sim.sh [dstack-sim args...] -- command [args...]
+# Starts dstack-sim on a temporary directory, exports its endpoints, runs the command, and
+# stops the simulator. Exit status: the command's (or 1 if the simulator failed).
+set -uo pipefail
+sim_args=()
+while [ $# -gt 0 ] && [ "$1" != "--" ]; do
+    # @FIXTURES@ lets test registrations name shared fixtures without knowing the path.
+    sim_args+=("${1//@FIXTURES@/$DSTACK_FIXTURES}")
+    shift
+done
+[ "${1:-}" == "--" ] || { echo "usage: with-sim.sh [sim args] -- command" >&2; exit 2; }
+shift
+dir=$(mktemp -d /tmp/dstack-sim.XXXXXX)
+"$DSTACK_SIM" --dir "$dir" "${sim_args[@]}" >"$dir/sim.out" 2>"$dir/sim.err" &
+pid=$!
+for _ in $(seq 1 200); do
+    [ -S "$dir/dstack.sock" ] && grep -q '^DSTACK_SIMULATOR_ENDPOINT=' "$dir/sim.out" 2>/dev/null && break
+    kill -0 "$pid" 2>/dev/null || break
+    sleep 0.05
+done
+if ! [ -S "$dir/dstack.sock" ]; then
+    echo "with-sim.sh: dstack-sim did not start:" >&2
+    cat "$dir/sim.err" >&2
+    kill "$pid" 2>/dev/null; rm -rf "$dir"; exit 1
+fi
+export DSTACK_SIMULATOR_ENDPOINT="$dir/dstack.sock"
+export TAPPD_SIMULATOR_ENDPOINT="$dir/tappd.sock"
+export DSTACK_WORKER_ENDPOINT="$dir/external.sock"
+export DSTACK_SIM_DIR="$dir"
+"$@"
+rc=$?
+kill -TERM "$pid" 2>/dev/null
+wait "$pid"
+sim_rc=$?
+if [ "$sim_rc" -ne 0 ]; then
+    echo "with-sim.sh: dstack-sim exited with status $sim_rc" >&2
+    cat "$dir/sim.err" >&2
+    [ "$rc" -eq 0 ] && rc=1
+fi
+rm -rf "$dir"
+exit "$rc"
