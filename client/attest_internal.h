@@ -1,0 +1,34 @@
+/* libdstack internal — helpers shared by the crypto and attestation sources. Not installed. */
+#ifndef DSTACK_ATTEST_INTERNAL_H
+#define DSTACK_ATTEST_INTERNAL_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include <dstack/attest.h>
+#include <dstack/error.h>
+
+/* Input cap for VersionedAttestation decoders (spec §4.4). */
+#define DSTACK_ATTESTATION_MAX_LEN (10u * 1024u * 1024u)
+
+/* The process-wide libsecp256k1 context (created once, randomised; see secp256k1.c). NULL
+ * only if libsecp256k1 could not allocate it. */
+struct secp256k1_context_struct;
+const struct secp256k1_context_struct *dstack_secp256k1_context(void);
+
+/* Decoders behind dstack_attestation_decode(); `out` is zeroed by the caller and released
+ * by the caller on failure. */
+dstack_status dstack_attestation_decode_v0(const uint8_t *buf, size_t len, dstack_attestation *out,
+                                           dstack_error *err);
+dstack_status dstack_attestation_decode_v1(const uint8_t *buf, size_t len, dstack_attestation *out,
+                                           dstack_error *err);
+
+/* Appends one runtime event (copies). */
+dstack_status dstack_attestation_add_runtime_event(dstack_attestation *att, const char *event,
+                                                   size_t event_len, const uint8_t *payload,
+                                                   size_t payload_len, dstack_error *err);
+
+/* RTMR3 replayed from a runtime-event list (v1 digests, spec §5.3). */
+void dstack_runtime_events_replay(const dstack_runtime_event *events, size_t n, uint8_t out[48]);
+
+#endif

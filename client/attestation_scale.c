@@ -1,0 +1,357 @@
+/* VersionedAttestation V0: the SCALE encoding of the real agent's Attest and of 0.5.6+
+ * certificate extensions (spec §4.4). Every length is checked against the remaining input
+ * before anything is allocated. */
+#include <dstack/attest.h>
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "attest_internal.h"
+
+enum { PLATFORM_TDX = 0, PLATFORM_GCP_TDX = 1, PLATFORM_NITRO_ENCLAVE = 2 };
+
+typedef struct reader {
+    const uint8_t *buf;
+    size_t len;
+    size_t pos;
+    dstack_error *err;
+} reader;
+
+static dstack_status truncated(reader *r, const char *what)
+{
+    return dstack_error_set(r->err, DSTACK_ERR_PROTOCOL, NULL, NULL,
+                            "V0 attestation truncated or malformed at offset %zu (%s)", r->pos,
+                            what);
+}
+
+static size_t remaining(const reader *r)
+{
+    return r->len - r->pos;
+}
+
+static dstack_status read_raw(reader *r, size_t n, const uint8_t **out, const char *what)
+{
+    if (n > remaining(r))
+        return truncated(r, what);
+    *out = r->buf + r->pos;
+    r->pos += n;
+    return DSTACK_OK;
+}
+
+static dstack_status read_u8(reader *r, uint8_t *out, const char *what)
+{
+    const uint8_t *p;
+    dstack_status rc = read_raw(r, 1, &p, what);
+
+    if (rc == DSTACK_OK)
+        *out = p[0];
+    return rc;
+}
+
+static dstack_status read_u32(reader *r, uint32_t *out, const char *what)
+{
+    const uint8_t *p;
+    dstack_status rc = read_raw(r, 4, &p, what);
+
+    if (rc == DSTACK_OK)
+        *out = (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
+    return rc;
+}
+
+/* SCALE compact integer, all four modes; values beyond 64 bits are rejected. */
+static dstack_status read_compact(reader *r, uint64_t *out, const char *what)
+{
+    const uint8_t *p;
+    uint8_t first;
+    uint64_t v = 0;
+    size_t n;
+
+    if (read_u8(r, &first, what) != DSTACK_OK)
+        return DSTACK_ERR_PROTOCOL;
+    switch (first & 3) {
+    case 0:
+        *out = first >> 2;
+        return DSTACK_OK;
+    case 1:
+        if (read_raw(r, 1, &p, what) != DSTACK_OK)
+            return DSTACK_ERR_PROTOCOL;
+        *out = ((uint64_t)first | (uint64_t)p[0] << 8) >> 2;
+        return DSTACK_OK;
+    case 2:
+        if (read_raw(r, 3, &p, what) != DSTACK_OK)
+            return DSTACK_ERR_PROTOCOL;
+        *out =
+            ((uint64_t)first | (uint64_t)p[0] << 8 | (uint64_t)p[1] << 16 | (uint64_t)p[2] << 24) >>
+            2;
+        return DSTACK_OK;
+    default:
+        n = (size_t)(first >> 2) + 4;
+        if (n > 8)
+            return dstack_error_set(r->err, DSTACK_ERR_PROTOCOL, NULL, NULL,
+                                    "V0 attestation: %s length does not fit in 64 bits", what);
+        if (read_raw(r, n, &p, what) != DSTACK_OK)
+            return DSTACK_ERR_PROTOCOL;
+        for (size_t i = n; i > 0; i--)
+            v = v << 8 | p[i - 1];
+        *out = v;
+        return DSTACK_OK;
+    }
+}
+
+/* Vec<u8> / String: compact length, then that many bytes (borrowed from the input). */
+static dstack_status read_bytes(reader *r, const uint8_t **out, size_t *out_len, const char *what)
+{
+    uint64_t n;
+
+    if (read_compact(r, &n, what) != DSTACK_OK)
+        return DSTACK_ERR_PROTOCOL;
+    if (n > remaining(r))
+        return truncated(r, what);
+    *out_len = (size_t)n;
+    return read_raw(r, (size_t)n, out, what);
+}
+
+/* A String copied out as a C string; embedded NULs would make the name we hash differ from
+ * the one that was measured, so they are refused. */
+static dstack_status read_string(reader *r, const uint8_t **out, size_t *out_len, const char *what)
+{
+    if (read_bytes(r, out, out_len, what) != DSTACK_OK)
+        return DSTACK_ERR_PROTOCOL;
+    if (*out_len > 0 && memchr(*out, 0, *out_len) != NULL)
+        return dstack_error_set(r->err, DSTACK_ERR_PROTOCOL, NULL, NULL,
+                                "V0 attestation: %s contains a NUL byte", what);
+    return DSTACK_OK;
+}
+
+/* Vec<T> count, bounded by the remaining input (each item takes at least `min_item` bytes). */
+static dstack_status read_count(reader *r, size_t min_item, size_t *out, const char *what)
+{
+    uint64_t n;
+
+    if (read_compact(r, &n, what) != DSTACK_OK)
+        return DSTACK_ERR_PROTOCOL;
+    if (n > remaining(r) / min_item)
+        return truncated(r, what);
+    *out = (size_t)n;
+    return DSTACK_OK;
+}
+
+static dstack_status read_tdx_event(reader *r, dstack_attestation *att)
+{
+    uint32_t imr, type;
+    const uint8_t *digest, *name, *payload;
+    size_t digest_len, name_len, payload_len;
+    char *event;
+    dstack_status rc;
+
+    if (read_u32(r, &imr, "event imr") != DSTACK_OK ||
+        read_u32(r, &type, "event type") != DSTACK_OK ||
+        read_bytes(r, &digest, &digest_len, "event digest") != DSTACK_OK ||
+        read_string(r, &name, &name_len, "event name") != DSTACK_OK ||
+        read_bytes(r, &payload, &payload_len, "event payload") != DSTACK_OK)
+        return DSTACK_ERR_PROTOCOL;
+    event = strndup((const char *)name, name_len);
+    if (event == NULL)
+        return dstack_error_set(r->err, DSTACK_ERR_INTERNAL, NULL, NULL, "out of memory");
+    rc = dstack_event_log_append(&att->tdx_event_log, imr, type, digest, digest_len, event, payload,
+                                 payload_len, r->err);
+    free(event);
+    return rc;
+}
+
+static dstack_status read_platform(reader *r, dstack_attestation *att)
+{
+    uint8_t variant;
+    const uint8_t *quote;
+    size_t n_events;
+    dstack_status rc;
+
+    if (read_u8(r, &variant, "platform") != DSTACK_OK)
+        return DSTACK_ERR_PROTOCOL;
+    if (variant == PLATFORM_GCP_TDX || variant == PLATFORM_NITRO_ENCLAVE) {
+        att->platform = variant; /* v0.5.11 unit variants: no payload */
+        return DSTACK_OK;
+    }
+    if (variant != PLATFORM_TDX)
+        return dstack_error_set(r->err, DSTACK_ERR_PROTOCOL, NULL, NULL,
+                                "V0 attestation: unsupported platform variant %u", variant);
+    att->platform = PLATFORM_TDX;
+    if (read_bytes(r, &quote, &att->quote_len, "quote") != DSTACK_OK)
+        return DSTACK_ERR_PROTOCOL;
+    if (att->quote_len > 0) {
+        att->quote = malloc(att->quote_len);
+        if (att->quote == NULL)
+            return dstack_error_set(r->err, DSTACK_ERR_INTERNAL, NULL, NULL, "out of memory");
+        memcpy(att->quote, quote, att->quote_len);
+    }
+    /* imr + type + three empty compact lengths */
+    if (read_count(r, 11, &n_events, "TDX event count") != DSTACK_OK)
+        return DSTACK_ERR_PROTOCOL;
+    for (size_t i = 0; i < n_events; i++)
+        if ((rc = read_tdx_event(r, att)) != DSTACK_OK)
+            return rc;
+    return DSTACK_OK;
+}
+
+dstack_status dstack_attestation_decode_v0(const uint8_t *buf, size_t len, dstack_attestation *out,
+                                           dstack_error *err)
+{
+    reader r = {.buf = buf, .len = len, .pos = 1, .err = err}; /* byte 0 = V0 tag */
+    const uint8_t *name, *payload, *report_data, *config;
+    size_t name_len, payload_len, config_len, n_runtime;
+    dstack_status rc;
+
+    out->version = 0;
+    if ((rc = read_platform(&r, out)) != DSTACK_OK)
+        return rc;
+    if (read_count(&r, 2, &n_runtime, "runtime event count") != DSTACK_OK)
+        return DSTACK_ERR_PROTOCOL;
+    for (size_t i = 0; i < n_runtime; i++) {
+        if (read_string(&r, &name, &name_len, "runtime event name") != DSTACK_OK ||
+            read_bytes(&r, &payload, &payload_len, "runtime event payload") != DSTACK_OK)
+            return DSTACK_ERR_PROTOCOL;
+        rc = dstack_attestation_add_runtime_event(out, (const char *)name, name_len, payload,
+                                                  payload_len, err);
+        if (rc != DSTACK_OK)
+            return rc;
+    }
+    if (read_raw(&r, 64, &report_data, "report_data") != DSTACK_OK ||
+        read_string(&r, &config, &config_len, "config") != DSTACK_OK)
+        return DSTACK_ERR_PROTOCOL;
+    memcpy(out->report_data, report_data, 64);
+    out->config = strndup((const char *)config, config_len);
+    if (out->config == NULL)
+        return dstack_error_set(err, DSTACK_ERR_INTERNAL, NULL, NULL, "out of memory");
+    if (r.pos != r.len)
+        return dstack_error_set(err, DSTACK_ERR_PROTOCOL, NULL, NULL,
+                                "V0 attestation has %zu trailing bytes", r.len - r.pos);
+    return DSTACK_OK;
+}
+
+/* ---- encoder ------------------------------------------------------------------------- */
+
+typedef struct writer {
+    uint8_t *buf;
+    size_t len;
+    size_t cap;
+    bool failed;
+} writer;
+
+static void put(writer *w, const void *data, size_t n)
+{
+    if (w->failed || n == 0)
+        return;
+    if (n > DSTACK_ATTESTATION_MAX_LEN || w->len + n > DSTACK_ATTESTATION_MAX_LEN) {
+        w->failed = true;
+        return;
+    }
+    if (w->len + n > w->cap) {
+        size_t cap = w->cap ? w->cap : 1024;
+        uint8_t *grown;
+
+        while (cap < w->len + n)
+            cap *= 2;
+        grown = realloc(w->buf, cap);
+        if (grown == NULL) {
+            w->failed = true;
+            return;
+        }
+        w->buf = grown;
+        w->cap = cap;
+    }
+    memcpy(w->buf + w->len, data, n);
+    w->len += n;
+}
+
+static void put_u32(writer *w, uint32_t v)
+{
+    uint8_t b[4] = {(uint8_t)v, (uint8_t)(v >> 8), (uint8_t)(v >> 16), (uint8_t)(v >> 24)};
+
+    put(w, b, sizeof(b));
+}
+
+/* Canonical (shortest) compact form, as parity-scale-codec writes it. */
+static void put_compact(writer *w, uint64_t v)
+{
+    uint8_t b[9];
+    size_t n = 0;
+
+    if (v < (1u << 6)) {
+        b[0] = (uint8_t)(v << 2);
+        n = 1;
+    } else if (v < (1u << 14)) {
+        uint16_t x = (uint16_t)(v << 2 | 1);
+        b[0] = (uint8_t)x;
+        b[1] = (uint8_t)(x >> 8);
+        n = 2;
+    } else if (v < (1u << 30)) {
+        uint32_t x = (uint32_t)(v << 2 | 2);
+        for (n = 0; n < 4; n++)
+            b[n] = (uint8_t)(x >> (8 * n));
+    } else {
+        size_t bytes = 0;
+        for (uint64_t t = v; t != 0; t >>= 8)
+            bytes++;
+        b[0] = (uint8_t)((bytes - 4) << 2 | 3);
+        for (size_t i = 0; i < bytes; i++)
+            b[1 + i] = (uint8_t)(v >> (8 * i));
+        n = 1 + bytes;
+    }
+    put(w, b, n);
+}
+
+static void put_bytes(writer *w, const void *data, size_t n)
+{
+    put_compact(w, n);
+    put(w, data, n);
+}
+
+static void put_string(writer *w, const char *s)
+{
+    put_bytes(w, s != NULL ? s : "", s != NULL ? strlen(s) : 0);
+}
+
+dstack_status dstack_attestation_encode_v0(const dstack_attestation *att, uint8_t **out,
+                                           size_t *out_len, dstack_error *err)
+{
+    writer w = {0};
+    uint8_t tag = 0;
+
+    *out = NULL;
+    *out_len = 0;
+    if (att == NULL || att->platform < PLATFORM_TDX || att->platform > PLATFORM_NITRO_ENCLAVE)
+        return dstack_error_set(err, DSTACK_ERR_USAGE, NULL, NULL,
+                                "V0 encoding supports only the TDX, GCP-TDX and Nitro platforms");
+    put(&w, &tag, 1); /* VersionedAttestation::V0 */
+    tag = (uint8_t)att->platform;
+    put(&w, &tag, 1);
+    if (att->platform == PLATFORM_TDX) {
+        put_bytes(&w, att->quote, att->quote_len);
+        put_compact(&w, att->tdx_event_log.count);
+        for (size_t i = 0; i < att->tdx_event_log.count; i++) {
+            const dstack_event *ev = &att->tdx_event_log.events[i];
+            put_u32(&w, ev->imr);
+            put_u32(&w, ev->event_type);
+            put_bytes(&w, ev->digest, ev->digest_len);
+            put_string(&w, ev->event);
+            put_bytes(&w, ev->payload, ev->payload_len);
+        }
+    }
+    put_compact(&w, att->runtime_events_len);
+    for (size_t i = 0; i < att->runtime_events_len; i++) {
+        put_string(&w, att->runtime_events[i].event);
+        put_bytes(&w, att->runtime_events[i].payload, att->runtime_events[i].payload_len);
+    }
+    put(&w, att->report_data, 64);
+    put_string(&w, att->config);
+    if (w.failed) {
+        free(w.buf);
+        return dstack_error_set(err, DSTACK_ERR_INTERNAL, NULL, NULL,
+                                "cannot encode the V0 attestation (out of memory or over %u "
+                                "bytes)",
+                                DSTACK_ATTESTATION_MAX_LEN);
+    }
+    *out = w.buf;
+    *out_len = w.len;
+    return DSTACK_OK;
+}

@@ -1,0 +1,165 @@
+/* OpenSSL keys from derived 32-byte secrets and their DER forms (DESIGN §4: keys are handed
+ * to OpenSSL as PrivateKeyInfo so its own providers operate them). */
+#include "pkey_util.h"
+
+#include <pthread.h>
+#include <string.h>
+
+#include <openssl/bn.h>
+#include <openssl/core_names.h>
+#include <openssl/crypto.h>
+#include <openssl/ec.h>
+#include <openssl/obj_mac.h>
+#include <openssl/param_build.h>
+#include <openssl/x509.h>
+
+#define SECURE_HEAP_SIZE (64 * 1024)
+#define SECURE_HEAP_MIN_ALLOC 32
+
+static pthread_once_t secure_heap_once = PTHREAD_ONCE_INIT;
+
+static void secure_heap_create(void)
+{
+    /* The application (or OpenSSL config) may already own the secure heap; reuse it. When
+     * the arena cannot be created OpenSSL falls back to the normal heap, and our callers
+     * still cleanse with OPENSSL_secure_clear_free. */
+    if (!CRYPTO_secure_malloc_initialized())
+        (void)CRYPTO_secure_malloc_init(SECURE_HEAP_SIZE, SECURE_HEAP_MIN_ALLOC);
+}
+
+void dstack_secure_heap_init(void)
+{
+    (void)pthread_once(&secure_heap_once, secure_heap_create);
+}
+
+static dstack_status pkey_from_scalar(int nid, const char *group, const char *label,
+                                      const uint8_t secret[32], EVP_PKEY **out, dstack_error *err)
+{
+    dstack_status rc = DSTACK_ERR_CRYPTO;
+    const char *what = "cannot build the EC key";
+    EC_GROUP *grp = NULL;
+    EC_POINT *point = NULL;
+    BIGNUM *priv = NULL;
+    OSSL_PARAM_BLD *bld = NULL;
+    OSSL_PARAM *params = NULL;
+    EVP_PKEY_CTX *pctx = NULL;
+    unsigned char pub[65];
+
+    dstack_secure_heap_init();
+    grp = EC_GROUP_new_by_curve_name(nid);
+    priv = BN_secure_new();
+    point = grp != NULL ? EC_POINT_new(grp) : NULL;
+    if (point == NULL || priv == NULL || BN_bin2bn(secret, 32, priv) == NULL)
+        goto err;
+    /* HKDF output used as a scalar must lie in [1, n-1] (spec §3.1). */
+    if (BN_is_zero(priv) || BN_cmp(priv, EC_GROUP_get0_order(grp)) >= 0) {
+        rc = dstack_error_set(err, DSTACK_ERR_CRYPTO, NULL, NULL,
+                              "derived scalar out of range for %s", label);
+        goto done;
+    }
+    if (!EC_POINT_mul(grp, point, priv, NULL, NULL, NULL) ||
+        EC_POINT_point2oct(grp, point, POINT_CONVERSION_UNCOMPRESSED, pub, sizeof(pub), NULL) !=
+            sizeof(pub))
+        goto err;
+
+    bld = OSSL_PARAM_BLD_new();
+    if (bld == NULL ||
+        !OSSL_PARAM_BLD_push_utf8_string(bld, OSSL_PKEY_PARAM_GROUP_NAME, group, 0) ||
+        !OSSL_PARAM_BLD_push_BN(bld, OSSL_PKEY_PARAM_PRIV_KEY, priv) ||
+        !OSSL_PARAM_BLD_push_octet_string(bld, OSSL_PKEY_PARAM_PUB_KEY, pub, sizeof(pub)))
+        goto err;
+    /* priv is a secure BIGNUM, so the builder keeps its copy in the secure heap too. */
+    params = OSSL_PARAM_BLD_to_param(bld);
+    pctx = EVP_PKEY_CTX_new_from_name(NULL, "EC", NULL);
+    if (params == NULL || pctx == NULL || EVP_PKEY_fromdata_init(pctx) != 1 ||
+        EVP_PKEY_fromdata(pctx, out, EVP_PKEY_KEYPAIR, params) != 1) {
+        what = "OpenSSL refused the EC key parameters";
+        goto err;
+    }
+    rc = DSTACK_OK;
+    goto done;
+err:
+    rc = dstack_error_set(err, DSTACK_ERR_CRYPTO, NULL, NULL, "%s for %s", what, label);
+done:
+    EVP_PKEY_CTX_free(pctx);
+    OSSL_PARAM_free(params); /* clears the secure block holding the scalar */
+    OSSL_PARAM_BLD_free(bld);
+    BN_clear_free(priv);
+    EC_POINT_free(point);
+    EC_GROUP_free(grp);
+    return rc;
+}
+
+dstack_status dstack_pkey_from_secret(dstack_key_alg alg, const uint8_t secret[32], EVP_PKEY **out,
+                                      dstack_error *err)
+{
+    *out = NULL;
+    switch (alg) {
+    case DSTACK_ALG_P256:
+        return pkey_from_scalar(NID_X9_62_prime256v1, SN_X9_62_prime256v1, "P-256", secret, out,
+                                err);
+    case DSTACK_ALG_SECP256K1:
+        return pkey_from_scalar(NID_secp256k1, SN_secp256k1, "secp256k1", secret, out, err);
+    case DSTACK_ALG_ED25519:
+        *out = EVP_PKEY_new_raw_private_key_ex(NULL, "ED25519", NULL, secret, 32);
+        if (*out == NULL)
+            return dstack_error_set(err, DSTACK_ERR_CRYPTO, NULL, NULL,
+                                    "cannot build the Ed25519 key");
+        return DSTACK_OK;
+    }
+    return dstack_error_set(err, DSTACK_ERR_USAGE, NULL, NULL, "unknown key algorithm %d",
+                            (int)alg);
+}
+
+dstack_status dstack_pkey_to_pkcs8_der(EVP_PKEY *pkey, unsigned char **der, size_t *der_len,
+                                       dstack_error *err)
+{
+    dstack_status rc = DSTACK_ERR_CRYPTO;
+    PKCS8_PRIV_KEY_INFO *p8 = NULL;
+    unsigned char *buf = NULL, *p;
+    int len;
+
+    *der = NULL;
+    *der_len = 0;
+    dstack_secure_heap_init();
+    /* EVP_PKEY2PKCS8 writes ECPrivateKey without the redundant [0] parameters, as RFC 5915
+     * recommends inside PKCS#8 — byte-identical to the agent's PKCS#8 (spec §9 V2). */
+    p8 = EVP_PKEY2PKCS8(pkey);
+    if (p8 == NULL || (len = i2d_PKCS8_PRIV_KEY_INFO(p8, NULL)) <= 0)
+        goto err;
+    buf = OPENSSL_secure_malloc((size_t)len);
+    if (buf == NULL) {
+        rc = DSTACK_ERR_INTERNAL;
+        goto err;
+    }
+    p = buf;
+    if (i2d_PKCS8_PRIV_KEY_INFO(p8, &p) != len)
+        goto err;
+    *der = buf;
+    *der_len = (size_t)len;
+    buf = NULL;
+    rc = DSTACK_OK;
+err:
+    if (buf != NULL)
+        OPENSSL_secure_clear_free(buf, (size_t)len);
+    PKCS8_PRIV_KEY_INFO_free(p8); /* its key octets are cleansed on free (ASN1_SENSITIVE) */
+    if (rc != DSTACK_OK)
+        dstack_error_set(err, rc, NULL, NULL, "cannot encode the private key as PKCS#8");
+    return rc;
+}
+
+dstack_status dstack_pkey_to_spki_der(EVP_PKEY *pkey, unsigned char **der, size_t *der_len,
+                                      dstack_error *err)
+{
+    unsigned char *buf = NULL;
+    int len = i2d_PUBKEY(pkey, &buf);
+
+    *der = NULL;
+    *der_len = 0;
+    if (len <= 0)
+        return dstack_error_set(err, DSTACK_ERR_CRYPTO, NULL, NULL,
+                                "cannot encode the public key as SubjectPublicKeyInfo");
+    *der = buf;
+    *der_len = (size_t)len;
+    return DSTACK_OK;
+}

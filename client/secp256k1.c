@@ -1,0 +1,142 @@
+/* secp256k1 through libsecp256k1 (with its recovery module): public keys, recoverable
+ * signatures and public-key recovery for the signature chains of spec §3.4. OpenSSL can sign
+ * on secp256k1 but cannot recover a public key from (r, s, v). */
+#include <dstack/keys.h>
+
+#include <pthread.h>
+#include <string.h>
+
+#include <openssl/crypto.h>
+#include <openssl/rand.h>
+#include <secp256k1.h>
+#include <secp256k1_recovery.h>
+
+#include "attest_internal.h"
+
+static pthread_once_t context_once = PTHREAD_ONCE_INIT;
+static secp256k1_context *context;
+
+static void context_create(void)
+{
+    unsigned char seed[32];
+
+    secp256k1_context *ctx = secp256k1_context_create(SECP256K1_CONTEXT_NONE);
+    if (ctx == NULL)
+        return;
+    /* Blinding against side channels; a context without it is still correct. */
+    if (RAND_bytes(seed, sizeof(seed)) == 1 && !secp256k1_context_randomize(ctx, seed)) {
+        secp256k1_context_destroy(ctx);
+        ctx = NULL;
+    }
+    OPENSSL_cleanse(seed, sizeof(seed));
+    context = ctx;
+}
+
+const secp256k1_context *dstack_secp256k1_context(void)
+{
+    if (pthread_once(&context_once, context_create) != 0)
+        return NULL;
+    return context;
+}
+
+static dstack_status no_context(dstack_error *err)
+{
+    return dstack_error_set(err, DSTACK_ERR_INTERNAL, NULL, NULL,
+                            "cannot create the libsecp256k1 context");
+}
+
+dstack_status dstack_secp256k1_pubkey(const uint8_t secret[32], uint8_t compressed[33],
+                                      dstack_error *err)
+{
+    const secp256k1_context *ctx = dstack_secp256k1_context();
+    secp256k1_pubkey pub;
+    size_t out_len = 33;
+
+    if (ctx == NULL)
+        return no_context(err);
+    if (!secp256k1_ec_pubkey_create(ctx, &pub, secret))
+        return dstack_error_set(err, DSTACK_ERR_CRYPTO, NULL, NULL,
+                                "derived scalar out of range for secp256k1");
+    secp256k1_ec_pubkey_serialize(ctx, compressed, &out_len, &pub, SECP256K1_EC_COMPRESSED);
+    return DSTACK_OK;
+}
+
+dstack_status dstack_secp256k1_sign_recoverable(const uint8_t secret[32], const uint8_t digest[32],
+                                                uint8_t sig[65], dstack_error *err)
+{
+    const secp256k1_context *ctx = dstack_secp256k1_context();
+    secp256k1_ecdsa_recoverable_signature rsig;
+    int recid = 0;
+
+    if (ctx == NULL)
+        return no_context(err);
+    /* NULL nonce function = RFC 6979 with HMAC-SHA-256; libsecp256k1 always yields low-S. */
+    if (!secp256k1_ecdsa_sign_recoverable(ctx, &rsig, digest, secret, NULL, NULL))
+        return dstack_error_set(err, DSTACK_ERR_CRYPTO, NULL, NULL,
+                                "secp256k1 signing failed: secret key out of range");
+    secp256k1_ecdsa_recoverable_signature_serialize_compact(ctx, sig, &recid, &rsig);
+    sig[64] = (uint8_t)recid;
+    return DSTACK_OK;
+}
+
+dstack_status dstack_secp256k1_recover(const uint8_t sig[65], const uint8_t digest[32],
+                                       uint8_t compressed_pub[33], dstack_error *err)
+{
+    const secp256k1_context *ctx = dstack_secp256k1_context();
+    secp256k1_ecdsa_recoverable_signature rsig;
+    secp256k1_pubkey pub;
+    size_t out_len = 33;
+    int recid = sig[64];
+
+    if (ctx == NULL)
+        return no_context(err);
+    if (recid >= 27)
+        recid -= 27; /* Ethereum-style v */
+    if (recid < 0 || recid > 3)
+        return dstack_error_set(err, DSTACK_ERR_CRYPTO, NULL, NULL,
+                                "recoverable signature has invalid recovery id %u", sig[64]);
+    if (!secp256k1_ecdsa_recoverable_signature_parse_compact(ctx, &rsig, sig, recid))
+        return dstack_error_set(err, DSTACK_ERR_CRYPTO, NULL, NULL,
+                                "recoverable signature is malformed (r or s out of range)");
+    if (!secp256k1_ecdsa_recover(ctx, &pub, &rsig, digest))
+        return dstack_error_set(err, DSTACK_ERR_CRYPTO, NULL, NULL,
+                                "no public key can be recovered from the signature");
+    secp256k1_ec_pubkey_serialize(ctx, compressed_pub, &out_len, &pub, SECP256K1_EC_COMPRESSED);
+    return DSTACK_OK;
+}
+
+dstack_status dstack_eth_address(const uint8_t compressed_pub[33], uint8_t addr[20],
+                                 dstack_error *err)
+{
+    const secp256k1_context *ctx = dstack_secp256k1_context();
+    secp256k1_pubkey pub;
+    uint8_t uncompressed[65], hash[32];
+    size_t out_len = sizeof(uncompressed);
+
+    if (ctx == NULL)
+        return no_context(err);
+    if (!secp256k1_ec_pubkey_parse(ctx, &pub, compressed_pub, 33))
+        return dstack_error_set(err, DSTACK_ERR_CRYPTO, NULL, NULL,
+                                "not a valid compressed secp256k1 public key");
+    secp256k1_ec_pubkey_serialize(ctx, uncompressed, &out_len, &pub, SECP256K1_EC_UNCOMPRESSED);
+    dstack_keccak256(uncompressed + 1, 64, hash);
+    memcpy(addr, hash + 12, 20);
+    return DSTACK_OK;
+}
+
+/* EIP-55: a letter is upper-cased when the matching nibble of Keccak256(lowercase hex) ≥ 8. */
+void dstack_eth_address_text(const uint8_t addr[20], char out[43])
+{
+    uint8_t hash[32];
+
+    out[0] = '0';
+    out[1] = 'x';
+    dstack_hex_encode(addr, 20, out + 2);
+    dstack_keccak256((const uint8_t *)out + 2, 40, hash);
+    for (int i = 0; i < 40; i++) {
+        unsigned nibble = (i % 2 == 0) ? hash[i / 2] >> 4 : hash[i / 2] & 0x0f;
+        char *c = &out[2 + i];
+        if (*c >= 'a' && *c <= 'f' && nibble >= 8)
+            *c = (char)(*c - 'a' + 'A');
+    }
+}

@@ -1,0 +1,5 @@
+# Crypto and attestation half of libdstack (keys, quotes, event logs, attestations, certs).
+dstack_unit_test(test_keys SOURCES ${CMAKE_CURRENT_LIST_DIR}/test_keys.c)
+dstack_unit_test(test_quote_eventlog SOURCES ${CMAKE_CURRENT_LIST_DIR}/test_quote_eventlog.c)
+dstack_unit_test(test_attestation SOURCES ${CMAKE_CURRENT_LIST_DIR}/test_attestation.c)
+dstack_unit_test(test_cert_build SOURCES ${CMAKE_CURRENT_LIST_DIR}/test_cert_build.c)
