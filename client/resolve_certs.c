@@ -1,0 +1,310 @@
+/* Certificate sources of DESIGN §4: agent-issued (Tappd.DeriveKey), self-issued RA-TLS
+ * (evidence from Attest / GetQuote, certificate built by ratls_cert.c), ephemeral
+ * (GetTlsKey), auto, none. Runs under the resolver lock, after the key is known.
+ */
+#include "resolve_internal.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <openssl/bio.h>
+#include <openssl/crypto.h>
+#include <openssl/pem.h>
+
+#include <dstack/attest.h>
+
+/* ---- agent-issued chains ------------------------------------------------------------------- */
+
+/* Decodes the PEM chain (leaf first) into the result. The leaf must carry our key: a
+ * certificate for another key would make TLS fail later with a far less helpful message,
+ * or, worse, pair our key with someone else's identity. */
+static dstack_status add_pem_chain(resolve_job *job, const dstack_tls_key_response *tr,
+                                   const char *method, const char *endpoint, dstack_error *err)
+{
+    dstack_status rc = DSTACK_OK;
+    if (tr->certificate_chain_len == 0)
+        return dstack_error_set(err, DSTACK_ERR_PROTOCOL, method, endpoint,
+                                "%s on %s: the agent returned no certificate", method, endpoint);
+    for (size_t i = 0; i < tr->certificate_chain_len && rc == DSTACK_OK; i++) {
+        const char *pem = tr->certificate_chain[i];
+        BIO *bio = BIO_new_mem_buf(pem, -1);
+        X509 *cert = bio != NULL ? PEM_read_bio_X509(bio, NULL, NULL, NULL) : NULL;
+        BIO_free(bio);
+        if (cert == NULL) {
+            rc = dstack_error_set(err, DSTACK_ERR_PROTOCOL, method, endpoint,
+                                  "%s on %s: certificate %zu of the chain is not a PEM "
+                                  "certificate",
+                                  method, endpoint, i);
+            break;
+        }
+        if (i == 0 && EVP_PKEY_eq(X509_get0_pubkey(cert), job->pkey) != 1)
+            rc = dstack_error_set(err, DSTACK_ERR_CRYPTO, method, endpoint,
+                                  "%s on %s: agent certificate does not match the derived key",
+                                  method, endpoint);
+        if (rc == DSTACK_OK)
+            rc = resolved_add_cert(job->out, cert, err);
+        X509_free(cert);
+    }
+    return rc;
+}
+
+static void tls_request(const resolve_job *job, const char *default_cn, dstack_tls_key_request *req)
+{
+    memset(req, 0, sizeof(*req));
+    req->subject = job->uri.cn != NULL ? job->uri.cn : default_cn;
+    req->alt_names = (const char *const *)job->uri.san;
+    req->alt_names_len = job->uri.san_count;
+    req->usage_ra_tls = job->ratls != DSTACK_RATLS_NO;
+    req->usage_server_auth = job->uri.usage_server;
+    req->usage_client_auth = job->uri.usage_client;
+}
+
+/* `may_fall_back`: for cert=auto, a missing Tappd service means "use self" (*fell_back). */
+static dstack_status cert_agent(resolve_job *job, bool may_fall_back, bool *fell_back,
+                                dstack_error *err)
+{
+    dstack_resolver *r = job->r;
+    dstack_tls_key_response tr;
+    dstack_tls_key_request req;
+    dstack_client *c = NULL;
+    dstack_error call_err;
+    dstack_status rc;
+
+    memset(&tr, 0, sizeof(tr));
+    dstack_error_clear(&call_err);
+    if (job->uri.alg != DSTACK_ALG_P256)
+        return dstack_error_set(err, DSTACK_ERR_USAGE, NULL, NULL,
+                                "cert=agent needs alg=p256: the agent issues P-256 "
+                                "certificates only (use cert=self for %s)",
+                                dstack_key_alg_name(job->uri.alg));
+    /* Tappd.DeriveKey has no with_app_info field (spec §2.2). */
+    if (job->uri.app_info)
+        return dstack_error_set(err, DSTACK_ERR_USAGE, NULL, NULL,
+                                "app-info=yes cannot be used with cert=agent: Tappd.DeriveKey "
+                                "cannot embed app info (use cert=self or ephemeral=yes)");
+    tls_request(job, job->uri.path, &req);
+    req.path = job->uri.path;
+    req.random_seed = false; /* deterministic: the leaf carries the derived key (spec §3.2) */
+    RDEBUG(r, RDEBUG_RPC, "Tappd.DeriveKey on %s", r->tappd_endpoint);
+    rc = resolver_tappd(r, &c, &call_err);
+    if (rc == DSTACK_OK)
+        rc = dstack_tappd_derive_key(c, &req, &tr, &call_err);
+    if (rc != DSTACK_OK) {
+        if (may_fall_back && (resolve_socket_missing(r->tappd_endpoint, &call_err) ||
+                              resolve_method_missing(&call_err))) {
+            RDEBUG(r, RDEBUG_RESOLVE, "cert=auto: Tappd service unavailable (%s); self-issuing",
+                   call_err.message);
+            *fell_back = true;
+            rc = DSTACK_OK;
+        } else if (err != NULL) {
+            *err = call_err;
+        }
+        goto done;
+    }
+    rc = add_pem_chain(job, &tr, "Tappd.DeriveKey", r->tappd_endpoint, err);
+    if (rc == DSTACK_OK)
+        snprintf(job->out->cert_source, sizeof(job->out->cert_source), "agent");
+done:
+    dstack_tls_key_response_free(&tr);
+    return rc;
+}
+
+dstack_status resolve_ephemeral(resolve_job *job, dstack_error *err)
+{
+    dstack_resolver *r = job->r;
+    dstack_tls_key_response tr;
+    dstack_tls_key_request req;
+    dstack_client *c = NULL;
+    BIO *bio = NULL;
+    dstack_status rc;
+
+    memset(&tr, 0, sizeof(tr));
+    tls_request(job, "dstack", &req);
+    req.with_app_info = job->uri.app_info;
+    RDEBUG(r, RDEBUG_RPC, "GetTlsKey on %s", r->endpoint);
+    rc = resolver_guest(r, &c, err);
+    if (rc == DSTACK_OK)
+        rc = dstack_get_tls_key(c, &req, &tr, err);
+    if (rc != DSTACK_OK)
+        goto done;
+    bio = tr.key_pem != NULL ? BIO_new_mem_buf(tr.key_pem, -1) : NULL;
+    job->pkey = bio != NULL ? PEM_read_bio_PrivateKey(bio, NULL, NULL, NULL) : NULL;
+    if (job->pkey == NULL || !EVP_PKEY_is_a(job->pkey, "EC")) {
+        rc = dstack_error_set(err, DSTACK_ERR_PROTOCOL, "GetTlsKey", r->endpoint,
+                              "GetTlsKey on %s: key is not a PEM P-256 private key", r->endpoint);
+        goto done;
+    }
+    rc = add_pem_chain(job, &tr, "GetTlsKey", r->endpoint, err);
+    if (rc == DSTACK_OK)
+        snprintf(job->out->cert_source, sizeof(job->out->cert_source), "ephemeral");
+done:
+    BIO_free(bio);
+    dstack_tls_key_response_free(&tr);
+    return rc;
+}
+
+/* ---- self-issued RA-TLS certificates ----------------------------------------------------- */
+
+static dstack_status get_attestation(resolve_job *job, const uint8_t rd[64], ratls_evidence *ev,
+                                     dstack_error *err)
+{
+    dstack_client *c = NULL;
+    dstack_bytes att = {0};
+    RDEBUG(job->r, RDEBUG_RPC, "Attest on %s", job->r->endpoint);
+    dstack_status rc = resolver_guest(job->r, &c, err);
+    if (rc == DSTACK_OK)
+        rc = dstack_attest(c, rd, 64, &att, err);
+    if (rc != DSTACK_OK)
+        return rc;
+    if (att.len == 0) {
+        dstack_bytes_free(&att);
+        return dstack_error_set(err, DSTACK_ERR_PROTOCOL, "Attest", job->r->endpoint,
+                                "Attest on %s: empty attestation", job->r->endpoint);
+    }
+    /* Own copies: the RPC layer's buffers go back through its own free function. */
+    ev->attestation = malloc(att.len);
+    if (ev->attestation != NULL) {
+        memcpy(ev->attestation, att.data, att.len);
+        ev->attestation_len = att.len;
+    }
+    dstack_bytes_free(&att);
+    if (ev->attestation == NULL)
+        return dstack_error_set(err, DSTACK_ERR_INTERNAL, NULL, NULL, "out of memory");
+    return DSTACK_OK;
+}
+
+/* GetQuote; with only the Tappd socket, Tappd.RawQuote (rd is exactly 64 bytes, which is
+ * what RawQuote needs, spec §2.2). */
+static dstack_status get_quote(resolve_job *job, const uint8_t rd[64], ratls_evidence *ev,
+                               dstack_error *err)
+{
+    dstack_resolver *r = job->r;
+    dstack_quote_response q;
+    dstack_client *c = NULL;
+    dstack_error guest_err;
+    dstack_status rc;
+
+    memset(&q, 0, sizeof(q));
+    dstack_error_clear(&guest_err);
+    RDEBUG(r, RDEBUG_RPC, "GetQuote on %s", r->endpoint);
+    rc = resolver_guest(r, &c, &guest_err);
+    if (rc == DSTACK_OK)
+        rc = dstack_get_quote(c, rd, 64, &q, &guest_err);
+    if (rc != DSTACK_OK && resolve_socket_missing(r->endpoint, &guest_err)) {
+        RDEBUG(r, RDEBUG_RPC, "no guest agent socket; Tappd.RawQuote on %s", r->tappd_endpoint);
+        dstack_quote_response_free(&q);
+        memset(&q, 0, sizeof(q));
+        rc = resolver_tappd(r, &c, err);
+        if (rc == DSTACK_OK)
+            rc = dstack_tappd_raw_quote(c, rd, 64, &q, err);
+    } else if (rc != DSTACK_OK && err != NULL) {
+        *err = guest_err;
+    }
+    if (rc != DSTACK_OK)
+        goto done;
+    if (q.quote.len == 0 || q.event_log_json == NULL) {
+        rc = dstack_error_set(err, DSTACK_ERR_PROTOCOL, "GetQuote", r->endpoint,
+                              "GetQuote on %s: response has no quote or event log", r->endpoint);
+        goto done;
+    }
+    ev->quote = malloc(q.quote.len);
+    ev->event_log_json = strdup(q.event_log_json);
+    if (ev->quote == NULL || ev->event_log_json == NULL) {
+        rc = dstack_error_set(err, DSTACK_ERR_INTERNAL, NULL, NULL, "out of memory");
+        goto done;
+    }
+    memcpy(ev->quote, q.quote.data, q.quote.len);
+    ev->quote_len = q.quote.len;
+done:
+    dstack_quote_response_free(&q);
+    return rc;
+}
+
+static dstack_status gather_evidence(resolve_job *job, const uint8_t rd[64], ratls_evidence *ev,
+                                     dstack_error *err)
+{
+    dstack_ratls_mode mode = job->ratls;
+    dstack_status rc = DSTACK_OK;
+
+    if (mode == DSTACK_RATLS_AUTO) {
+        dstack_error attest_err;
+        dstack_error_clear(&attest_err);
+        rc = get_attestation(job, rd, ev, &attest_err);
+        if (rc == DSTACK_OK)
+            goto app_info;
+        /* Agents before 0.5.6 have no Attest, legacy agents no guest socket (spec §0). */
+        if (!resolve_method_missing(&attest_err) &&
+            !resolve_socket_missing(job->r->endpoint, &attest_err)) {
+            if (err != NULL)
+                *err = attest_err;
+            return rc;
+        }
+        RDEBUG(job->r, RDEBUG_RESOLVE, "ratls=auto: Attest unavailable (%s); using GetQuote",
+               attest_err.message);
+        mode = DSTACK_RATLS_QUOTE;
+        rc = DSTACK_OK;
+    }
+    if (mode == DSTACK_RATLS_ATTEST || mode == DSTACK_RATLS_BOTH)
+        rc = get_attestation(job, rd, ev, err);
+    if (rc == DSTACK_OK && (mode == DSTACK_RATLS_QUOTE || mode == DSTACK_RATLS_BOTH))
+        rc = get_quote(job, rd, ev, err);
+    if (rc != DSTACK_OK)
+        return rc;
+app_info:
+    if (job->uri.app_info) {
+        const dstack_app_info *info = NULL;
+        rc = resolver_info(job->r, &info, err);
+        if (rc == DSTACK_OK)
+            rc = ratls_app_info_encode(info, &ev->app_info, &ev->app_info_len, err);
+    }
+    return rc;
+}
+
+static dstack_status cert_self(resolve_job *job, dstack_error *err)
+{
+    ratls_evidence ev;
+    uint8_t rd[64];
+    X509 *cert = NULL;
+    dstack_status rc;
+
+    memset(&ev, 0, sizeof(ev));
+    /* spec §4.2: the attestation binds exactly this certificate's SubjectPublicKeyInfo. */
+    dstack_ratls_report_data(job->out->spki_der, job->out->spki_der_len, rd);
+    rc = gather_evidence(job, rd, &ev, err);
+    if (rc == DSTACK_OK)
+        rc = ratls_cert_build(job->pkey, &job->uri, &ev, &cert, err);
+    if (rc == DSTACK_OK)
+        rc = resolved_add_cert(job->out, cert, err);
+    if (rc == DSTACK_OK)
+        snprintf(job->out->cert_source, sizeof(job->out->cert_source), "self");
+    X509_free(cert);
+    ratls_evidence_clear(&ev);
+    return rc;
+}
+
+dstack_status resolve_certs(resolve_job *job, dstack_error *err)
+{
+    bool fell_back = false;
+    dstack_status rc;
+
+    switch (job->cert) {
+    case DSTACK_CERT_NONE:
+        return DSTACK_OK;
+    case DSTACK_CERT_AGENT:
+        return cert_agent(job, false, &fell_back, err);
+    case DSTACK_CERT_SELF:
+        return cert_self(job, err);
+    case DSTACK_CERT_AUTO:
+        /* Agent-issued chains are P-256 only and cannot carry app info; a missing Tappd
+         * service (new agents may drop it) also selects a self-issued certificate. */
+        if (job->uri.alg == DSTACK_ALG_P256 && !job->uri.app_info) {
+            rc = cert_agent(job, true, &fell_back, err);
+            if (rc != DSTACK_OK || !fell_back)
+                return rc;
+        }
+        return cert_self(job, err);
+    }
+    return dstack_error_set(err, DSTACK_ERR_USAGE, NULL, NULL, "unknown certificate mode %d",
+                            (int)job->cert);
+}
