@@ -1,0 +1,11 @@
+# Services area (issue 5): dstack-keytool, the ENGINE, unmodified nginx and haproxy, the C
+# example server, the systemd drop-ins. Every script starts its own dstack-sim and servers.
+dstack_script_test(keytool_cli integration/keytool_cli.sh LABELS services TIMEOUT 180)
+dstack_script_test(keytool_systemd integration/keytool_systemd.sh LABELS services TIMEOUT 120)
+dstack_script_test(nginx_provider integration/nginx_provider.sh LABELS services TIMEOUT 180)
+dstack_script_test(nginx_engine integration/nginx_engine.sh LABELS services TIMEOUT 180)
+dstack_script_test(haproxy_provider integration/haproxy_provider.sh LABELS services TIMEOUT 180)
+dstack_script_test(example_tls_server integration/example_tls_server.sh LABELS services TIMEOUT 120)
+# The engine's C API (LOAD_CERT_CTRL has no command-line user), against the fixture identity.
+dstack_unit_test(engine_ctrl SOURCES ${CMAKE_CURRENT_SOURCE_DIR}/integration/engine_ctrl.c
+                 SIM "--appkeys @FIXTURES@/appkeys.json" LABELS services TIMEOUT 120)

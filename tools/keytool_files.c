@@ -1,0 +1,142 @@
+/* dstack-keytool — atomic output files.
+ *
+ * Services read these files at start (nginx, haproxy), possibly while an ExecStartPre of a
+ * restarting unit rewrites them, so a reader must see the old file or the new one, never a
+ * prefix: every file is written to a temporary in the same directory, fsync'd, then renamed
+ * over the target, and the directory is fsync'd. All files of one command are staged before
+ * any is renamed, so a failure while writing leaves every target untouched and no temporary
+ * behind.
+ */
+#include "keytool_files.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <libgen.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+static char *dir_of(const char *path)
+{
+    char *copy = strdup(path), *dir = NULL;
+
+    if (copy != NULL)
+        dir = strdup(dirname(copy));
+    free(copy);
+    return dir;
+}
+
+static bool write_all(int fd, const unsigned char *data, size_t len)
+{
+    while (len > 0) {
+        ssize_t n = write(fd, data, len);
+
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0)
+            return false;
+        data += n;
+        len -= (size_t)n;
+    }
+    return true;
+}
+
+bool kt_stage_file(kt_staged_file *f, const char *path, const unsigned char *data, size_t len,
+                   mode_t mode)
+{
+    char *copy = NULL, *dir = NULL;
+    struct stat st;
+    int fd = -1, saved;
+    bool ok = false;
+
+    memset(f, 0, sizeof(*f));
+    f->path = path;
+    /* Only regular files are replaced: renaming over a device node, a directory or a symlink
+     * would silently change what the name is, not what it holds. */
+    if (lstat(path, &st) == 0 && !S_ISREG(st.st_mode)) {
+        errno = S_ISDIR(st.st_mode) ? EISDIR : EEXIST;
+        return false;
+    }
+    copy = strdup(path);
+    dir = dir_of(path);
+    if (copy == NULL || dir == NULL) {
+        errno = ENOMEM;
+        goto err;
+    }
+    /* ".<name>.XXXXXX" next to the target: same file system, so rename() is atomic. */
+    if (asprintf(&f->tmp, "%s/.%s.XXXXXX", dir, basename(copy)) < 0) {
+        f->tmp = NULL;
+        errno = ENOMEM;
+        goto err;
+    }
+    fd = mkstemp(f->tmp);
+    if (fd < 0) {
+        free(f->tmp);
+        f->tmp = NULL;
+        goto err;
+    }
+    if (fchmod(fd, mode) != 0 || !write_all(fd, data, len) || fsync(fd) != 0)
+        goto err;
+    if (close(fd) != 0) {
+        fd = -1;
+        goto err;
+    }
+    fd = -1;
+    ok = true;
+err:
+    saved = errno;
+    if (fd >= 0)
+        close(fd);
+    if (!ok)
+        kt_discard_files(f, 1);
+    free(copy);
+    free(dir);
+    errno = saved;
+    return ok;
+}
+
+bool kt_commit_files(kt_staged_file *files, size_t n, const char **failed_path)
+{
+    size_t i;
+    int fd;
+
+    for (i = 0; i < n; i++) {
+        if (rename(files[i].tmp, files[i].path) != 0) {
+            *failed_path = files[i].path;
+            kt_discard_files(files + i, n - i);
+            return false;
+        }
+        free(files[i].tmp);
+        files[i].tmp = NULL;
+    }
+    /* Make the renames durable. A directory that cannot be opened for fsync (odd file
+     * systems) is not an error: the data itself is already on disk. */
+    for (i = 0; i < n; i++) {
+        char *dir = dir_of(files[i].path);
+
+        if (dir == NULL)
+            continue;
+        fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        if (fd >= 0) {
+            (void)fsync(fd);
+            close(fd);
+        }
+        free(dir);
+    }
+    return true;
+}
+
+void kt_discard_files(kt_staged_file *files, size_t n)
+{
+    size_t i;
+
+    for (i = 0; i < n; i++) {
+        if (files[i].tmp != NULL) {
+            (void)unlink(files[i].tmp);
+            free(files[i].tmp);
+            files[i].tmp = NULL;
+        }
+    }
+}

@@ -1,0 +1,27 @@
+/* dstack-keytool — atomic output files (temporary in the same directory, fsync, rename). */
+#ifndef DSTACK_KEYTOOL_FILES_H
+#define DSTACK_KEYTOOL_FILES_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <sys/types.h>
+
+typedef struct kt_staged_file {
+    const char *path; /* target (borrowed) */
+    char *tmp;        /* written, fsync'd temporary; NULL once renamed or discarded */
+} kt_staged_file;
+
+/* Writes `data` to a new temporary next to `path` with `mode`. On failure nothing is left
+ * behind and errno says why. */
+bool kt_stage_file(kt_staged_file *f, const char *path, const unsigned char *data, size_t len,
+                   mode_t mode);
+
+/* Renames every staged file over its target, then fsyncs the directories. On a failed
+ * rename the remaining temporaries are removed, *failed_path names the target and errno
+ * says why. */
+bool kt_commit_files(kt_staged_file *files, size_t n, const char **failed_path);
+
+/* Removes staged temporaries that were not committed. */
+void kt_discard_files(kt_staged_file *files, size_t n);
+
+#endif
