@@ -40,7 +40,7 @@ static dstack_status read_raw(reader *r, size_t n, const uint8_t **out, const ch
 
 static dstack_status read_u8(reader *r, uint8_t *out, const char *what)
 {
-    const uint8_t *p;
+    const uint8_t *p = NULL;
     dstack_status rc = read_raw(r, 1, &p, what);
 
     if (rc == DSTACK_OK)
@@ -50,7 +50,7 @@ static dstack_status read_u8(reader *r, uint8_t *out, const char *what)
 
 static dstack_status read_u32(reader *r, uint32_t *out, const char *what)
 {
-    const uint8_t *p;
+    const uint8_t *p = NULL;
     dstack_status rc = read_raw(r, 4, &p, what);
 
     if (rc == DSTACK_OK)
@@ -61,7 +61,7 @@ static dstack_status read_u32(reader *r, uint32_t *out, const char *what)
 /* SCALE compact integer, all four modes; values beyond 64 bits are rejected. */
 static dstack_status read_compact(reader *r, uint64_t *out, const char *what)
 {
-    const uint8_t *p;
+    const uint8_t *p = NULL;
     uint8_t first;
     uint64_t v = 0;
     size_t n;
@@ -163,7 +163,7 @@ static dstack_status read_platform(reader *r, dstack_attestation *att)
 {
     uint8_t variant;
     const uint8_t *quote;
-    size_t n_events;
+    size_t n_events = 0;
     dstack_status rc;
 
     if (read_u8(r, &variant, "platform") != DSTACK_OK)
@@ -197,8 +197,8 @@ dstack_status dstack_attestation_decode_v0(const uint8_t *buf, size_t len, dstac
                                            dstack_error *err)
 {
     reader r = {.buf = buf, .len = len, .pos = 1, .err = err}; /* byte 0 = V0 tag */
-    const uint8_t *name, *payload, *report_data, *config;
-    size_t name_len, payload_len, config_len, n_runtime;
+    const uint8_t *name = NULL, *payload = NULL, *report_data = NULL, *config = NULL;
+    size_t name_len = 0, payload_len = 0, config_len = 0, n_runtime = 0;
     dstack_status rc;
 
     out->version = 0;
