@@ -1,0 +1,112 @@
+/* dstack-sim — Info and Version on every service (spec §2.1, §2.3, §2.4).
+ *
+ * Info is internally consistent: its RTMRs come from a fresh quote (report_data zero) over the
+ * current event log, its app fields are the payloads of the boot runtime events, and
+ * compose_hash is SHA-256 of the app-compose bytes served in tcb_info.app_compose.
+ */
+#include "sim.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <openssl/sha.h>
+
+/* tcb_info: pretty-printed JSON object text (spec §2.4); event_log is a full array. */
+static char *tcb_info_text(sim_ctx *ctx, const sim_evidence *ev, const uint8_t mr_agg[32],
+                           const uint8_t device_id[32])
+{
+    json_object *obj = json_object_new_object();
+    char *log_text = dstack_event_log_to_json(&ev->log);
+    json_object *log = log_text ? json_tokener_parse(log_text) : NULL;
+    char *text = NULL;
+    char name[8];
+    unsigned i;
+
+    free(log_text);
+    if (obj == NULL || log == NULL) {
+        json_object_put(obj);
+        json_object_put(log);
+        return NULL;
+    }
+    json_object_object_add(obj, "mrtd", sim_json_hex(ev->parsed.mrtd, 48));
+    for (i = 0; i < 4; i++) {
+        snprintf(name, sizeof(name), "rtmr%u", i);
+        json_object_object_add(obj, name, sim_json_hex(ev->parsed.rtmr[i], 48));
+    }
+    json_object_object_add(obj, "mr_aggregated", sim_json_hex(mr_agg, 32));
+    json_object_object_add(obj, "os_image_hash", sim_json_hex(ctx->os_image_hash, 32));
+    json_object_object_add(obj, "compose_hash", sim_json_hex(ctx->compose_hash, 32));
+    json_object_object_add(obj, "device_id", sim_json_hex(device_id, 32));
+    json_object_object_add(obj, "event_log", log);
+    json_object_object_add(obj, "app_compose",
+                           json_object_new_string_len(ctx->compose, (int)ctx->compose_len));
+    text = sim_json_text(obj, true);
+    json_object_put(obj);
+    return text;
+}
+
+bool sim_rpc_info(sim_ctx *ctx, sim_service svc, sim_args *args, sim_reply *reply)
+{
+    static const uint8_t zeros[64];
+    uint8_t device_id[32], mr_agg[32], rtmr[4][48];
+    bool hide = svc == SIM_SVC_WORKER && !ctx->public_tcbinfo; /* spec §1.6, §2.3 */
+    dstack_tdx_quote measured;
+    sim_evidence ev;
+    json_object *obj;
+    char *tcb = NULL;
+
+    (void)args;
+    if (!sim_evidence_make(ctx, zeros, &ev))
+        return false;
+    SHA256((const uint8_t *)"", 0,
+           device_id); /* v0.5.11: SHA-256 of the empty string (spec §2.4) */
+    /* mr_aggregated uses RTMR3 replayed from the runtime events (spec §5.5). */
+    measured = ev.parsed;
+    dstack_event_log_replay(&ev.log, rtmr, NULL);
+    memcpy(measured.rtmr[3], rtmr[3], 48);
+    dstack_mr_aggregated(&measured, mr_agg);
+    if (!hide) {
+        tcb = tcb_info_text(ctx, &ev, mr_agg, device_id);
+        if (tcb == NULL) {
+            sim_evidence_free(&ev);
+            return false;
+        }
+    }
+    obj = json_object_new_object();
+    if (obj != NULL) {
+        json_object_object_add(obj, "app_id", sim_json_hex(ctx->id.app_id, 20));
+        json_object_object_add(obj, "instance_id",
+                               sim_json_hex(ctx->id.instance_id, ctx->no_instance_id ? 0 : 20));
+        json_object_object_add(obj, "app_cert", json_object_new_string(""));
+        json_object_object_add(obj, "tcb_info", json_object_new_string(hide ? "" : tcb));
+        json_object_object_add(obj, "app_name", json_object_new_string(ctx->app_name));
+        json_object_object_add(obj, "device_id", sim_json_hex(device_id, 32));
+        json_object_object_add(obj, "mr_aggregated", sim_json_hex(mr_agg, 32));
+        json_object_object_add(obj, "os_image_hash", sim_json_hex(ctx->os_image_hash, 32));
+        json_object_object_add(obj, "key_provider_info",
+                               json_object_new_string(ctx->key_provider_info));
+        json_object_object_add(obj, "compose_hash", sim_json_hex(ctx->compose_hash, 32));
+        json_object_object_add(obj, "vm_config",
+                               json_object_new_string(hide ? "" : ctx->vm_config));
+        json_object_object_add(obj, "cloud_vendor", json_object_new_string(""));
+        json_object_object_add(obj, "cloud_product", json_object_new_string(""));
+    }
+    free(tcb);
+    sim_evidence_free(&ev);
+    return sim_reply_json(reply, obj);
+}
+
+bool sim_rpc_version(sim_ctx *ctx, sim_service svc, sim_args *args, sim_reply *reply)
+{
+    json_object *obj = json_object_new_object();
+
+    (void)ctx;
+    (void)svc;
+    (void)args;
+    if (obj != NULL) {
+        json_object_object_add(obj, "version", json_object_new_string(SIM_AGENT_VERSION));
+        json_object_object_add(obj, "rev", json_object_new_string(SIM_REV));
+    }
+    return sim_reply_json(reply, obj);
+}

@@ -1,0 +1,33 @@
+#!/usr/bin/env bash
+# The official dstack JS SDK (@phala/dstack-sdk, pinned in tests/integration/js) against
+# dstack-sim, with the built-in identity and with the official appkeys.json.
+source "$DSTACK_SOURCE_DIR/tests/lib/common.sh"
+require node npm
+
+SRC="$DSTACK_SOURCE_DIR/tests/integration/js"
+JSDIR="$DSTACK_BUILD_DIR/js-sdk"
+# npm install once per build tree; redone when the pinned versions change.
+if ! cmp -s "$SRC/package-lock.json" "$JSDIR/package-lock.json.installed"; then
+    rm -rf "$JSDIR"; mkdir -p "$JSDIR"
+    cp "$SRC/package.json" "$SRC/package-lock.json" "$JSDIR/"
+    if ! (cd "$JSDIR" && npm ci --no-audit --no-fund >npm.log 2>&1); then
+        cat "$JSDIR/npm.log" >&2; fail "npm ci"; finish
+    fi
+    cp "$SRC/package-lock.json" "$JSDIR/package-lock.json.installed"
+fi
+
+# The development KMS root published in docs/dstack-sim.md.
+SIM_DEV_KMS_ROOT=$(sed -n 's/^| development KMS root (secp256k1, compressed) | `\([0-9a-f]*\)` |$/\1/p' \
+    "$DSTACK_SOURCE_DIR/docs/dstack-sim.md")
+assert_eq "doc publishes the dev KMS root" 66 "${#SIM_DEV_KMS_ROOT}"
+export SIM_DEV_KMS_ROOT
+
+for mode in builtin appkeys; do
+    args=()
+    [ "$mode" == appkeys ] && args=(--appkeys "$DSTACK_FIXTURES/appkeys.json")
+    start_sim "js-$mode" "${args[@]}" || { fail "sim start"; finish; }
+    check "JS SDK against dstack-sim ($mode)" env DSTACK_SIMULATOR_ENDPOINT="$SIM_ENDPOINT" \
+        TAPPD_SIMULATOR_ENDPOINT="$SIM_TAPPD" node "$SRC/sim_sdk.js" "$JSDIR/node_modules" "$mode"
+    kill -TERM "$SIM_PID"; wait "$SIM_PID"; assert_eq "sim exit ($mode)" 0 "$?"
+done
+finish

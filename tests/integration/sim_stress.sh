@@ -1,0 +1,76 @@
+#!/usr/bin/env bash
+# dstack-sim robustness: 16 concurrent clients x 200 requests with no error, clients that
+# disconnect mid-request or send garbage, and a clean (leak-free under ASan) shutdown.
+source "$DSTACK_SOURCE_DIR/tests/lib/common.sh"
+require curl jq python3
+
+start_sim stress || { fail "sim start"; finish; }
+
+# client <id> — 200 requests over one curl process; odd ids force a new connection each time
+client() {
+    local id=$1 i urls=() sock=$SIM_ENDPOINT extra=()
+    local paths=(/GetKey /Version /GetQuote /Info /Sign /GetTlsKey /Attest /EmitEvent)
+    [ $((id % 2)) -eq 1 ] && extra=(-H 'Connection: close')
+    if [ $((id % 4)) -eq 2 ]; then
+        sock=$SIM_TAPPD; paths=(/prpc/Tappd.DeriveKey /prpc/Tappd.TdxQuote /prpc/DeriveK256Key /prpc/Tappd.Info)
+    fi
+    for i in $(seq 0 199); do urls+=("http://localhost${paths[$((i % ${#paths[@]}))]}"); done
+    curl -sS --unix-socket "$sock" -H 'Content-Type: application/json' \
+        -d '{"path":"stress","algorithm":"ed25519","report_data":"01","data":"00","event":"stress","payload":"ab"}' \
+        "${extra[@]}" -w '%{stderr}%{http_code}\n' "${urls[@]}" >/dev/null 2>"$DSTACK_TMP/client$id"
+}
+
+start=$(date +%s)
+pids=()
+for c in $(seq 1 16); do client "$c" & pids+=($!); done
+for p in "${pids[@]}"; do wait "$p"; done
+log "16 x 200 requests in $(( $(date +%s) - start )) s"
+total=0; bad=0
+for c in $(seq 1 16); do
+    ok=$(grep -c '^200$' "$DSTACK_TMP/client$c")
+    total=$((total + ok))
+    [ "$ok" -eq 200 ] || { bad=$((bad + 1)); log "client $c: $(sort "$DSTACK_TMP/client$c" | uniq -c | tr '\n' ' ')"; }
+done
+assert_eq "all 3200 requests answered 200" 3200 "$total"
+assert_eq "no client saw an error" 0 "$bad"
+reqs=$(curl -sS --unix-socket "$SIM_DIR/sim-control.sock" http://localhost/stats | jq '.requests.dstack + .requests.tappd')
+check "stats counted every request ($reqs)" test "$reqs" -ge 3200
+
+# The event log stayed consistent under concurrent EmitEvent + quoting.
+check "quotes still replay after concurrent EmitEvent" env \
+    DSTACK_SIMULATOR_ENDPOINT="$SIM_ENDPOINT" TAPPD_SIMULATOR_ENDPOINT="$SIM_TAPPD" \
+    "$DSTACK_BUILD_DIR/tests/sim_attest" >"$DSTACK_TMP/attest.log" 2>&1
+
+# Hostile clients.
+python3 - "$SIM_ENDPOINT" <<'PY'
+import socket, sys, time
+path = sys.argv[1]
+def conn():
+    s = socket.socket(socket.AF_UNIX); s.connect(path); s.settimeout(5); return s
+def body(n): return b"POST /GetQuote HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: %d\r\n\r\n" % n
+idle = [conn() for _ in range(40)]            # idle connections held open throughout
+for round in range(20):
+    conn().close()                            # connect, close
+    s = conn(); s.sendall(b"POST /GetKey HTT"); s.close()             # partial request line
+    s = conn(); s.sendall(b"POST /GetKey HTTP/1.1\r\nHost: x\r\n"); s.close()  # partial headers
+    s = conn(); s.sendall(body(1000) + b'{"report_'); s.close()        # partial body
+    s = conn(); s.sendall(body(2) + b"{}"); s.close()                  # leave before the answer
+    s = conn(); s.sendall(body(2) + b"{}"); s.shutdown(socket.SHUT_WR); s.recv(10); s.close()
+    s = conn(); s.sendall(b"\x00\x01\x02\xff not http at all\r\n\r\n"); s.settimeout(0.05)
+    try: s.recv(100)
+    except OSError: pass
+    s.close()
+    s = conn(); s.sendall(b"GET /Version HTTP/1.1\r\nX: " + b"a" * 70000 + b"\r\n\r\n")
+    try: s.recv(100)
+    except OSError: pass
+    s.close()
+    s = conn(); s.sendall(b"POST /GetKey HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\nContent-Type: application/json\r\n\r\n5\r\n{\"pa"); s.close()
+for s in idle: s.close()
+PY
+assert_eq "hostile clients script ran" 0 "$?"
+status=$(curl -sS --unix-socket "$SIM_ENDPOINT" -o /dev/null -w '%{http_code}' http://localhost/Version)
+assert_eq "still serving after hostile clients" 200 "$status"
+check "simulator still running" kill -0 "$SIM_PID"
+
+kill -TERM "$SIM_PID"; wait "$SIM_PID"; assert_eq "clean exit (no leak under ASan)" 0 "$?"
+finish
