@@ -6,7 +6,7 @@
 #include <string.h>
 
 #define KECCAK_ROUNDS 24
-#define KECCAK256_RATE 136 /* (1600 - 2*256) / 8 bytes */
+#define KECCAK_MAX_RATE 136 /* (1600 - 2*256) / 8 bytes: the rate of the smallest output */
 
 static const uint64_t round_constants[KECCAK_ROUNDS] = {
     0x0000000000000001ULL, 0x0000000000008082ULL, 0x800000000000808aULL, 0x8000000080008000ULL,
@@ -62,9 +62,9 @@ static void keccak_f1600(uint64_t st[25])
 }
 
 /* Lanes are little-endian byte sequences regardless of host order. */
-static void absorb_block(uint64_t st[25], const uint8_t *block)
+static void absorb_block(uint64_t st[25], const uint8_t *block, size_t rate)
 {
-    for (int i = 0; i < KECCAK256_RATE / 8; i++) {
+    for (size_t i = 0; i < rate / 8; i++) {
         uint64_t lane = 0;
         for (int b = 7; b >= 0; b--)
             lane = (lane << 8) | block[8 * i + b];
@@ -73,24 +73,35 @@ static void absorb_block(uint64_t st[25], const uint8_t *block)
     keccak_f1600(st);
 }
 
-void dstack_keccak256(const uint8_t *data, size_t len, uint8_t out[32])
+/* The sponge with capacity 2 * out_len (rate 136/104/72 bytes for 256/384/512 bits). Each
+ * of these output sizes fits in one squeeze, because out_len < rate. */
+bool dstack_keccak(const uint8_t *data, size_t len, uint8_t *out, size_t out_len)
 {
     uint64_t st[25] = {0};
-    uint8_t last[KECCAK256_RATE];
+    uint8_t last[KECCAK_MAX_RATE];
+    const size_t rate = 200 - 2 * out_len;
 
-    while (len >= KECCAK256_RATE) {
-        absorb_block(st, data);
-        data += KECCAK256_RATE;
-        len -= KECCAK256_RATE;
+    if (out_len != 32 && out_len != 48 && out_len != 64)
+        return false;
+
+    while (len >= rate) {
+        absorb_block(st, data, rate);
+        data += rate;
+        len -= rate;
     }
     memset(last, 0, sizeof(last));
     if (len > 0)
         memcpy(last, data, len);
     last[len] ^= 0x01; /* original Keccak padding, not SHA-3's 0x06 */
-    last[KECCAK256_RATE - 1] ^= 0x80;
-    absorb_block(st, last);
+    last[rate - 1] ^= 0x80;
+    absorb_block(st, last, rate);
 
-    for (int i = 0; i < 4; i++)
-        for (int b = 0; b < 8; b++)
-            out[8 * i + b] = (uint8_t)(st[i] >> (8 * b));
+    for (size_t i = 0; i < out_len; i++)
+        out[i] = (uint8_t)(st[i / 8] >> (8 * (i % 8)));
+    return true;
+}
+
+void dstack_keccak256(const uint8_t *data, size_t len, uint8_t out[32])
+{
+    (void)dstack_keccak(data, len, out, 32);
 }

@@ -14,6 +14,9 @@ extern "C" {
 
 /* Original Keccak-256 (Ethereum padding 0x01, not SHA3-256). */
 void dstack_keccak256(const uint8_t *data, size_t len, uint8_t out[32]);
+/* Original Keccak with a 32-, 48- or 64-byte output (TdxQuote's keccak256/384/512);
+ * false for any other size. */
+bool dstack_keccak(const uint8_t *data, size_t len, uint8_t *out, size_t out_len);
 
 /* HKDF-SHA256, salt "RATLS", info = path bytes, L = 32 (spec §3.1). */
 dstack_status dstack_derive_key(const uint8_t app_key[32], const uint8_t *info, size_t info_len,

@@ -77,6 +77,35 @@ static void test_keccak(void)
                         "34367dc248bbd832f4e3e69dfaac2f92638bd0bbd18f2912ba4ef454919cf446");
 }
 
+/* The wider outputs TdxQuote's keccak384/keccak512 use (other rates, same sponge);
+ * cross-checked with pycryptodome. Sizes other than 32/48/64 are refused. */
+static void test_keccak_wide(void)
+{
+    uint8_t out[64], data[513];
+
+    for (int i = 0; i < 512; i++)
+        data[i] = (uint8_t)i;
+    data[512] = 'x';
+    CU_ASSERT_TRUE(dstack_keccak((const uint8_t *)"", 0, out, 48));
+    CU_ASSERT_HEX_EQUAL(out, 48,
+                        "2c23146a63a29acf99e73b88f8c24eaa7dc60aa771780ccc006afbfa8fe2479b"
+                        "2dd2b21362337441ac12b515911957ff");
+    CU_ASSERT_TRUE(dstack_keccak(data, sizeof(data), out, 48));
+    CU_ASSERT_HEX_EQUAL(out, 48,
+                        "bc6f9980e7c9af43271f33cceacda3ff2f458df73631103cb5fb43eb3752a781"
+                        "d4beae01270418bde33dea37fba11f49");
+    CU_ASSERT_TRUE(dstack_keccak((const uint8_t *)"abc", 3, out, 64));
+    CU_ASSERT_HEX_EQUAL(out, 64,
+                        "18587dc2ea106b9a1563e32b3312421ca164c7f1f07bc922a9c83d77cea3a1e5"
+                        "d0c69910739025372dc14ac9642629379540c17e2a65b19d77aa511a9d00bb96");
+    CU_ASSERT_TRUE(dstack_keccak(data, sizeof(data), out, 64));
+    CU_ASSERT_HEX_EQUAL(out, 64,
+                        "28f5e1c34b79351d33c97851ece83106204d78769760308d7c42ca504bbdf008"
+                        "50820e0309c11e67470051ead5441ec249ceec54fda47bc711953e28bc887a75");
+    CU_ASSERT_FALSE(dstack_keccak(data, 10, out, 20));
+    CU_ASSERT_FALSE(dstack_keccak(data, 10, out, 0));
+}
+
 /* Spec §9 V1. */
 static void test_hkdf_v1(void)
 {
@@ -434,6 +463,7 @@ int main(void)
     static const test_case cases[] = {
         {"hex encode/decode", test_hex_codec},
         {"keccak256 vectors", test_keccak},
+        {"keccak384/512 vectors", test_keccak_wide},
         {"HKDF + public keys (spec V1)", test_hkdf_v1},
         {"simulator keys (spec V2)", test_simulator_keys_v2},
         {"RFC 6979 (spec V4) and recovery", test_rfc6979_v4},
