@@ -2,7 +2,7 @@
  * prefixes stripped, either case accepted, even length required). */
 #include <dstack/keys.h>
 
-static int hex_value(char c)
+int dstack_hex_digit(char c)
 {
     if (c >= '0' && c <= '9')
         return c - '0';
@@ -35,8 +35,8 @@ bool dstack_hex_decode(const char *in, size_t in_len, uint8_t *out, size_t cap, 
     if (in_len % 2 != 0 || in_len / 2 > cap)
         return false;
     for (size_t i = 0; i < in_len / 2; i++) {
-        int hi = hex_value(in[2 * i]);
-        int lo = hex_value(in[2 * i + 1]);
+        int hi = dstack_hex_digit(in[2 * i]);
+        int lo = dstack_hex_digit(in[2 * i + 1]);
         if (hi < 0 || lo < 0)
             return false;
         out[i] = (uint8_t)(hi << 4 | lo);

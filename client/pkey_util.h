@@ -16,8 +16,8 @@
 
 /* EVP_PKEY from a 32-byte secret: P-256 / secp256k1 scalar (rejects 0 and >= n with
  * DSTACK_ERR_CRYPTO "derived scalar out of range for <curve>") or Ed25519 seed. */
-dstack_status dstack_pkey_from_secret(dstack_key_alg alg, const uint8_t secret[32],
-                                      EVP_PKEY **out, dstack_error *err);
+dstack_status dstack_pkey_from_secret(dstack_key_alg alg, const uint8_t secret[32], EVP_PKEY **out,
+                                      dstack_error *err);
 
 /* PKCS#8 PrivateKeyInfo DER in OpenSSL's secure heap (free with OPENSSL_secure_clear_free). */
 dstack_status dstack_pkey_to_pkcs8_der(EVP_PKEY *pkey, unsigned char **der, size_t *der_len,
@@ -39,11 +39,11 @@ typedef struct dstack_cert_spec {
     const char *organization; /* NULL → no O */
     const char *const *san;   /* IPv4/IPv6 literal → iPAddress, else dNSName */
     size_t san_len;
-    bool server_auth;         /* EKU entries (no EKU extension when both false) */
+    bool server_auth; /* EKU entries (no EKU extension when both false) */
     bool client_auth;
-    bool is_ca;               /* BasicConstraints CA:TRUE critical + keyCertSign|cRLSign, SKI */
-    int ca_pathlen;           /* -1 → no pathlen */
-    int64_t not_before;       /* UNIX seconds */
+    bool is_ca;         /* BasicConstraints CA:TRUE critical + keyCertSign|cRLSign, SKI */
+    int ca_pathlen;     /* -1 → no pathlen */
+    int64_t not_before; /* UNIX seconds */
     int64_t not_after;
     const dstack_cert_ext *exts; /* in order, after SAN/KU/EKU */
     size_t n_exts;

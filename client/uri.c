@@ -4,6 +4,7 @@
  * (non-printable bytes escaped, long URIs shortened) followed by the offending part, so a
  * typo in openssl.cnf or on a command line is found without reading source code.
  */
+#include <dstack/keys.h>
 #include <dstack/uri.h>
 
 #include <arpa/inet.h>
@@ -66,17 +67,6 @@ static dstack_status fail(parse_ctx *pc, const char *fmt, ...)
 
 /* ---- percent-decoding and checks ----------------------------------------------------- */
 
-static int hex_value(char c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
-
 static bool utf8_valid(const unsigned char *s, size_t len)
 {
     size_t i = 0;
@@ -135,8 +125,8 @@ static dstack_status pct_decode(parse_ctx *pc, const char *what, const char *in,
             buf[o++] = in[i];
             continue;
         }
-        int hi = i + 1 < len ? hex_value(in[i + 1]) : -1;
-        int lo = i + 2 < len ? hex_value(in[i + 2]) : -1;
+        int hi = i + 1 < len ? dstack_hex_digit(in[i + 1]) : -1;
+        int lo = i + 2 < len ? dstack_hex_digit(in[i + 2]) : -1;
         if (hi < 0 || lo < 0) {
             char shown[16];
             display(in + i, len - i < 3 ? len - i : 3, shown, sizeof(shown));

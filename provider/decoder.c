@@ -47,11 +47,11 @@ ASN1_SEQUENCE(DSTACK_KEY_REF) = {
     ASN1_SIMPLE(DSTACK_KEY_REF, desc, ASN1_VISIBLESTRING),
     ASN1_SIMPLE(DSTACK_KEY_REF, uri, ASN1_UTF8STRING),
 } static_ASN1_SEQUENCE_END(DSTACK_KEY_REF)
-/* clang-format on */
 
-        typedef struct dstack_decoder_ctx {
+typedef struct dstack_decoder_ctx {
     dstack_prov_ctx *prov;
 } dstack_decoder_ctx;
+/* clang-format on */
 
 static OSSL_FUNC_decoder_newctx_fn dstack_decoder_newctx;
 static OSSL_FUNC_decoder_freectx_fn dstack_decoder_freectx;

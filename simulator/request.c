@@ -231,17 +231,6 @@ bool sim_arg_opt_u64(sim_args *a, const char *name, bool *set, uint64_t *out)
     return true;
 }
 
-static int hex_value(char c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
-
 bool sim_arg_bytes(sim_args *a, const char *name, uint8_t **out, size_t *len)
 {
     json_object *v;
@@ -272,7 +261,7 @@ bool sim_arg_bytes(sim_args *a, const char *name, uint8_t **out, size_t *len)
         return false;
     }
     for (i = 0; i < n; i += 2) {
-        int hi = hex_value(s[i]), lo = hex_value(s[i + 1]);
+        int hi = dstack_hex_digit(s[i]), lo = dstack_hex_digit(s[i + 1]);
 
         if (hi < 0 || lo < 0) {
             size_t pos = hi < 0 ? i : i + 1;

@@ -18,6 +18,7 @@
 
 #include <dstack/attest.h>
 #include <dstack/error.h>
+#include <dstack/keys.h>
 
 #define SIM_AGENT_VERSION "0.5.11"
 /* The build may pass -DDSTACK_VERSION="x.y.z"; the fallback mirrors CMake's project(). */

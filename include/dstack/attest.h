@@ -80,9 +80,9 @@ dstack_status dstack_event_log_from_json(const json_object *array, dstack_event_
 void dstack_event_log_free(dstack_event_log *log);
 /* Appends a copy of an event (used by the simulator and by attestation decoding). */
 dstack_status dstack_event_log_append(dstack_event_log *log, uint32_t imr, uint32_t event_type,
-                                      const uint8_t *digest, size_t digest_len,
-                                      const char *event, const uint8_t *payload,
-                                      size_t payload_len, dstack_error *err);
+                                      const uint8_t *digest, size_t digest_len, const char *event,
+                                      const uint8_t *payload, size_t payload_len,
+                                      dstack_error *err);
 /* Serialises to the agent's JSON array text (hex digests/payloads). Caller frees. */
 char *dstack_event_log_to_json(const dstack_event_log *log);
 
@@ -110,8 +110,8 @@ typedef struct dstack_runtime_event {
 } dstack_runtime_event;
 
 typedef struct dstack_attestation {
-    int version;         /* 0 = SCALE, 1 = msgpack */
-    int platform;        /* 0 = TDX (only kind with data we understand), else other */
+    int version;  /* 0 = SCALE, 1 = msgpack */
+    int platform; /* 0 = TDX (only kind with data we understand), else other */
     uint8_t *quote;
     size_t quote_len;
     dstack_event_log tdx_event_log;
@@ -134,16 +134,17 @@ void dstack_attestation_free(dstack_attestation *att);
 void dstack_ratls_report_data(const uint8_t *spki_der, size_t spki_len, uint8_t out[64]);
 
 typedef struct dstack_ratls_info {
-    bool has_attestation;       /* .1.8 or (.1.1 + .1.2) present */
-    bool from_legacy_oids;      /* attestation rebuilt from .1.1/.1.2 */
+    bool has_attestation;  /* .1.8 or (.1.1 + .1.2) present */
+    bool from_legacy_oids; /* attestation rebuilt from .1.1/.1.2 */
     dstack_attestation attestation;
-    dstack_tdx_quote quote;     /* parsed from attestation.quote when TDX */
+    dstack_tdx_quote quote; /* parsed from attestation.quote when TDX */
     bool quote_parsed;
-    bool report_data_binds_key; /* attestation and quote report_data == SHA-512(ratls-cert:||SPKI) */
-    bool rtmr3_matches;         /* replay of runtime events equals quote RTMR3 */
+    bool
+        report_data_binds_key; /* attestation and quote report_data == SHA-512(ratls-cert:||SPKI) */
+    bool rtmr3_matches;        /* replay of runtime events equals quote RTMR3 */
     uint8_t app_id[20];
-    bool has_app_id;            /* .1.3 present */
-    char special_usage[64];     /* .1.4, "" if absent */
+    bool has_app_id;        /* .1.3 present */
+    char special_usage[64]; /* .1.4, "" if absent */
 } dstack_ratls_info;
 
 /* Extracts and checks the attestation of an RA-TLS certificate. Returns DSTACK_OK when the

@@ -27,11 +27,11 @@ typedef enum dstack_status {
 
 typedef struct dstack_error {
     dstack_status status;
-    long http_status;       /* 0 when no HTTP response was received */
-    char method[64];        /* RPC name, e.g. "GetKey", "Tappd.DeriveKey"; "" if none */
-    char endpoint[256];     /* agent endpoint involved; "" if none */
-    char agent_error[512];  /* the agent's "error" text, verbatim (truncated); "" if none */
-    char message[1024];     /* complete human-readable message; never contains key bytes */
+    long http_status;      /* 0 when no HTTP response was received */
+    char method[64];       /* RPC name, e.g. "GetKey", "Tappd.DeriveKey"; "" if none */
+    char endpoint[256];    /* agent endpoint involved; "" if none */
+    char agent_error[512]; /* the agent's "error" text, verbatim (truncated); "" if none */
+    char message[1024];    /* complete human-readable message; never contains key bytes */
 } dstack_error;
 
 /* "usage", "connection", "timeout", "agent", "protocol", "crypto", "internal", "ok". */

@@ -38,9 +38,8 @@ void dstack_eth_address_text(const uint8_t addr[20], char out[43]);
 dstack_status dstack_secp256k1_recover(const uint8_t sig[65], const uint8_t digest[32],
                                        uint8_t compressed_pub[33], dstack_error *err);
 /* Deterministic (RFC 6979), low-S, recoverable signature r||s||v with v ∈ {0,1}. */
-dstack_status dstack_secp256k1_sign_recoverable(const uint8_t secret[32],
-                                                const uint8_t digest[32], uint8_t sig[65],
-                                                dstack_error *err);
+dstack_status dstack_secp256k1_sign_recoverable(const uint8_t secret[32], const uint8_t digest[32],
+                                                uint8_t sig[65], dstack_error *err);
 
 /* Signature-chain verification (spec §3.4).
  *   algorithm: "secp256k1"/"k256"/"" or "ed25519" — how `key` is used
@@ -66,6 +65,8 @@ dstack_status dstack_verify_signature_chain(const char *algorithm, const uint8_t
  * returns false on odd length / bad characters / overflow of `cap`. */
 void dstack_hex_encode(const uint8_t *in, size_t len, char *out /* 2*len+1 */);
 bool dstack_hex_decode(const char *in, size_t in_len, uint8_t *out, size_t cap, size_t *out_len);
+/* Value of one hex digit (either case), or -1. */
+int dstack_hex_digit(char c);
 
 #ifdef __cplusplus
 }

@@ -27,9 +27,9 @@ typedef struct dstack_resolve_config {
     long timeout_ms;            /* 0 → 5000 */
     dstack_cert_mode default_cert;
     dstack_ratls_mode default_ratls;
-    bool cache;                 /* per-process cache of resolved objects */
+    bool cache; /* per-process cache of resolved objects */
     bool has_kms_root;
-    uint8_t kms_root[33];       /* compressed secp256k1 */
+    uint8_t kms_root[33]; /* compressed secp256k1 */
     bool has_app_id;
     uint8_t app_id[32];
     size_t app_id_len;
@@ -50,7 +50,7 @@ void dstack_resolver_free(dstack_resolver *r);
 
 typedef struct dstack_resolved {
     dstack_key_alg alg;
-    const char *key_type;  /* OpenSSL data-type name: "EC" or "ED25519" */
+    const char *key_type;   /* OpenSSL data-type name: "EC" or "ED25519" */
     unsigned char *key_der; /* PKCS#8 PrivateKeyInfo DER, secure heap; NULL if not wanted */
     size_t key_der_len;
     unsigned char *spki_der; /* SubjectPublicKeyInfo DER of the key (always set) */
@@ -58,8 +58,8 @@ typedef struct dstack_resolved {
     unsigned char **cert_der; /* leaf first, then the rest of the chain */
     size_t *cert_der_len;
     size_t cert_count;
-    bool chain_verified;      /* signature chain led to the configured KMS root */
-    char cert_source[16];     /* "agent", "self", "ephemeral", "none" */
+    bool chain_verified;  /* signature chain led to the configured KMS root */
+    char cert_source[16]; /* "agent", "self", "ephemeral", "none" */
 } dstack_resolved;
 
 /* Resolve `uri_text`. `want` is a mask of DSTACK_WANT_*; without DSTACK_WANT_CERTS no

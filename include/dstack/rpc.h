@@ -26,7 +26,7 @@ typedef struct dstack_bytes {
 
 /* ---- GetKey (guest) / DeriveK256Key (tappd) --------------------------------------- */
 typedef struct dstack_key_response {
-    dstack_bytes key;             /* 32 bytes: secp256k1 scalar / Ed25519 seed (secure heap) */
+    dstack_bytes key;              /* 32 bytes: secp256k1 scalar / Ed25519 seed (secure heap) */
     dstack_bytes *signature_chain; /* usually 2 entries; an entry may be empty */
     size_t signature_chain_len;
 } dstack_key_response;
@@ -35,9 +35,9 @@ void dstack_key_response_free(dstack_key_response *r);
 /* algorithm: NULL or "" (agent default secp256k1), "secp256k1", "k256", "ed25519". */
 dstack_status dstack_get_key(dstack_client *c, const char *path, const char *purpose,
                              const char *algorithm, dstack_key_response *out, dstack_error *err);
-dstack_status dstack_tappd_derive_k256_key(dstack_client *c, const char *path,
-                                           const char *purpose, const char *algorithm,
-                                           dstack_key_response *out, dstack_error *err);
+dstack_status dstack_tappd_derive_k256_key(dstack_client *c, const char *path, const char *purpose,
+                                           const char *algorithm, dstack_key_response *out,
+                                           dstack_error *err);
 
 /* ---- GetTlsKey (guest) / DeriveKey (tappd) ---------------------------------------- */
 typedef struct dstack_tls_key_request {
@@ -58,7 +58,7 @@ typedef struct dstack_tls_key_request {
 } dstack_tls_key_request;
 
 typedef struct dstack_tls_key_response {
-    char *key_pem; /* PKCS#8 PEM (secure heap) */
+    char *key_pem;            /* PKCS#8 PEM (secure heap) */
     char **certificate_chain; /* PEM strings, leaf first */
     size_t certificate_chain_len;
 } dstack_tls_key_response;
@@ -103,15 +103,15 @@ dstack_status dstack_emit_event(dstack_client *c, const char *event, const uint8
 
 /* ---- Info (any service) --------------------------------------------------------------- */
 typedef struct dstack_tcb_info {
-    bool present;        /* false when tcb_info was "" (Worker without public_tcbinfo) */
-    bool has_rtmrs;      /* mrtd/rtmr fields present and 48 bytes */
+    bool present;   /* false when tcb_info was "" (Worker without public_tcbinfo) */
+    bool has_rtmrs; /* mrtd/rtmr fields present and 48 bytes */
     uint8_t mrtd[48];
     uint8_t rtmr[4][48];
     char *mr_aggregated; /* hex as sent, "" if absent */
     char *os_image_hash;
     char *compose_hash;
     char *device_id;
-    char *app_compose;   /* raw app-compose.json text */
+    char *app_compose; /* raw app-compose.json text */
     dstack_event_log event_log;
 } dstack_tcb_info;
 
@@ -145,8 +145,8 @@ typedef struct dstack_sign_response {
     dstack_bytes public_key;
 } dstack_sign_response;
 void dstack_sign_response_free(dstack_sign_response *r);
-dstack_status dstack_sign(dstack_client *c, const char *algorithm, const uint8_t *data,
-                          size_t len, dstack_sign_response *out, dstack_error *err);
+dstack_status dstack_sign(dstack_client *c, const char *algorithm, const uint8_t *data, size_t len,
+                          dstack_sign_response *out, dstack_error *err);
 dstack_status dstack_verify(dstack_client *c, const char *algorithm, const uint8_t *data,
                             size_t data_len, const uint8_t *signature, size_t sig_len,
                             const uint8_t *public_key, size_t pub_len, bool *valid,

@@ -36,17 +36,17 @@ typedef enum dstack_ratls_mode {
 } dstack_ratls_mode;
 
 typedef struct dstack_uri {
-    char *path;           /* percent-decoded; "" only when ephemeral */
+    char *path; /* percent-decoded; "" only when ephemeral */
     dstack_key_alg alg;
-    char *purpose;        /* "" when absent */
+    char *purpose; /* "" when absent */
     dstack_cert_mode cert;
-    bool cert_set;        /* false → provider default applies */
+    bool cert_set; /* false → provider default applies */
     dstack_ratls_mode ratls;
     bool ratls_set;
-    char *cn;             /* NULL → the path (or "dstack" for an ephemeral key) */
-    char **san;           /* DNS names or IP literals, in URI order */
+    char *cn;   /* NULL → the path (or "dstack" for an ephemeral key) */
+    char **san; /* DNS names or IP literals, in URI order */
     size_t san_count;
-    bool usage_server;    /* default true */
+    bool usage_server; /* default true */
     bool usage_client;
     bool app_info;
     bool ephemeral;
@@ -62,9 +62,9 @@ void dstack_uri_free(dstack_uri *uri);
 /* Canonical text (parameters in a fixed order, defaults omitted) — the cache key. */
 char *dstack_uri_canonical(const dstack_uri *uri);
 
-const char *dstack_key_alg_name(dstack_key_alg alg);       /* "p256", "secp256k1", "ed25519" */
-const char *dstack_cert_mode_name(dstack_cert_mode mode);  /* "auto", "agent", "self", "none" */
-const char *dstack_ratls_mode_name(dstack_ratls_mode m);   /* "auto", "attest", … */
+const char *dstack_key_alg_name(dstack_key_alg alg);      /* "p256", "secp256k1", "ed25519" */
+const char *dstack_cert_mode_name(dstack_cert_mode mode); /* "auto", "agent", "self", "none" */
+const char *dstack_ratls_mode_name(dstack_ratls_mode m);  /* "auto", "attest", … */
 bool dstack_cert_mode_parse(const char *text, dstack_cert_mode *out);
 bool dstack_ratls_mode_parse(const char *text, dstack_ratls_mode *out);
 

@@ -29,11 +29,11 @@ char *test_hex(const uint8_t *buf, size_t len);
 /* Environment variable or abort with a message naming it. */
 const char *test_env(const char *name);
 
-#define CU_ASSERT_HEX_EQUAL(buf, len, hex)                                                   \
-    do {                                                                                     \
-        char *h_ = test_hex((buf), (len));                                                   \
-        CU_ASSERT_STRING_EQUAL(h_, (hex));                                                   \
-        free(h_);                                                                            \
+#define CU_ASSERT_HEX_EQUAL(buf, len, hex)                                                         \
+    do {                                                                                           \
+        char *h_ = test_hex((buf), (len));                                                         \
+        CU_ASSERT_STRING_EQUAL(h_, (hex));                                                         \
+        free(h_);                                                                                  \
     } while (0)
 
 #endif
