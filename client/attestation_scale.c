@@ -101,7 +101,7 @@ static dstack_status read_compact(reader *r, uint64_t *out, const char *what)
 /* Vec<u8> / String: compact length, then that many bytes (borrowed from the input). */
 static dstack_status read_bytes(reader *r, const uint8_t **out, size_t *out_len, const char *what)
 {
-    uint64_t n;
+    uint64_t n = 0;
 
     if (read_compact(r, &n, what) != DSTACK_OK)
         return DSTACK_ERR_PROTOCOL;

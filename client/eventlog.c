@@ -112,8 +112,8 @@ static dstack_status get_string(const json_object *obj, size_t index, const char
 static dstack_status get_hex(const json_object *obj, size_t index, const char *field, uint8_t **out,
                              size_t *out_len, dstack_error *err)
 {
-    const char *text;
-    size_t text_len;
+    const char *text = NULL;
+    size_t text_len = 0;
     dstack_status rc = get_string(obj, index, field, &text, &text_len, err);
 
     *out = NULL;
