@@ -20,6 +20,32 @@ static bool only_whitespace(const char *s, size_t len)
     return true;
 }
 
+/* Cleanses every string (values and nested ones) of a parsed tree; json-c frees without
+ * cleansing. Depth is bounded by the tokenizer's nesting limit. */
+void dstack_json_scrub_all(json_object *obj)
+{
+    switch (json_object_get_type(obj)) {
+    case json_type_string:
+        OPENSSL_cleanse((char *)json_object_get_string(obj),
+                        (size_t)json_object_get_string_len(obj));
+        break;
+    case json_type_object: {
+        json_object_object_foreach(obj, name, value)
+        {
+            (void)name;
+            dstack_json_scrub_all(value);
+        }
+        break;
+    }
+    case json_type_array:
+        for (size_t i = 0; i < json_object_array_length(obj); i++)
+            dstack_json_scrub_all(json_object_array_get_idx(obj, i));
+        break;
+    default:
+        break;
+    }
+}
+
 dstack_status dstack_json_parse_text(const char *text, size_t len, json_object **out,
                                      const char **why)
 {
@@ -49,6 +75,15 @@ dstack_status dstack_json_parse_text(const char *text, size_t len, json_object *
             *why = "out of memory";
         return DSTACK_ERR_INTERNAL;
     }
+    /* Size the scratch buffer for the longest possible token up front: growing it with
+     * realloc() would free copies of earlier tokens (key hex) without cleansing them. */
+    if (printbuf_memset(tok->pb, 0, 0, (int)len + 1) < 0) {
+        json_tokener_free(tok);
+        if (why != NULL)
+            *why = "out of memory";
+        return DSTACK_ERR_INTERNAL;
+    }
+    printbuf_reset(tok->pb);
     json_tokener_set_flags(tok, JSON_TOKENER_STRICT);
     obj = json_tokener_parse_ex(tok, text, (int)len);
     jerr = json_tokener_get_error(tok);
@@ -72,6 +107,12 @@ dstack_status dstack_json_parse_text(const char *text, size_t len, json_object *
     obj = NULL;
     rc = DSTACK_OK;
 done:
+    /* A failed parse leaves the values built so far (maybe a complete "key") on the
+     * tokenizer's stack, freed by json_tokener_free without cleansing. */
+    if (rc != DSTACK_OK)
+        for (int i = 0; i <= tok->depth && i < tok->max_depth; i++)
+            dstack_json_scrub_all(tok->stack[i].current);
+    dstack_json_scrub_all(obj);
     json_object_put(obj);
     /* The tokenizer's scratch buffer still holds the last string token, which can be key hex
      * (GetKey) or a PEM key (GetTlsKey); json-c frees it without cleansing. The struct is
@@ -251,6 +292,12 @@ dstack_status dstack_json_get_hex(const json_object *obj, const char *field, boo
         return DSTACK_OK;
     const char *s = v != NULL ? json_object_get_string(v) : "";
     size_t slen = v != NULL ? (size_t)json_object_get_string_len(v) : 0;
+    /* A fixed-size field (keys: 32 bytes) far longer than it can be is refused before it is
+     * decoded: a hostile megabyte of "key" hex would otherwise exhaust the secure heap and be
+     * reported as out of memory. The slack allows a few "0x" prefixes (spec §1.4). */
+    if (expect_len != 0 && slen > 2 * expect_len + 16)
+        return dstack_json_field_error(ctx, field, "is %zu characters long, expected %zu bytes",
+                                       slen, expect_len);
     if (!dstack_json_hex_to_bytes(s, slen, secure, out, &oom)) {
         if (oom)
             return dstack_error_set(ctx->err, DSTACK_ERR_INTERNAL, ctx->method, ctx->endpoint,

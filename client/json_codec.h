@@ -69,6 +69,8 @@ dstack_status dstack_json_add_bool(json_object *req, const char *field, bool val
 /* Overwrites a string field's characters in place with zeros (json-c owns the memory and
  * frees it without cleansing), used for key material before json_object_put. */
 void dstack_json_scrub_string(json_object *obj, const char *field);
+/* Overwrites every string in the tree (for replies freed on an error path). */
+void dstack_json_scrub_all(json_object *obj);
 
 /* Sets DSTACK_ERR_PROTOCOL "<method> on <endpoint>: <scope><field> …". */
 dstack_status dstack_json_field_error(const dstack_json_ctx *ctx, const char *field,

@@ -9,8 +9,16 @@
  * fork(): the clients and the cache belong to the process that made them (r->pid). The
  * first resolution in a child frees the inherited clients — closing only the child's copy
  * of the descriptors — and opens its own connections; the parent's connection is never
- * reused. Like OpenSSL itself, forking while another thread is inside dstack_resolve() is
- * not supported (the child would inherit a held lock).
+ * reused. A fork while another thread is inside dstack_resolve() would leave the child with
+ * a mutex no thread of it will ever release: a pthread_atfork child handler walks every live
+ * resolver, re-initialises a lock that was held at fork time and marks the resolver, whose
+ * possibly half-updated clients, Info and cache the child then abandons (never frees, never
+ * uses). The parent is not delayed: fork() never waits for a resolution to finish.
+ *
+ * Timeouts: timeout_ms bounds a whole dstack_resolve(), not each RPC. A resolution may make
+ * several RPCs (Info for app-id, GetKey, DeriveKey or Attest/GetQuote, fallbacks); each gets
+ * only the time left before the deadline set when the resolver lock is taken (time spent
+ * waiting for another thread's resolution is not counted).
  */
 #include "resolve_internal.h"
 
@@ -23,6 +31,7 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <openssl/crypto.h>
@@ -30,6 +39,7 @@
 #include <dstack/keys.h>
 
 #include "pkey_util.h"
+#include "transport_internal.h"
 
 #define URI_SHOWN "%.300s" /* how much of a URI error messages repeat */
 
@@ -72,7 +82,8 @@ static bool socket_absent(const char *endpoint)
     memset(&sa, 0, sizeof(sa));
     sa.sun_family = AF_UNIX;
     memcpy(sa.sun_path, endpoint, strlen(endpoint));
-    int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    /* Non-blocking: a live agent with a full backlog must not stall the probe (EAGAIN). */
+    int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
     if (fd < 0)
         return false;
     /* A stale socket file whose agent is gone refuses connections. */
@@ -92,6 +103,67 @@ static void error_copy(dstack_error *dst, const dstack_error *src)
 {
     if (dst != NULL)
         *dst = *src;
+}
+
+/* ---- fork ------------------------------------------------------------------------------- */
+
+/* Every live resolver, for the atfork child handler. The registry lock is held only for
+ * list updates, and across fork() itself (prepare → parent/child), so the child sees a
+ * consistent list. */
+static pthread_mutex_t registry_lock = PTHREAD_MUTEX_INITIALIZER;
+static dstack_resolver *registry_head;
+static pthread_once_t atfork_once = PTHREAD_ONCE_INIT;
+static int atfork_rc = -1;
+
+static void atfork_prepare(void)
+{
+    pthread_mutex_lock(&registry_lock);
+}
+
+static void atfork_parent(void)
+{
+    pthread_mutex_unlock(&registry_lock);
+}
+
+/* Runs in the child's only thread. A resolver lock that cannot be taken was held by a parent
+ * thread that does not exist here: re-create it (the glibc malloc atfork handler does the
+ * same with its arena locks) and mark the state it guarded as untrustworthy. */
+static void atfork_child(void)
+{
+    for (dstack_resolver *r = registry_head; r != NULL; r = r->next_registered) {
+        if (pthread_mutex_trylock(&r->lock) == 0) {
+            pthread_mutex_unlock(&r->lock);
+        } else {
+            (void)pthread_mutex_init(&r->lock, NULL);
+            r->fork_busy = true;
+        }
+    }
+    pthread_mutex_unlock(&registry_lock);
+}
+
+static void atfork_register(void)
+{
+    atfork_rc = pthread_atfork(atfork_prepare, atfork_parent, atfork_child);
+}
+
+static void registry_add(dstack_resolver *r)
+{
+    pthread_mutex_lock(&registry_lock);
+    r->next_registered = registry_head;
+    registry_head = r;
+    pthread_mutex_unlock(&registry_lock);
+}
+
+static void registry_remove(dstack_resolver *r)
+{
+    pthread_mutex_lock(&registry_lock);
+    for (dstack_resolver **p = &registry_head; *p != NULL; p = &(*p)->next_registered) {
+        if (*p == r) {
+            *p = r->next_registered;
+            break;
+        }
+    }
+    pthread_mutex_unlock(&registry_lock);
 }
 
 /* ---- lifetime ---------------------------------------------------------------------------- */
@@ -137,11 +209,16 @@ dstack_status dstack_resolver_new(const dstack_resolve_config *cfg, dstack_resol
                                   sizeof(r->tappd_endpoint), err);
     if (rc != DSTACK_OK)
         goto err;
+    if (pthread_once(&atfork_once, atfork_register) != 0 || atfork_rc != 0) {
+        rc = dstack_error_set(err, DSTACK_ERR_INTERNAL, NULL, NULL, "pthread_atfork failed");
+        goto err;
+    }
     if (pthread_mutex_init(&r->lock, NULL) != 0) {
         rc = dstack_error_set(err, DSTACK_ERR_INTERNAL, NULL, NULL, "pthread_mutex_init failed");
         goto err;
     }
     r->pid = getpid();
+    registry_add(r);
     RDEBUG(r, RDEBUG_SETUP, "resolver: endpoint %s, tappd endpoint %s, timeout %ld ms, cache %s",
            r->endpoint, r->tappd_endpoint, r->timeout_ms, cfg->cache ? "on" : "off");
     *out = r;
@@ -157,6 +234,7 @@ void dstack_resolver_free(dstack_resolver *r)
 {
     if (r == NULL)
         return;
+    registry_remove(r);
     dstack_client_free(r->guest);
     dstack_client_free(r->tappd);
     if (r->have_info)
@@ -184,6 +262,15 @@ static void resolver_check_fork(dstack_resolver *r)
     pid_t pid = getpid();
     if (pid == r->pid)
         return;
+    if (r->fork_busy) {
+        /* Another parent thread was mid-resolution at fork(): its clients, Info and cache
+         * may be half-updated. Abandon them; freeing could follow a torn list. */
+        r->guest = r->tappd = NULL;
+        r->have_info = false;
+        memset(&r->info, 0, sizeof(r->info));
+        memset(&r->cache, 0, sizeof(r->cache));
+        r->fork_busy = false;
+    }
     dstack_client_free(r->guest);
     dstack_client_free(r->tappd);
     r->guest = r->tappd = NULL;
@@ -193,10 +280,24 @@ static void resolver_check_fork(dstack_resolver *r)
            (long)pid);
 }
 
+static double monotonic_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
+}
+
 static dstack_status resolver_client(dstack_resolver *r, dstack_service service,
                                      const char *endpoint, dstack_client **slot,
                                      dstack_client **out, dstack_error *err)
 {
+    /* The next RPC gets what is left of this resolution's budget (r->deadline_ms). */
+    long left = (long)(r->deadline_ms - monotonic_ms());
+    if (left <= 0)
+        return dstack_error_set(err, DSTACK_ERR_TIMEOUT, NULL, endpoint,
+                                "timed out: the resolution used up its %ld ms before the next "
+                                "RPC on %s",
+                                r->timeout_ms, endpoint);
     if (*slot == NULL) {
         dstack_client_options opts = {0};
         opts.service = service;
@@ -206,6 +307,7 @@ static dstack_status resolver_client(dstack_resolver *r, dstack_service service,
         if (rc != DSTACK_OK)
             return rc;
     }
+    dstack_client_set_timeout(*slot, left < r->timeout_ms ? left : r->timeout_ms);
     *out = *slot;
     return DSTACK_OK;
 }
@@ -392,6 +494,8 @@ static dstack_status derive_key(resolve_job *job, dstack_error *err)
             goto done;
     }
     rc = dstack_pkey_from_secret(job->uri.alg, kr.key.data, &job->pkey, err);
+    if (rc != DSTACK_OK) /* e.g. zero or ≥ the group order: the agent's reply is unusable */
+        dstack_error_prefix(err, "GetKey on %s: the agent's key is unusable: ", job->r->endpoint);
 done:
     dstack_key_response_free(&kr);
     return rc;
@@ -564,6 +668,7 @@ dstack_status dstack_resolve(dstack_resolver *r, const char *uri_text, unsigned 
     pthread_mutex_lock(&r->lock);
     locked = true;
     resolver_check_fork(r);
+    r->deadline_ms = monotonic_ms() + (double)r->timeout_ms;
     if (r->cfg.cache) {
         const dstack_resolved *hit = resolve_cache_get(&r->cache, cache_key, resolve_want);
         if (hit != NULL) {
@@ -576,6 +681,10 @@ dstack_status dstack_resolve(dstack_resolver *r, const char *uri_text, unsigned 
     }
     rc = resolve_fresh(&job, resolve_want, err);
     if (rc != DSTACK_OK) {
+        if (err != NULL && err->status == DSTACK_ERR_TIMEOUT)
+            snprintf(err->message + strlen(err->message),
+                     sizeof(err->message) - strlen(err->message),
+                     " (timeout %ld ms for the whole resolution)", r->timeout_ms);
         dstack_error_prefix(err, URI_SHOWN ": ", uri_text);
         RDEBUG(r, RDEBUG_SETUP, "%s", err != NULL ? err->message : "resolution failed");
         goto done;

@@ -9,12 +9,43 @@
 #include <string.h>
 
 #include <openssl/bio.h>
+#include <openssl/core_names.h>
 #include <openssl/crypto.h>
 #include <openssl/pem.h>
 
 #include <dstack/attest.h>
 
 /* ---- agent-issued chains ------------------------------------------------------------------- */
+
+/* Real agents return [leaf, CA] (spec §4.6); a longer chain than this is hostile or broken,
+ * and every entry costs a PEM decode and a copy in the result. */
+#define RESOLVE_MAX_CHAIN 16
+
+static bool all_space(const char *s)
+{
+    for (; *s != '\0'; s++)
+        if (*s != ' ' && *s != '\t' && *s != '\r' && *s != '\n')
+            return false;
+    return true;
+}
+
+/* True when `pem` is exactly one PEM block, optionally surrounded by whitespace. OpenSSL's
+ * PEM readers take the first block and ignore whatever follows (a second key, a second
+ * certificate, garbage); an agent reply that carries more than it should is refused. */
+static bool single_pem_block(const char *pem)
+{
+    const char *begin = strstr(pem, "-----BEGIN ");
+    const char *end = begin != NULL ? strstr(begin, "-----END ") : NULL;
+    const char *tail = end != NULL ? strstr(end + 9, "-----") : NULL;
+    const char *again = begin != NULL ? strstr(begin + 11, "-----BEGIN ") : NULL;
+
+    if (tail == NULL || (again != NULL && again < end))
+        return false;
+    for (const char *p = pem; p < begin; p++)
+        if (*p != ' ' && *p != '\t' && *p != '\r' && *p != '\n')
+            return false;
+    return all_space(tail + 5);
+}
 
 /* Decodes the PEM chain (leaf first) into the result. The leaf must carry our key: a
  * certificate for another key would make TLS fail later with a far less helpful message,
@@ -26,14 +57,19 @@ static dstack_status add_pem_chain(resolve_job *job, const dstack_tls_key_respon
     if (tr->certificate_chain_len == 0)
         return dstack_error_set(err, DSTACK_ERR_PROTOCOL, method, endpoint,
                                 "%s on %s: the agent returned no certificate", method, endpoint);
+    if (tr->certificate_chain_len > RESOLVE_MAX_CHAIN)
+        return dstack_error_set(err, DSTACK_ERR_PROTOCOL, method, endpoint,
+                                "%s on %s: the certificate chain has %zu entries, at most %d "
+                                "are accepted",
+                                method, endpoint, tr->certificate_chain_len, RESOLVE_MAX_CHAIN);
     for (size_t i = 0; i < tr->certificate_chain_len && rc == DSTACK_OK; i++) {
         const char *pem = tr->certificate_chain[i];
-        BIO *bio = BIO_new_mem_buf(pem, -1);
+        BIO *bio = single_pem_block(pem) ? BIO_new_mem_buf(pem, -1) : NULL;
         X509 *cert = bio != NULL ? PEM_read_bio_X509(bio, NULL, NULL, NULL) : NULL;
         BIO_free(bio);
         if (cert == NULL) {
             rc = dstack_error_set(err, DSTACK_ERR_PROTOCOL, method, endpoint,
-                                  "%s on %s: certificate %zu of the chain is not a PEM "
+                                  "%s on %s: certificate %zu of the chain is not a single PEM "
                                   "certificate",
                                   method, endpoint, i);
             break;
@@ -110,6 +146,16 @@ done:
     return rc;
 }
 
+/* GetTlsKey issues P-256 keys (spec §2.1); the result is labelled p256, so nothing else. */
+static bool is_p256(const EVP_PKEY *pkey)
+{
+    char group[64];
+    return EVP_PKEY_is_a(pkey, "EC") &&
+           EVP_PKEY_get_utf8_string_param(pkey, OSSL_PKEY_PARAM_GROUP_NAME, group, sizeof(group),
+                                          NULL) == 1 &&
+           (strcmp(group, "prime256v1") == 0 || strcmp(group, "P-256") == 0);
+}
+
 dstack_status resolve_ephemeral(resolve_job *job, dstack_error *err)
 {
     dstack_resolver *r = job->r;
@@ -128,11 +174,14 @@ dstack_status resolve_ephemeral(resolve_job *job, dstack_error *err)
         rc = dstack_get_tls_key(c, &req, &tr, err);
     if (rc != DSTACK_OK)
         goto done;
-    bio = tr.key_pem != NULL ? BIO_new_mem_buf(tr.key_pem, -1) : NULL;
+    /* The PEM reader decodes into the secure heap (PEM_FLAG_SECURE for private keys). */
+    bio =
+        tr.key_pem != NULL && single_pem_block(tr.key_pem) ? BIO_new_mem_buf(tr.key_pem, -1) : NULL;
     job->pkey = bio != NULL ? PEM_read_bio_PrivateKey(bio, NULL, NULL, NULL) : NULL;
-    if (job->pkey == NULL || !EVP_PKEY_is_a(job->pkey, "EC")) {
+    if (job->pkey == NULL || !is_p256(job->pkey)) {
         rc = dstack_error_set(err, DSTACK_ERR_PROTOCOL, "GetTlsKey", r->endpoint,
-                              "GetTlsKey on %s: key is not a PEM P-256 private key", r->endpoint);
+                              "GetTlsKey on %s: key is not a single PEM P-256 private key",
+                              r->endpoint);
         goto done;
     }
     rc = add_pem_chain(job, &tr, "GetTlsKey", r->endpoint, err);

@@ -49,13 +49,20 @@ void resolve_cache_clear(resolve_cache *c);
 /* ---- the resolver ----------------------------------------------------------------------- */
 
 struct dstack_resolver {
-    pthread_mutex_t lock; /* guards everything below */
+    pthread_mutex_t lock; /* guards everything below, except the fork fields */
+    /* fork(): set by the atfork child handler when another thread of the parent held `lock`
+     * at fork time, so the inherited clients/cache may be mid-update (resolve.c). */
+    bool fork_busy;
+    struct dstack_resolver *next_registered; /* the atfork registry (resolve.c) */
     dstack_resolve_config cfg;
     char *endpoint_cfg; /* copies of the configured strings (cfg points at them) */
     char *tappd_endpoint_cfg;
     char endpoint[512]; /* effective, after discovery */
     char tappd_endpoint[512];
     long timeout_ms;
+    /* CLOCK_MONOTONIC deadline (ms) of the dstack_resolve() in progress: every RPC of one
+     * resolution gets the time that is left, so timeout_ms bounds the whole call. */
+    double deadline_ms;
     pid_t pid;            /* process the clients and cache belong to */
     dstack_client *guest; /* created on first use, per process */
     dstack_client *tappd;

@@ -193,6 +193,14 @@ void dstack_client_free(dstack_client *c)
     OPENSSL_free(c);
 }
 
+void dstack_client_set_timeout(dstack_client *c, long timeout_ms)
+{
+    if (c == NULL || timeout_ms <= 0)
+        return;
+    c->timeout_ms = timeout_ms;
+    c->connect_timeout_ms = timeout_ms;
+}
+
 const char *dstack_client_endpoint(const dstack_client *c)
 {
     return c != NULL ? c->endpoint : NULL;
@@ -605,6 +613,7 @@ dstack_status dstack_call(dstack_client *c, const char *method, const char *json
         rc = dstack_error_set(err, DSTACK_ERR_PROTOCOL, display, c->endpoint,
                               "%s on %s: response is a JSON %s, expected an object", display,
                               c->endpoint, json_type_to_name(json_object_get_type(obj)));
+        dstack_json_scrub_all(obj);
         json_object_put(obj);
         goto done;
     }

@@ -17,3 +17,10 @@ dstack_unit_test(test_resolve_faults_close
   SOURCES ${_resolve_dir}/test_resolve_faults.c ${_resolve_dir}/test_resolve_util.c
   SIM "--appkeys @FIXTURES@/appkeys.json --fault GetKey=close")
 set_property(TEST test_resolve_faults_close APPEND PROPERTY ENVIRONMENT RESOLVE_FAULT_SUITE=close)
+# Every RPC alone fits the timeout, the whole resolution does not; fork during a resolution.
+dstack_unit_test(test_resolve_faults_deadline
+  SOURCES ${_resolve_dir}/test_resolve_faults.c ${_resolve_dir}/test_resolve_util.c
+  SIM "--appkeys @FIXTURES@/appkeys.json --fault Info=delay:700 --fault GetKey=delay:1200 --fault DeriveKey=delay:700")
+set_property(TEST test_resolve_faults_deadline APPEND PROPERTY ENVIRONMENT RESOLVE_FAULT_SUITE=deadline)
+# Hostile agent replies from a canned server inside the test (no simulator).
+dstack_unit_test(test_resolve_hostile SOURCES ${_resolve_dir}/test_resolve_hostile.c)
