@@ -435,6 +435,14 @@ dstack_status dstack_uri_parse(const char *text, dstack_uri *out, dstack_error *
     }
 
     const char *path = text + strlen(URI_SCHEME);
+    /* "dstack://x/y" would silently name the key path "//x/y" — a different key from the
+     * "x/y" a user with URL habits meant. A dstack: URI has no authority; a path that really
+     * starts with "//" can still be written %2F%2F. */
+    if (path[0] == '/' && path[1] == '/') {
+        rc = fail(&pc, "a dstack: URI has no authority part: write dstack:<path>, not "
+                       "dstack://<path> (percent-encode a path that starts with //)");
+        goto err;
+    }
     const char *query = strchr(path, '?');
     size_t path_len = query != NULL ? (size_t)(query - path) : strlen(path);
     out->purpose = strdup("");
@@ -554,7 +562,13 @@ char *dstack_uri_canonical(const dstack_uri *uri)
     if (uri == NULL || uri->path == NULL)
         return NULL;
     sb_puts(&sb, URI_SCHEME);
-    sb_pct(&sb, uri->path, true);
+    if (uri->path[0] == '/' && uri->path[1] == '/') {
+        /* A raw leading "//" would parse as an authority; keep the form re-parsable. */
+        sb_puts(&sb, "%2F%2F");
+        sb_pct(&sb, uri->path + 2, true);
+    } else {
+        sb_pct(&sb, uri->path, true);
+    }
     if (uri->alg != DSTACK_ALG_P256)
         sb_param(&sb, &first, "alg", dstack_key_alg_name(uri->alg));
     if (uri->purpose != NULL && uri->purpose[0] != '\0')
