@@ -220,15 +220,20 @@ static enum MHD_Result serve_control(sim_listener *l, struct MHD_Connection *c, 
 
 /* ---- RPC requests ------------------------------------------------------------------------- */
 
-/* serde_qs-style arguments: "a=1&names[0]=x&names[]=y" → {"a":"1","names":["x","y"]}. */
+/* serde_qs-style arguments: "a=1&names[0]=x&names[]=y" → {"a":"1","names":["x","y"]}.
+ * Values keep their decoded length, so a %00 reaches sim_arg_string (which refuses it)
+ * instead of silently cutting the value short; a key containing %00 names no field. */
 static enum MHD_Result collect_query(void *cls, enum MHD_ValueKind kind, const char *key,
-                                     const char *value)
+                                     size_t key_size, const char *value, size_t value_size)
 {
     json_object *obj = cls;
     const char *bracket = strchr(key, '[');
-    json_object *str = json_object_new_string(value ? value : "");
+    json_object *str;
 
     (void)kind;
+    if (strlen(key) != key_size)
+        return MHD_YES;
+    str = json_object_new_string_len(value ? value : "", value ? (int)value_size : 0);
     if (str == NULL)
         return MHD_YES;
     if (bracket != NULL && bracket != key) {
@@ -339,7 +344,7 @@ static enum MHD_Result serve_rpc(sim_listener *l, struct MHD_Connection *c, cons
         query = json_object_new_object();
         if (query == NULL)
             return MHD_NO;
-        MHD_get_connection_values(c, MHD_GET_ARGUMENT_KIND, collect_query, query);
+        MHD_get_connection_values_n(c, MHD_GET_ARGUMENT_KIND, collect_query, query);
     }
     sim_dispatch(ctx, l->svc, name, is_get, json_requested(c, is_get), query, req->body, req->len,
                  &reply);
@@ -426,6 +431,23 @@ static void on_connection(void *cls, struct MHD_Connection *c, void **socket_con
 
 /* ---- sockets -------------------------------------------------------------------------------- */
 
+/* A socket file someone still accepts on (another simulator on the same --dir) must not be
+ * unlinked from under it: its clients would silently reach us instead. Only a socket that
+ * refuses connections (its server is gone) is stale. */
+static bool socket_in_use(const struct sockaddr_un *sa)
+{
+    int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+    bool live;
+
+    if (fd < 0)
+        return false;
+    /* EAGAIN: a live listener with a full backlog. */
+    live = connect(fd, (const struct sockaddr *)sa, sizeof(*sa)) == 0 || errno == EAGAIN ||
+           errno == EINPROGRESS;
+    close(fd);
+    return live;
+}
+
 static int bind_unix(const char *path, char *msg, size_t msg_len)
 {
     struct sockaddr_un sa;
@@ -443,6 +465,10 @@ static int bind_unix(const char *path, char *msg, size_t msg_len)
     if (lstat(path, &st) == 0) {
         if (!S_ISSOCK(st.st_mode)) {
             snprintf(msg, msg_len, "%s exists and is not a socket", path);
+            return -1;
+        }
+        if (socket_in_use(&sa)) {
+            snprintf(msg, msg_len, "%s is in use by a running server (another dstack-sim?)", path);
             return -1;
         }
         unlink(path);

@@ -158,6 +158,22 @@ static bool field(sim_args *a, const char *name, json_object **v, const char *ex
     return true;
 }
 
+/* Every string argument is used as a C string (key paths, purposes, event names, subjects).
+ * A NUL inside ("a\u0000b" in JSON, %00 in a query) would silently cut it short, so two
+ * different key paths would derive the same key; such strings are refused instead. */
+static bool string_value(sim_args *a, const char *name, json_object *v, const char **out)
+{
+    const char *s = json_object_get_string(v);
+
+    if (strlen(s) != (size_t)json_object_get_string_len(v)) {
+        snprintf(a->err, sizeof(a->err),
+                 "invalid value: string with a NUL character, expected `%s` without NUL", name);
+        return false;
+    }
+    *out = s;
+    return true;
+}
+
 bool sim_arg_string(sim_args *a, const char *name, const char **out)
 {
     json_object *v;
@@ -169,8 +185,7 @@ bool sim_arg_string(sim_args *a, const char *name, const char **out)
         return true;
     if (!json_object_is_type(v, json_type_string))
         return type_error(a, v, "a string");
-    *out = json_object_get_string(v);
-    return true;
+    return string_value(a, name, v, out);
 }
 
 bool sim_arg_bool(sim_args *a, const char *name, bool *out)
@@ -309,7 +324,10 @@ bool sim_arg_strings(sim_args *a, const char *name, const char ***out, size_t *n
             free(list);
             return type_error(a, item, "a string");
         }
-        list[i] = json_object_get_string(item);
+        if (!string_value(a, name, item, &list[i])) {
+            free(list);
+            return false;
+        }
     }
     *out = list;
     *n = count;

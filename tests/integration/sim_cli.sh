@@ -83,6 +83,11 @@ k256=$(jq -r .k256_key "$DSTACK_FIXTURES/appkeys.json")
 assert_not_contains "app key never printed" "$(cat "$SIM_DIR/sim.out" "$SIM_DIR/sim.err")" "$k256"
 assert_not_contains "no PEM printed" "$(cat "$SIM_DIR/sim.out" "$SIM_DIR/sim.err")" "PRIVATE KEY"
 
+# a second simulator on the same --dir must not steal the live sockets
+expect_exit "live sockets are not replaced" 1 "in use by a running server" --dir "$SIM_DIR"
+check "first simulator still served after the refused start" \
+    curl -sSf --unix-socket "$SIM_ENDPOINT" -o /dev/null http://localhost/Version
+
 kill -INT "$SIM_PID"; wait "$SIM_PID"; assert_eq "SIGINT: clean exit" 0 "$?"
 check "SIGINT: sockets removed" test ! -e "$SIM_DIR/dstack.sock"
 

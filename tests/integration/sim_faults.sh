@@ -83,7 +83,19 @@ assert_eq "3 requests on one connection: +3 requests" 3 $(( $(jq .requests.dstac
 assert_eq "stats shape" "connections:dstack,tappd,external,http requests:dstack,tappd,external,http" \
     "$(jq -r '[to_entries[] | .key + ":" + (.value|keys_unsorted|join(","))] | join(" ")' <<<"$after")"
 check "tappd connections counted" test "$(jq .connections.tappd <<<"$after")" -ge 2
-kill -TERM "$SIM_PID"; wait "$SIM_PID"; assert_eq "dstack-sim clean exit" 0 "$?"
+
+# SIGTERM while a request sits in a 5 s delay: prompt, clean exit, sockets removed
+curl -sS --unix-socket "$SIM_ENDPOINT" -H 'Content-Type: application/json' -d '{}' \
+    -o /dev/null -w '%{http_code}' http://localhost/EmitEvent >"$DSTACK_TMP/inflight" 2>/dev/null &
+inflight=$!
+sleep 0.3
+t0=$(date +%s%N)
+kill -TERM "$SIM_PID"; wait "$SIM_PID"; assert_eq "SIGTERM during a delay: clean exit" 0 "$?"
+ms=$(( ($(date +%s%N) - t0) / 1000000 ))
+check "SIGTERM during a delay: exit within 1 s (${ms} ms)" test "$ms" -lt 1000
+wait "$inflight"
+assert_ne "SIGTERM during a delay: the request was not answered 200" 200 "$(cat "$DSTACK_TMP/inflight")"
+check "SIGTERM during a delay: sockets removed" test ! -e "$SIM_DIR/dstack.sock" -a ! -e "$SIM_DIR/tappd.sock" -a ! -e "$SIM_DIR/external.sock" -a ! -e "$SIM_DIR/sim-control.sock"
 
 # '*' faults every method on every socket, never the control socket
 start_sim star --fault '*=status:500' || { fail "sim start"; finish; }

@@ -10,8 +10,17 @@ JSDIR="$DSTACK_BUILD_DIR/js-sdk"
 if ! cmp -s "$SRC/package-lock.json" "$JSDIR/package-lock.json.installed"; then
     rm -rf "$JSDIR"; mkdir -p "$JSDIR"
     cp "$SRC/package.json" "$SRC/package-lock.json" "$JSDIR/"
-    if ! (cd "$JSDIR" && npm ci --no-audit --no-fund >npm.log 2>&1); then
-        cat "$JSDIR/npm.log" >&2; fail "npm ci"; finish
+    # A warm npm cache installs with no network at all; otherwise fetch, with bounded
+    # retries so an unreachable registry fails the test in about a minute instead of hanging.
+    # Never a skip: a CI machine that cannot install the SDK must show up as a failure.
+    if ! (cd "$JSDIR" && npm ci --offline --no-audit --no-fund >npm.log 2>&1) &&
+        ! (cd "$JSDIR" && npm ci --prefer-offline --no-audit --no-fund --fetch-retries=1 \
+            --fetch-timeout=20000 >>npm.log 2>&1); then
+        tail -n 20 "$JSDIR/npm.log" >&2
+        fail "npm ci of @phala/dstack-sdk (tests/integration/js/package-lock.json) failed: no" \
+            "registry access and no warm npm cache. Run 'npm ci' in $JSDIR once with network" \
+            "access (full log: $JSDIR/npm.log)"
+        finish
     fi
     cp "$SRC/package-lock.json" "$JSDIR/package-lock.json.installed"
 fi

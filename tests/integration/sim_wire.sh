@@ -145,6 +145,23 @@ assert_eq "Info field order" "app_id,instance_id,app_cert,tcb_info,app_name,devi
 assert_eq "tcb_info event_log is an array" array "$(jq -r '.tcb_info|fromjson|.event_log|type' <<<"$BODY")"
 assert_eq "built-in app_name" dstack-sim-app "$(jq -r .app_name <<<"$BODY")"
 
+# --- NUL inside strings: refused, never cut short (two paths must not share a key) ----------
+post "$SIM_ENDPOINT" /GetKey '{"path":"a\u0000b"}'
+expect_error "NUL in a JSON path" 'invalid value: string with a NUL character, expected `path` without NUL'
+post "$SIM_ENDPOINT" /GetKey '{"path":"a","purpose":"p\u0000"}'
+expect_error "NUL in a JSON purpose" 'invalid value: string with a NUL character, expected `purpose` without NUL'
+req "$SIM_ENDPOINT" '/GetKey?path=%00abc'
+expect_error "%00 in a query value" 'invalid value: string with a NUL character, expected `path` without NUL'
+post "$SIM_ENDPOINT" /GetTlsKey '{"alt_names":["ok","x\u0000y"]}'
+expect_error "NUL in a string list" 'invalid value: string with a NUL character, expected `alt_names` without NUL'
+req "$SIM_ENDPOINT" '/GetKey?path=%E2%82%AC%2f%26'; q=$(jq -r .key <<<"$BODY")
+post "$SIM_ENDPOINT" /GetKey '{"path":"€/&"}'
+assert_eq "%-escapes decode to the same path as JSON" "$q" "$(jq -r .key <<<"$BODY")"
+req "$SIM_ENDPOINT" '/GetKey?pa%00th=ignored&path=x'; q=$(jq -r .key <<<"$BODY")
+post "$SIM_ENDPOINT" /GetKey '{"path":"x"}'
+assert_eq "a query key with %00 names no field" "$q" "$(jq -r .key <<<"$BODY")"
+req "$SIM_ENDPOINT" '/GetKey?path=%zz%4'; assert_eq "malformed %-escapes: still answered" 200 "$STATUS"
+
 # --- body limit (10 MiB) -------------------------------------------------------------------
 head -c $((10 * 1024 * 1024 + 1)) /dev/zero | tr '\0' ' ' >"$DSTACK_TMP/big"
 req "$SIM_ENDPOINT" /GetKey -H 'Content-Type: application/json' --data-binary @"$DSTACK_TMP/big"

@@ -1,6 +1,7 @@
 /* dstack-sim attestation consistency, checked with libdstack's parsers against a running
  * simulator (started by with-sim.sh): quote layout, RTMR replay before/after EmitEvent,
  * Attest V0, Info consistency, RA-TLS certificate binding, TdxQuote hashing. */
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -167,6 +168,76 @@ static void test_quote_replay_and_emit(void)
     }
     dstack_event_log_free(&before.log);
     dstack_event_log_free(&after.log);
+}
+
+/* Two threads emit events while quotes are taken: every quote must replay to exactly the log
+ * it comes with (the snapshot is taken under one lock, attestation.c), and each log must
+ * extend the previous one, event for event. */
+#define EMITTERS 2
+#define EMITS_EACH 150
+#define QUOTES 100
+
+static void *emitter(void *arg)
+{
+    long id = (long)arg, status;
+    char body[128];
+    int i;
+    long failures = 0;
+
+    for (i = 0; i < EMITS_EACH; i++) {
+        json_object *o;
+        char *raw = NULL;
+
+        snprintf(body, sizeof(body), "{\"event\":\"race-%ld\",\"payload\":\"%02x\"}", id, i);
+        o = rpc("DSTACK_SIMULATOR_ENDPOINT", "/EmitEvent", body, &status, &raw);
+        if (status != 200 || raw == NULL || strcmp(raw, "null") != 0)
+            failures++;
+        free(raw);
+        json_object_put(o);
+    }
+    return (void *)failures;
+}
+
+static bool same_event(const dstack_event *a, const dstack_event *b)
+{
+    return a->imr == b->imr && strcmp(a->event, b->event) == 0 &&
+           a->payload_len == b->payload_len &&
+           (a->payload_len == 0 || memcmp(a->payload, b->payload, a->payload_len) == 0);
+}
+
+static void test_quote_consistent_under_emit(void)
+{
+    pthread_t threads[EMITTERS];
+    quote_ev prev, cur, last;
+    size_t start, i;
+    int q, started = 0;
+    long t;
+    void *failures;
+
+    prev = get_quote("aa");
+    start = prev.log.count;
+    for (t = 0; t < EMITTERS; t++)
+        if (pthread_create(&threads[t], NULL, emitter, (void *)t) == 0)
+            started++;
+    CU_ASSERT_EQUAL(started, EMITTERS);
+    for (q = 0; q < QUOTES; q++) {
+        cur = get_quote("bb");
+        CU_ASSERT_EQUAL(dstack_event_log_check_quote(&cur.log, &cur.q, 0xF, NULL), DSTACK_OK);
+        CU_ASSERT(cur.log.count >= prev.log.count);
+        for (i = 0; i < prev.log.count && i < cur.log.count; i++)
+            CU_ASSERT(same_event(&prev.log.events[i], &cur.log.events[i]));
+        dstack_event_log_free(&prev.log);
+        prev = cur;
+    }
+    for (t = 0; t < started; t++) {
+        pthread_join(threads[t], &failures);
+        CU_ASSERT_EQUAL((long)failures, 0);
+    }
+    last = get_quote("cc");
+    CU_ASSERT_EQUAL(dstack_event_log_check_quote(&last.log, &last.q, 0xF, NULL), DSTACK_OK);
+    CU_ASSERT_EQUAL(last.log.count, start + EMITTERS * EMITS_EACH);
+    dstack_event_log_free(&prev.log);
+    dstack_event_log_free(&last.log);
 }
 
 static void test_attest_v0(void)
@@ -376,6 +447,8 @@ int main(void)
 {
     static const test_case cases[] = {
         {"quote RTMRs = event-log replay, before and after EmitEvent", test_quote_replay_and_emit},
+        {"every quote replays to its own log while events are emitted",
+         test_quote_consistent_under_emit},
         {"Attest returns V0 SCALE with the requested report_data", test_attest_v0},
         {"Info is consistent with compose, quote and event log", test_info_consistency},
         {"RA-TLS leaves bind SHA-512(ratls-cert:||SPKI)", test_ratls_certs},
