@@ -28,6 +28,7 @@
 
 #include <dstack/keys.h>
 #include <dstack/resolve.h>
+#include <dstack/uri.h>
 
 static const char engine_id[] = "dstack";
 static const char engine_name[] = "dstack guest agent keys (dstack: URIs)";
@@ -38,19 +39,32 @@ static const char engine_name[] = "dstack guest agent keys (dstack: URIs)";
 #define CMD_KMS_ROOT_PUBKEY (ENGINE_CMD_BASE + 3)
 #define CMD_APP_ID (ENGINE_CMD_BASE + 4)
 #define CMD_LOAD_CERT_CTRL (ENGINE_CMD_BASE + 5)
+#define CMD_CACHE (ENGINE_CMD_BASE + 6)
+#define CMD_CERT (ENGINE_CMD_BASE + 7)
+#define CMD_RATLS (ENGINE_CMD_BASE + 8)
 
 static const ENGINE_CMD_DEFN engine_cmds[] = {
     {CMD_ENDPOINT, "ENDPOINT", "dstack agent endpoint: Unix socket path or http(s):// URL",
      ENGINE_CMD_FLAG_STRING},
     {CMD_TAPPD_ENDPOINT, "TAPPD_ENDPOINT", "legacy Tappd endpoint (agent-issued certificates)",
      ENGINE_CMD_FLAG_STRING},
-    {CMD_TIMEOUT_MS, "TIMEOUT_MS", "per-request timeout in milliseconds (default 5000)",
-     ENGINE_CMD_FLAG_NUMERIC},
+    {CMD_TIMEOUT_MS, "TIMEOUT_MS",
+     "per-request timeout in milliseconds, 1 to 600000 (default 5000)", ENGINE_CMD_FLAG_NUMERIC},
     {CMD_KMS_ROOT_PUBKEY, "KMS_ROOT_PUBKEY",
      "hex compressed secp256k1 KMS root key; keys whose signature chain does not lead to it "
      "are refused",
      ENGINE_CMD_FLAG_STRING},
     {CMD_APP_ID, "APP_ID", "hex app id the agent's Info.app_id must match", ENGINE_CMD_FLAG_STRING},
+    {CMD_CACHE, "CACHE",
+     "yes or no: keep resolved keys and certificates for the process (default yes)",
+     ENGINE_CMD_FLAG_STRING},
+    {CMD_CERT, "CERT",
+     "default certificate mode for URIs without cert=: auto, agent, self or none (default auto)",
+     ENGINE_CMD_FLAG_STRING},
+    {CMD_RATLS, "RATLS",
+     "default RA-TLS format for URIs without ratls=: auto, attest, quote, both or no (default "
+     "auto)",
+     ENGINE_CMD_FLAG_STRING},
     {CMD_LOAD_CERT_CTRL, "LOAD_CERT_CTRL",
      "leaf certificate of a dstack: URI (p = struct { const char *id; X509 *cert; })",
      ENGINE_CMD_FLAG_INTERNAL},
@@ -246,6 +260,39 @@ static int set_hex(engine_state *st, const char *value, uint8_t *out, size_t min
     return 1;
 }
 
+/* Same values as the provider's `cache` parameter (DESIGN §5): exactly "yes" or "no". */
+static int set_cache(engine_state *st, const char *value)
+{
+    if (value != NULL && strcmp(value, "yes") == 0) {
+        st->cfg.cache = true;
+    } else if (value != NULL && strcmp(value, "no") == 0) {
+        st->cfg.cache = false;
+    } else {
+        engine_raise_usage("CACHE \"%s\": expected yes or no", value != NULL ? value : "");
+        return 0;
+    }
+    state_reset_resolver(st);
+    return 1;
+}
+
+/* CERT and RATLS: the provider's `cert` and `ratls` defaults, parsed by libdstack's URI code so
+ * the accepted words cannot drift from the URI grammar (DESIGN §3). */
+static int set_mode(engine_state *st, int cmd, const char *value)
+{
+    const char *v = value != NULL ? value : "";
+
+    if (cmd == CMD_CERT && !dstack_cert_mode_parse(v, &st->cfg.default_cert)) {
+        engine_raise_usage("CERT \"%s\": expected auto, agent, self or none", v);
+        return 0;
+    }
+    if (cmd == CMD_RATLS && !dstack_ratls_mode_parse(v, &st->cfg.default_ratls)) {
+        engine_raise_usage("RATLS \"%s\": expected auto, attest, quote, both or no", v);
+        return 0;
+    }
+    state_reset_resolver(st);
+    return 1;
+}
+
 /* ---- resolving ------------------------------------------------------------------- */
 
 static dstack_resolved *engine_resolve(ENGINE *e, const char *uri, unsigned want)
@@ -367,8 +414,9 @@ static int engine_ctrl(ENGINE *e, int cmd, long i, void *p, void (*f)(void))
         break;
     }
     case CMD_TIMEOUT_MS:
-        if (i <= 0 || i > 3600000L) {
-            engine_raise_usage("%s", "TIMEOUT_MS must be between 1 and 3600000");
+        /* The provider's `timeout-ms` range (provider/config.c), so both routes agree. */
+        if (i <= 0 || i > 600000L) {
+            engine_raise_usage("TIMEOUT_MS %ld: expected milliseconds between 1 and 600000", i);
             break;
         }
         st->cfg.timeout_ms = i;
@@ -383,6 +431,13 @@ static int engine_ctrl(ENGINE *e, int cmd, long i, void *p, void (*f)(void))
     case CMD_APP_ID:
         ok = set_hex(st, p, st->cfg.app_id, 1, sizeof(st->cfg.app_id), &st->cfg.app_id_len,
                      &st->cfg.has_app_id, "APP_ID");
+        break;
+    case CMD_CACHE:
+        ok = set_cache(st, p);
+        break;
+    case CMD_CERT:
+    case CMD_RATLS:
+        ok = set_mode(st, cmd, p);
         break;
     default:
         engine_raise_usage("%s", "unknown control command");

@@ -179,6 +179,10 @@ int OSSL_provider_init(const OSSL_CORE_HANDLE *handle, const OSSL_DISPATCH *in,
     if (!dstack_prov_config_load(&ctx->cfg, handle, find_core_get_params(in), why, sizeof(why))) {
         snprintf(ctx->config_error, sizeof(ctx->config_error), "%s", why);
         DSTACK_DEBUG(1, "invalid configuration, refusing every load: %s", why);
+        /* Programs that never print OpenSSL's error queue (haproxy: "No Private Key found")
+         * would hide the cause completely, so it is also said once on stderr. The values
+         * of the table are endpoints and public identifiers, never secrets. */
+        fprintf(stderr, "dstack provider: %s; every dstack key load is refused\n", why);
     }
     if (pthread_mutex_init(&ctx->slot.lock, NULL) != 0)
         goto err;

@@ -129,6 +129,10 @@ static unsigned want_for_expect(int expect)
     }
 }
 
+/* Returns 0 only when an error was raised. Reaching the end is success with no object:
+ * OpenSSL 3.0's OSSL_STORE_load() sets the error flag whenever load() returns 0, even at EOF,
+ * and `openssl storeutl` then reports a failure for a URI that merely holds nothing of the
+ * expected type (expect CRL, or CERT with cert=none). */
 static int dstack_store_load(void *loaderctx, OSSL_CALLBACK *object_cb, void *object_cbarg,
                              OSSL_PASSPHRASE_CALLBACK *pw_cb, void *pw_cbarg)
 {
@@ -137,16 +141,16 @@ static int dstack_store_load(void *loaderctx, OSSL_CALLBACK *object_cb, void *ob
     int ok;
 
     if (sctx->eof)
-        return 0;
+        return 1;
     if (sctx->failed) {
         /* The error was reported by the previous call (OSSL_STORE_error() is true); now
-         * end the iteration. */
+         * end the iteration without raising it again. */
         sctx->eof = 1;
-        return 0;
+        return 1;
     }
     if (want == 0) {
         sctx->eof = 1;
-        return 0;
+        return 1;
     }
     if (sctx->res == NULL) {
         sctx->res = dstack_prov_resolve(sctx->prov, sctx->uri, want);
@@ -164,7 +168,7 @@ static int dstack_store_load(void *loaderctx, OSSL_CALLBACK *object_cb, void *ob
     }
     if (sctx->next >= dstack_prov_object_count(sctx->res)) {
         sctx->eof = 1;
-        return 0;
+        return 1;
     }
     ok = dstack_prov_emit_object(sctx->res, sctx->next, object_cb, object_cbarg);
     sctx->next++;

@@ -12,6 +12,9 @@
 #include <openssl/x509.h>
 #include <openssl/x509v3.h>
 
+#include <dstack/attest.h>
+
+#include "test_resolve_util.h"
 #include "test_util.h"
 
 typedef struct load_cert_params {
@@ -138,6 +141,81 @@ static void test_ctrl_values(void)
     CU_ASSERT(ENGINE_ctrl_cmd_string(engine, "TIMEOUT_MS", "3000", 0) == 1);
 }
 
+/* LOAD_CERT_CTRL for `uri`: the leaf, or NULL (error queue cleared either way). */
+static X509 *leaf_of(const char *uri)
+{
+    load_cert_params p = {uri, NULL};
+
+    if (ENGINE_ctrl_cmd(engine, "LOAD_CERT_CTRL", 0, &p, NULL, 0) != 1)
+        p.cert = NULL;
+    ERR_clear_error();
+    return p.cert;
+}
+
+/* CACHE, CERT and RATLS mirror the provider's cache, cert and ratls parameters. */
+static void test_cache_cert_ratls(void)
+{
+    const char *uri = "dstack:tls/modes?san=modes.example.test";
+    long before, after;
+    EVP_PKEY *k;
+    X509 *leaf;
+    int i;
+
+    CU_ASSERT(ENGINE_ctrl_cmd_string(engine, "CACHE", "maybe", 0) == 0);
+    CU_ASSERT(errors_contain("CACHE \"maybe\": expected yes or no"));
+    CU_ASSERT(ENGINE_ctrl_cmd_string(engine, "CACHE", "YES", 0) == 0);
+    CU_ASSERT(ENGINE_ctrl_cmd_string(engine, "CERT", "maybe", 0) == 0);
+    CU_ASSERT(errors_contain("CERT \"maybe\": expected auto, agent, self or none"));
+    CU_ASSERT(ENGINE_ctrl_cmd_string(engine, "RATLS", "sometimes", 0) == 0);
+    CU_ASSERT(errors_contain("RATLS \"sometimes\""));
+    CU_ASSERT(ENGINE_ctrl_cmd_string(engine, "TIMEOUT_MS", "600001", 0) == 0);
+    CU_ASSERT(errors_contain("TIMEOUT_MS 600001"));
+
+    /* CACHE no: every load asks the agent; yes (the default): the second load does not. */
+    CU_ASSERT_FATAL(ENGINE_ctrl_cmd_string(engine, "CACHE", "no", 0) == 1);
+    before = tr_sim_stat("requests", "dstack");
+    for (i = 0; i < 2; i++) {
+        k = ENGINE_load_private_key(engine, "dstack:tls/cached", NULL, NULL);
+        CU_ASSERT(k != NULL);
+        EVP_PKEY_free(k);
+    }
+    after = tr_sim_stat("requests", "dstack");
+    CU_ASSERT(before >= 0 && after - before >= 2);
+    CU_ASSERT_FATAL(ENGINE_ctrl_cmd_string(engine, "CACHE", "yes", 0) == 1);
+    k = ENGINE_load_private_key(engine, "dstack:tls/cached", NULL, NULL);
+    EVP_PKEY_free(k);
+    before = tr_sim_stat("requests", "dstack");
+    k = ENGINE_load_private_key(engine, "dstack:tls/cached", NULL, NULL);
+    CU_ASSERT(k != NULL);
+    EVP_PKEY_free(k);
+    CU_ASSERT_EQUAL(tr_sim_stat("requests", "dstack"), before);
+
+    /* CERT none: URIs without cert= resolve no certificate; a URI's own cert= still wins. */
+    CU_ASSERT_FATAL(ENGINE_ctrl_cmd_string(engine, "CERT", "none", 0) == 1);
+    CU_ASSERT(leaf_of(uri) == NULL);
+    leaf = leaf_of("dstack:tls/modes?san=modes.example.test&cert=self");
+    CU_ASSERT(leaf != NULL);
+    X509_free(leaf);
+    /* CERT self + RATLS no: a self-signed leaf without attestation extensions. */
+    CU_ASSERT_FATAL(ENGINE_ctrl_cmd_string(engine, "CERT", "self", 0) == 1);
+    CU_ASSERT_FATAL(ENGINE_ctrl_cmd_string(engine, "RATLS", "no", 0) == 1);
+    leaf = leaf_of(uri);
+    CU_ASSERT_FATAL(leaf != NULL);
+    CU_ASSERT(X509_NAME_cmp(X509_get_issuer_name(leaf), X509_get_subject_name(leaf)) == 0);
+    CU_ASSERT(X509_verify(leaf, X509_get0_pubkey(leaf)) == 1);
+    CU_ASSERT(!tr_has_ext(leaf, DSTACK_OID_ATTESTATION));
+    CU_ASSERT(!tr_has_ext(leaf, DSTACK_OID_TDX_QUOTE));
+    X509_free(leaf);
+    /* RATLS quote: the leaf carries the TDX quote. */
+    CU_ASSERT_FATAL(ENGINE_ctrl_cmd_string(engine, "RATLS", "quote", 0) == 1);
+    leaf = leaf_of(uri);
+    CU_ASSERT_FATAL(leaf != NULL);
+    CU_ASSERT(tr_has_ext(leaf, DSTACK_OID_TDX_QUOTE));
+    X509_free(leaf);
+    CU_ASSERT(ENGINE_ctrl_cmd_string(engine, "CERT", "auto", 0) == 1);
+    CU_ASSERT(ENGINE_ctrl_cmd_string(engine, "RATLS", "auto", 0) == 1);
+}
+
 static void test_endpoint_change_and_down(void)
 {
     EVP_PKEY *k;
@@ -181,6 +259,7 @@ int main(void)
         {"LOAD_CERT_CTRL failures", test_load_cert_negative},
         {"bad URIs", test_bad_uri},
         {"bad control values", test_ctrl_values},
+        {"CACHE, CERT and RATLS commands", test_cache_cert_ratls},
         {"endpoint change, agent down", test_endpoint_change_and_down},
         {"KMS root mismatch", test_kms_root_mismatch},
         {"finish and free", test_unload},

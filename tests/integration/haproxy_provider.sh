@@ -69,4 +69,14 @@ expect_start_failure "haproxy (OPENSSL_CONF) without agent" 10 \
     haproxy -db -f "$cfg2"
 assert_contains "OPENSSL_CONF: error names the endpoint" "$(cat "$FAIL_OUT")" "$SIM_ENDPOINT"
 
+# ---- invalid openssl.cnf value -----------------------------------------------------------
+# haproxy prints no OpenSSL error queue, and OpenSSL 3.0 drops the provider's init error: the
+# provider itself must say which parameter and value are wrong, without any debug setting.
+bad_cnf="$DSTACK_TMP/openssl-bad-timeout.cnf"
+{ cat "$CONF_DIR/openssl-dstack.cnf"; echo "timeout-ms = 10ms"; } >"$bad_cnf"
+expect_start_failure "haproxy with timeout-ms = 10ms" 10 \
+    env OPENSSL_CONF="$bad_cnf" haproxy -db -f "$cfg2"
+assert_contains "bad timeout-ms: parameter and value named" "$(cat "$FAIL_OUT")" \
+    'timeout-ms = "10ms" is invalid'
+
 finish

@@ -133,6 +133,21 @@ if [ "$(id -u)" -ne 0 ]; then
     assert_eq "read-only directory exit" 4 $?
     chmod 0755 "$ro"
 fi
+# An existing symlink is refused, not followed or replaced: the link and its target stay.
+echo "link target" >"$ro/target.crt"
+ln -s "$ro/target.crt" "$ro/link.crt"
+msg=$("$KEYTOOL" export "$uri" --cert "$ro/link.crt" 2>&1)
+assert_eq "symlink in the way exit" 4 $?
+assert_contains "symlink in the way message" "$msg" "$ro/link.crt"
+check "symlink still a symlink" test -L "$ro/link.crt"
+assert_eq "symlink target untouched" "link target" "$(cat "$ro/target.crt")"
+# Modes are the documented ones whatever the umask: 0600 reference, 0644 certificates.
+(umask 000 && "$KEYTOOL" export "$uri" --key-ref "$ro/u0.key" --cert "$ro/u0.crt" >/dev/null)
+assert_eq "umask 000: key-ref mode" 600 "$(stat -c %a "$ro/u0.key")"
+assert_eq "umask 000: cert mode" 644 "$(stat -c %a "$ro/u0.crt")"
+(umask 077 && "$KEYTOOL" export "$uri" --combined "$ro/u7.pem" --cert "$ro/u7.crt" >/dev/null)
+assert_eq "umask 077: combined mode" 600 "$(stat -c %a "$ro/u7.pem")"
+assert_eq "umask 077: cert mode" 644 "$(stat -c %a "$ro/u7.crt")"
 # A write that fails half-way (file size limit, EFBIG): exit 4, the previous file intact,
 # no temporary left.
 echo "previous content" >"$ro/big.pem"

@@ -88,4 +88,20 @@ expect_start_failure "nginx with a hanging agent" 20 \
 assert_contains "hanging agent: timeout reported" "$(cat "$FAIL_OUT")" "$SIM_ENDPOINT"
 stop_sim
 
+# An invalid openssl.cnf value: OpenSSL 3.0 drops a provider's init error while activating a
+# configuration file, so the provider loads refusing every key; nginx must still fail to start
+# with a message naming the parameter and the value, not only "unregistered scheme".
+start_sim badcnf || fail "simulator for the bad configuration"
+provider_env
+bad_cnf="$DSTACK_TMP/openssl-bad-timeout.cnf"
+{ cat "$CONF_DIR/openssl-dstack.cnf"; echo "timeout-ms = 10ms"; } >"$bad_cnf"
+check "bad value lands in the dstack section" test "$(awk '/^\[/ { s = $0 } END { print s }' "$bad_cnf")" = "[dstack_sect]"
+OPENSSL_CONF="$bad_cnf" expect_start_failure "nginx with timeout-ms = 10ms" 10 \
+    nginx -p "$NGX" -c "$NGX/nginx.conf" -e "$NGX/error.log" -g 'daemon off;'
+out=$(cat "$FAIL_OUT")
+assert_contains "bad timeout-ms: parameter and value named" "$out" 'timeout-ms = "10ms" is invalid'
+assert_contains "bad timeout-ms: reason" "$out" "invalid dstack provider configuration"
+assert_contains "bad timeout-ms: key file named" "$out" "$TLS_DIR/www.key"
+stop_sim
+
 finish
