@@ -11,11 +11,6 @@
 /* Input cap for VersionedAttestation decoders (spec §4.4). */
 #define DSTACK_ATTESTATION_MAX_LEN (10u * 1024u * 1024u)
 
-/* The process-wide libsecp256k1 context (created once, randomised; see secp256k1.c). NULL
- * only if libsecp256k1 could not allocate it. */
-struct secp256k1_context_struct;
-const struct secp256k1_context_struct *dstack_secp256k1_context(void);
-
 /* Decoders behind dstack_attestation_decode(); `out` is zeroed by the caller and released
  * by the caller on failure. */
 dstack_status dstack_attestation_decode_v0(const uint8_t *buf, size_t len, dstack_attestation *out,

@@ -13,7 +13,12 @@
 
 #include "attest_internal.h"
 
+/* The context is created on first use and destroyed when libdstack is unloaded (dlclose of
+ * the provider or engine) or at exit. Users hold the read lock for the duration of a call,
+ * so the destructor cannot free it under a thread that is still running at exit(); after
+ * it has run, every call fails cleanly with "cannot create the libsecp256k1 context". */
 static pthread_once_t context_once = PTHREAD_ONCE_INIT;
+static pthread_rwlock_t context_lock = PTHREAD_RWLOCK_INITIALIZER;
 static secp256k1_context *context;
 
 static void context_create(void)
@@ -32,11 +37,33 @@ static void context_create(void)
     context = ctx;
 }
 
-const secp256k1_context *dstack_secp256k1_context(void)
+__attribute__((destructor)) static void context_destroy(void)
 {
-    if (pthread_once(&context_once, context_create) != 0)
+    if (pthread_rwlock_wrlock(&context_lock) != 0)
+        return;
+    if (context != NULL)
+        secp256k1_context_destroy(context);
+    context = NULL;
+    pthread_rwlock_unlock(&context_lock);
+}
+
+/* Returns the context with the read lock held (release with context_release()), or NULL
+ * without it. */
+static const secp256k1_context *context_acquire(void)
+{
+    if (pthread_once(&context_once, context_create) != 0 ||
+        pthread_rwlock_rdlock(&context_lock) != 0)
         return NULL;
+    if (context == NULL) {
+        pthread_rwlock_unlock(&context_lock);
+        return NULL;
+    }
     return context;
+}
+
+static void context_release(void)
+{
+    pthread_rwlock_unlock(&context_lock);
 }
 
 static dstack_status no_context(dstack_error *err)
@@ -45,15 +72,12 @@ static dstack_status no_context(dstack_error *err)
                             "cannot create the libsecp256k1 context");
 }
 
-dstack_status dstack_secp256k1_pubkey(const uint8_t secret[32], uint8_t compressed[33],
-                                      dstack_error *err)
+static dstack_status pubkey_with(const secp256k1_context *ctx, const uint8_t secret[32],
+                                 uint8_t compressed[33], dstack_error *err)
 {
-    const secp256k1_context *ctx = dstack_secp256k1_context();
     secp256k1_pubkey pub;
     size_t out_len = 33;
 
-    if (ctx == NULL)
-        return no_context(err);
     if (!secp256k1_ec_pubkey_create(ctx, &pub, secret))
         return dstack_error_set(err, DSTACK_ERR_CRYPTO, NULL, NULL,
                                 "derived scalar out of range for secp256k1");
@@ -61,15 +85,26 @@ dstack_status dstack_secp256k1_pubkey(const uint8_t secret[32], uint8_t compress
     return DSTACK_OK;
 }
 
-dstack_status dstack_secp256k1_sign_recoverable(const uint8_t secret[32], const uint8_t digest[32],
-                                                uint8_t sig[65], dstack_error *err)
+dstack_status dstack_secp256k1_pubkey(const uint8_t secret[32], uint8_t compressed[33],
+                                      dstack_error *err)
 {
-    const secp256k1_context *ctx = dstack_secp256k1_context();
-    secp256k1_ecdsa_recoverable_signature rsig;
-    int recid = 0;
+    const secp256k1_context *ctx = context_acquire();
+    dstack_status st;
 
     if (ctx == NULL)
         return no_context(err);
+    st = pubkey_with(ctx, secret, compressed, err);
+    context_release();
+    return st;
+}
+
+static dstack_status sign_recoverable_with(const secp256k1_context *ctx, const uint8_t secret[32],
+                                           const uint8_t digest[32], uint8_t sig[65],
+                                           dstack_error *err)
+{
+    secp256k1_ecdsa_recoverable_signature rsig;
+    int recid = 0;
+
     /* NULL nonce function = RFC 6979 with HMAC-SHA-256; libsecp256k1 always yields low-S. */
     if (!secp256k1_ecdsa_sign_recoverable(ctx, &rsig, digest, secret, NULL, NULL))
         return dstack_error_set(err, DSTACK_ERR_CRYPTO, NULL, NULL,
@@ -79,17 +114,28 @@ dstack_status dstack_secp256k1_sign_recoverable(const uint8_t secret[32], const 
     return DSTACK_OK;
 }
 
-dstack_status dstack_secp256k1_recover(const uint8_t sig[65], const uint8_t digest[32],
-                                       uint8_t compressed_pub[33], dstack_error *err)
+dstack_status dstack_secp256k1_sign_recoverable(const uint8_t secret[32], const uint8_t digest[32],
+                                                uint8_t sig[65], dstack_error *err)
 {
-    const secp256k1_context *ctx = dstack_secp256k1_context();
+    const secp256k1_context *ctx = context_acquire();
+    dstack_status st;
+
+    if (ctx == NULL)
+        return no_context(err);
+    st = sign_recoverable_with(ctx, secret, digest, sig, err);
+    context_release();
+    return st;
+}
+
+static dstack_status recover_with(const secp256k1_context *ctx, const uint8_t sig[65],
+                                  const uint8_t digest[32], uint8_t compressed_pub[33],
+                                  dstack_error *err)
+{
     secp256k1_ecdsa_recoverable_signature rsig;
     secp256k1_pubkey pub;
     size_t out_len = 33;
     int recid = sig[64];
 
-    if (ctx == NULL)
-        return no_context(err);
     if (recid >= 27)
         recid -= 27; /* Ethereum-style v */
     if (recid < 0 || recid > 3)
@@ -105,16 +151,27 @@ dstack_status dstack_secp256k1_recover(const uint8_t sig[65], const uint8_t dige
     return DSTACK_OK;
 }
 
-dstack_status dstack_eth_address(const uint8_t compressed_pub[33], uint8_t addr[20],
-                                 dstack_error *err)
+dstack_status dstack_secp256k1_recover(const uint8_t sig[65], const uint8_t digest[32],
+                                       uint8_t compressed_pub[33], dstack_error *err)
 {
-    const secp256k1_context *ctx = dstack_secp256k1_context();
+    const secp256k1_context *ctx = context_acquire();
+    dstack_status st;
+
+    if (ctx == NULL)
+        return no_context(err);
+    st = recover_with(ctx, sig, digest, compressed_pub, err);
+    context_release();
+    return st;
+}
+
+static dstack_status eth_address_with(const secp256k1_context *ctx,
+                                      const uint8_t compressed_pub[33], uint8_t addr[20],
+                                      dstack_error *err)
+{
     secp256k1_pubkey pub;
     uint8_t uncompressed[65], hash[32];
     size_t out_len = sizeof(uncompressed);
 
-    if (ctx == NULL)
-        return no_context(err);
     if (!secp256k1_ec_pubkey_parse(ctx, &pub, compressed_pub, 33))
         return dstack_error_set(err, DSTACK_ERR_CRYPTO, NULL, NULL,
                                 "not a valid compressed secp256k1 public key");
@@ -122,6 +179,19 @@ dstack_status dstack_eth_address(const uint8_t compressed_pub[33], uint8_t addr[
     dstack_keccak256(uncompressed + 1, 64, hash);
     memcpy(addr, hash + 12, 20);
     return DSTACK_OK;
+}
+
+dstack_status dstack_eth_address(const uint8_t compressed_pub[33], uint8_t addr[20],
+                                 dstack_error *err)
+{
+    const secp256k1_context *ctx = context_acquire();
+    dstack_status st;
+
+    if (ctx == NULL)
+        return no_context(err);
+    st = eth_address_with(ctx, compressed_pub, addr, err);
+    context_release();
+    return st;
 }
 
 /* EIP-55: a letter is upper-cased when the matching nibble of Keccak256(lowercase hex) ≥ 8. */

@@ -86,6 +86,13 @@ dstack_status dstack_event_log_append(dstack_event_log *log, uint32_t imr, uint3
 /* Serialises to the agent's JSON array text (hex digests/payloads). Caller frees. */
 char *dstack_event_log_to_json(const dstack_event_log *log);
 
+/* From the raw CCEL ACPI table (/sys/firmware/acpi/tables/data/CCEL): a TCG2 crypto-agile log
+ * with SHA-384 digests. The Spec ID header and EV_NO_ACTION records are dropped, imr = TCG MR
+ * index − 1 (0 is taken as RTMR0), `event` is "", the payload is the TCG event data; parsing
+ * stops at the table's 0xFF/zero fill. Every length is bounded by `len`. */
+dstack_status dstack_ccel_parse(const uint8_t *buf, size_t len, dstack_event_log *out,
+                                dstack_error *err);
+
 /* v1 runtime-event digest: SHA-384(LE32(0x08000001) || ":" || name || ":" || payload). */
 void dstack_runtime_event_digest(const char *name, const uint8_t *payload, size_t payload_len,
                                  uint8_t out[48]);
