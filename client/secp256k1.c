@@ -4,6 +4,7 @@
 #include <dstack/keys.h>
 
 #include <pthread.h>
+#include <stdbool.h>
 #include <string.h>
 
 #include <openssl/crypto.h>
@@ -72,30 +73,44 @@ static dstack_status no_context(dstack_error *err)
                             "cannot create the libsecp256k1 context");
 }
 
+/* `out` receives 33 (compressed) or 65 (uncompressed) bytes. */
 static dstack_status pubkey_with(const secp256k1_context *ctx, const uint8_t secret[32],
-                                 uint8_t compressed[33], dstack_error *err)
+                                 uint8_t *out, bool compressed, dstack_error *err)
 {
     secp256k1_pubkey pub;
-    size_t out_len = 33;
+    size_t out_len = compressed ? 33 : 65;
 
     if (!secp256k1_ec_pubkey_create(ctx, &pub, secret))
         return dstack_error_set(err, DSTACK_ERR_CRYPTO, NULL, NULL,
                                 "derived scalar out of range for secp256k1");
-    secp256k1_ec_pubkey_serialize(ctx, compressed, &out_len, &pub, SECP256K1_EC_COMPRESSED);
+    secp256k1_ec_pubkey_serialize(ctx, out, &out_len, &pub,
+                                  compressed ? SECP256K1_EC_COMPRESSED : SECP256K1_EC_UNCOMPRESSED);
     return DSTACK_OK;
 }
 
-dstack_status dstack_secp256k1_pubkey(const uint8_t secret[32], uint8_t compressed[33],
-                                      dstack_error *err)
+static dstack_status pubkey(const uint8_t secret[32], uint8_t *out, bool compressed,
+                            dstack_error *err)
 {
     const secp256k1_context *ctx = context_acquire();
     dstack_status st;
 
     if (ctx == NULL)
         return no_context(err);
-    st = pubkey_with(ctx, secret, compressed, err);
+    st = pubkey_with(ctx, secret, out, compressed, err);
     context_release();
     return st;
+}
+
+dstack_status dstack_secp256k1_pubkey(const uint8_t secret[32], uint8_t compressed[33],
+                                      dstack_error *err)
+{
+    return pubkey(secret, compressed, true, err);
+}
+
+dstack_status dstack_secp256k1_pubkey_uncompressed(const uint8_t secret[32],
+                                                   uint8_t uncompressed[65], dstack_error *err)
+{
+    return pubkey(secret, uncompressed, false, err);
 }
 
 static dstack_status sign_recoverable_with(const secp256k1_context *ctx, const uint8_t secret[32],
