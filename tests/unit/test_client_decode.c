@@ -1,104 +1,24 @@
 /* Response decoding of the typed RPCs against bodies dstack-sim never sends: old agents
  * (0.3.x WorkerInfo), non-TDX nulls, mistyped and malformed fields. A tiny HTTP/1.1 server
- * on a Unix socket in this process answers every request with the body the test chose. */
+ * on a Unix socket in this process (tests/lib/canned_server) answers with the body the test
+ * chose. */
+#include "canned_server.h"
 #include "test_client_util.h"
 
-#include <pthread.h>
 #include <stdio.h>
-#include <sys/socket.h>
-#include <sys/un.h>
-#include <unistd.h>
 
 #include <dstack/rpc.h>
 
-static pthread_mutex_t canned_lock = PTHREAD_MUTEX_INITIALIZER;
-static char canned[8192];
-static char sock_path[108];
-static int listen_fd = -1;
-static pthread_t server;
-
+/* Every request gets the body the current test chose. */
 static void set_body(const char *body)
 {
-    pthread_mutex_lock(&canned_lock);
-    snprintf(canned, sizeof(canned), "%s", body);
-    pthread_mutex_unlock(&canned_lock);
-}
-
-/* Serves one keep-alive connection: read a request (headers + Content-Length body), answer
- * 200 with the canned body. */
-static void serve(int fd)
-{
-    char buf[16384];
-    size_t have = 0;
-
-    for (;;) {
-        char *end;
-        ssize_t n;
-        while ((end = memmem(buf, have, "\r\n\r\n", 4)) == NULL) {
-            if (have == sizeof(buf) || (n = read(fd, buf + have, sizeof(buf) - have)) <= 0)
-                return;
-            have += (size_t)n;
-        }
-        size_t head = (size_t)(end - buf) + 4, body_len = 0;
-        char *cl = strcasestr(buf, "Content-Length:");
-        if (cl != NULL && cl < end)
-            body_len = strtoul(cl + 15, NULL, 10);
-        while (have < head + body_len) {
-            if (have == sizeof(buf) || (n = read(fd, buf + have, sizeof(buf) - have)) <= 0)
-                return;
-            have += (size_t)n;
-        }
-        memmove(buf, buf + head + body_len, have - head - body_len);
-        have -= head + body_len;
-
-        char out[sizeof(canned) + 256];
-        pthread_mutex_lock(&canned_lock);
-        int len = snprintf(out, sizeof(out),
-                           "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
-                           "Content-Length: %zu\r\n\r\n%s",
-                           strlen(canned), canned);
-        pthread_mutex_unlock(&canned_lock);
-        if (write(fd, out, (size_t)len) != len)
-            return;
-    }
-}
-
-static void *server_main(void *arg)
-{
-    (void)arg;
-    for (;;) {
-        int fd = accept(listen_fd, NULL, NULL);
-        if (fd < 0)
-            return NULL;
-        serve(fd);
-        close(fd);
-    }
-}
-
-static int start_server(void)
-{
-    struct sockaddr_un addr = {.sun_family = AF_UNIX};
-    snprintf(sock_path, sizeof(sock_path), "/tmp/dstack-decode-%d.sock", (int)getpid());
-    snprintf(addr.sun_path, sizeof(addr.sun_path), "%s", sock_path);
-    unlink(sock_path);
-    listen_fd = socket(AF_UNIX, SOCK_STREAM, 0);
-    if (listen_fd < 0 || bind(listen_fd, (struct sockaddr *)&addr, sizeof(addr)) != 0 ||
-        listen(listen_fd, 8) != 0 || pthread_create(&server, NULL, server_main, NULL) != 0)
-        return -1;
-    return 0;
-}
-
-static void stop_server(void)
-{
-    shutdown(listen_fd, SHUT_RDWR);
-    close(listen_fd);
-    pthread_join(server, NULL);
-    unlink(sock_path);
+    canned_server_set(NULL, body);
 }
 
 static dstack_client *client(dstack_service service)
 {
-    dstack_client_options o = {.service = service, .endpoint = sock_path, .timeout_ms = 2000};
+    dstack_client_options o = {
+        .service = service, .endpoint = canned_server_path(), .timeout_ms = 2000};
     dstack_client *c = NULL;
     dstack_error e;
     CU_ASSERT_EQUAL_FATAL(dstack_client_new(&o, &c, &e), DSTACK_OK);
@@ -110,7 +30,7 @@ static void expect_protocol(dstack_status rc, const dstack_error *e, const char 
     CU_ASSERT_EQUAL(rc, DSTACK_ERR_PROTOCOL);
     CU_ASSERT_EQUAL(e->status, DSTACK_ERR_PROTOCOL);
     CU_ASSERT_PTR_NOT_NULL(strstr(e->message, needle));
-    CU_ASSERT_PTR_NOT_NULL(strstr(e->message, sock_path));
+    CU_ASSERT_PTR_NOT_NULL(strstr(e->message, canned_server_path()));
     if (strstr(e->message, needle) == NULL)
         fprintf(stderr, "message without [%s]: %s\n", needle, e->message);
 }
@@ -270,11 +190,11 @@ int main(void)
         {"GetQuote, Verify, Sign, Version, EmitEvent bodies", test_bad_quotes_and_misc},
         {NULL, NULL},
     };
-    if (start_server() != 0) {
+    if (canned_server_start("decode") != 0) {
         perror("test server");
         return 2;
     }
     int rc = test_run_suite("client_decode", cases);
-    stop_server();
+    canned_server_stop();
     return rc;
 }

@@ -1,18 +1,15 @@
 /* dstack_resolve() against a hostile agent: replies dstack-sim never sends (a leaf for another
  * key, chain entries that are not one PEM certificate, 10 000-entry chains, key PEM with
  * trailing garbage or on the wrong curve, huge hex, deep JSON nesting). A tiny HTTP/1.1 server
- * on a Unix socket in this process answers each method with the body the test chose; the keys
+ * on a Unix socket in this process (tests/lib/canned_server) answers each method with the body
+ * the test chose; the keys
  * and certificates are made here with OpenSSL. Each case must be a clear protocol or crypto
  * error naming the RPC and the endpoint. */
-#include <pthread.h>
 #include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
-#include <sys/un.h>
-#include <unistd.h>
 
 #include <openssl/bn.h>
 #include <openssl/core_names.h>
@@ -23,6 +20,7 @@
 #include <dstack/keys.h>
 #include <dstack/resolve.h>
 
+#include "canned_server.h"
 #include "test_util.h"
 
 #define WANT_ALL (DSTACK_WANT_KEY | DSTACK_WANT_CERTS)
@@ -31,18 +29,11 @@
 
 enum { R_GETKEY, R_DERIVEKEY, R_GETTLSKEY, R_COUNT };
 static const char *const route_paths[R_COUNT] = {"/GetKey", "/prpc/Tappd.DeriveKey", "/GetTlsKey"};
-static pthread_mutex_t routes_lock = PTHREAD_MUTEX_INITIALIZER;
-static char *routes[R_COUNT];
-static char sock_path[108];
-static int listen_fd = -1;
-static pthread_t server;
 
 static void set_route(int route, char *body) /* takes ownership */
 {
-    pthread_mutex_lock(&routes_lock);
-    free(routes[route]);
-    routes[route] = body;
-    pthread_mutex_unlock(&routes_lock);
+    canned_server_set(route_paths[route], body);
+    free(body);
 }
 
 static char *xasprintf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
@@ -55,111 +46,6 @@ static char *xasprintf(const char *fmt, ...)
         abort();
     va_end(ap);
     return out;
-}
-
-static bool write_all(int fd, const char *p, size_t n)
-{
-    while (n > 0) {
-        ssize_t w = send(fd, p, n, MSG_NOSIGNAL);
-        if (w <= 0)
-            return false;
-        p += w;
-        n -= (size_t)w;
-    }
-    return true;
-}
-
-static void serve(int fd)
-{
-    char buf[16384];
-    size_t have = 0;
-
-    for (;;) {
-        char *end;
-        ssize_t n;
-        while ((end = memmem(buf, have, "\r\n\r\n", 4)) == NULL) {
-            if (have == sizeof(buf) || (n = read(fd, buf + have, sizeof(buf) - have)) <= 0)
-                return;
-            have += (size_t)n;
-        }
-        size_t head = (size_t)(end - buf) + 4, body_len = 0;
-        char *cl = strcasestr(buf, "Content-Length:");
-        if (cl != NULL && cl < end)
-            body_len = strtoul(cl + 15, NULL, 10);
-        while (have < head + body_len) {
-            if (have == sizeof(buf) || (n = read(fd, buf + have, sizeof(buf) - have)) <= 0)
-                return;
-            have += (size_t)n;
-        }
-        int route = -1;
-        for (int i = 0; i < R_COUNT; i++) {
-            size_t pl = strlen(route_paths[i]);
-            if (strncmp(buf, "POST ", 5) == 0 && strncmp(buf + 5, route_paths[i], pl) == 0 &&
-                buf[5 + pl] == ' ')
-                route = i;
-        }
-        memmove(buf, buf + head + body_len, have - head - body_len);
-        have -= head + body_len;
-
-        pthread_mutex_lock(&routes_lock);
-        const char *body = route >= 0 && routes[route] != NULL ? routes[route] : NULL;
-        char *out = body != NULL ? xasprintf("HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
-                                             "Content-Length: %zu\r\n\r\n%s",
-                                             strlen(body), body)
-                                 : xasprintf("HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\n\r\n");
-        pthread_mutex_unlock(&routes_lock);
-        bool ok = write_all(fd, out, strlen(out));
-        free(out);
-        if (!ok)
-            return;
-    }
-}
-
-static void *connection_main(void *arg)
-{
-    int fd = (int)(intptr_t)arg;
-    serve(fd);
-    close(fd);
-    return NULL;
-}
-
-/* One thread per connection: the resolver keeps a guest and a Tappd connection open. */
-static void *server_main(void *arg)
-{
-    (void)arg;
-    for (;;) {
-        pthread_t t;
-        int fd = accept(listen_fd, NULL, NULL);
-        if (fd < 0)
-            return NULL;
-        if (pthread_create(&t, NULL, connection_main, (void *)(intptr_t)fd) != 0)
-            close(fd);
-        else
-            pthread_detach(t);
-    }
-}
-
-static int start_server(void)
-{
-    struct sockaddr_un addr = {.sun_family = AF_UNIX};
-    snprintf(sock_path, sizeof(sock_path), "/tmp/dstack-hostile-%d.sock", (int)getpid());
-    snprintf(addr.sun_path, sizeof(addr.sun_path), "%s", sock_path);
-    unlink(sock_path);
-    listen_fd = socket(AF_UNIX, SOCK_STREAM, 0);
-    if (listen_fd < 0 || bind(listen_fd, (struct sockaddr *)&addr, sizeof(addr)) != 0 ||
-        listen(listen_fd, 8) != 0 || pthread_create(&server, NULL, server_main, NULL) != 0)
-        return -1;
-    return 0;
-}
-
-static void stop_server(void)
-{
-    shutdown(listen_fd, SHUT_RDWR);
-    close(listen_fd);
-    pthread_join(server, NULL);
-    unlink(sock_path);
-    for (int i = 0; i < R_COUNT; i++)
-        set_route(i, NULL);
 }
 
 /* ---- keys and certificates made here ----------------------------------------------------- */
@@ -266,8 +152,8 @@ static dstack_resolver *resolver(void)
     dstack_resolver *r = NULL;
     dstack_error err;
     memset(&cfg, 0, sizeof(cfg));
-    cfg.endpoint = sock_path;
-    cfg.tappd_endpoint = sock_path;
+    cfg.endpoint = canned_server_path();
+    cfg.tappd_endpoint = canned_server_path();
     cfg.timeout_ms = 3000;
     CU_ASSERT_EQUAL_FATAL(dstack_resolver_new(&cfg, &r, &err), DSTACK_OK);
     return r;
@@ -284,7 +170,7 @@ static void expect_fail(const char *uri, unsigned want, dstack_status status, co
     CU_ASSERT_EQUAL(rc, status);
     CU_ASSERT_PTR_NULL(res);
     CU_ASSERT_PTR_NOT_NULL(strstr(err.message, method));
-    CU_ASSERT_PTR_NOT_NULL(strstr(err.message, sock_path));
+    CU_ASSERT_PTR_NOT_NULL(strstr(err.message, canned_server_path()));
     CU_ASSERT_PTR_NOT_NULL(strstr(err.message, needle));
     if (rc != status || strstr(err.message, needle) == NULL || strstr(err.message, method) == NULL)
         fprintf(stderr, "  %s: [%s] %s\n", uri, dstack_status_name(err.status), err.message);
@@ -444,11 +330,11 @@ int main(void)
         {"GetKey: huge hex, deep nesting, trailing data", test_getkey_replies},
         {NULL, NULL},
     };
-    if (start_server() != 0) {
+    if (canned_server_start("hostile") != 0) {
         perror("test server");
         return 2;
     }
     int rc = test_run_suite("resolve_hostile", cases);
-    stop_server();
+    canned_server_stop();
     return rc;
 }
