@@ -5,6 +5,12 @@
  *   external.sock         /prpc/<Method>            (a leading "Worker." is stripped)
  * Any other shape is Rocket's 404; a well-formed path naming no method of the service is
  * 400 "Service not found: <Method>".
+ *
+ * The method tables are also the availability half of the version map (spec §0): a method
+ * exists from its `since` release on; on an older emulated agent (--agent-version) it answers
+ * exactly like a method the agent never had. 0.3.x agents used prpc 0.5, which did not strip
+ * the service prefix and answered unknown methods with 404 "method Not Found" (spec §1.3,
+ * §1.5).
  */
 #include "sim.h"
 
@@ -15,36 +21,41 @@ typedef struct sim_method {
     const char *name;
     const char *args_type; /* serde struct name; NULL = google.protobuf.Empty (body ignored) */
     sim_handler fn;
+    sim_agent_version since; /* first emulated release that has the method (spec §0) */
 } sim_method;
 
+/* `since` is the first *emulated* release (0.3, 0.4, 0.5.5, 0.5.11) having the method: e.g.
+ * Attest/Sign/Verify arrived in 0.5.6 and Version in 0.5.7, so among the emulated releases
+ * only 0.5.11 has them. */
 static const sim_method dstack_methods[] = {
-    {"GetTlsKey", "GetTlsKeyArgs", sim_rpc_get_tls_key},
-    {"GetKey", "GetKeyArgs", sim_rpc_get_key},
-    {"GetQuote", "RawQuoteArgs", sim_rpc_get_quote},
-    {"Attest", "RawQuoteArgs", sim_rpc_attest},
-    {"EmitEvent", "EmitEventArgs", sim_rpc_emit_event},
-    {"Info", NULL, sim_rpc_info},
-    {"Sign", "SignRequest", sim_rpc_sign},
-    {"Verify", "VerifyRequest", sim_rpc_verify},
-    {"Version", NULL, sim_rpc_version},
-    {NULL, NULL, NULL},
+    {"GetTlsKey", "GetTlsKeyArgs", sim_rpc_get_tls_key, SIM_AGENT_0_4},
+    {"GetKey", "GetKeyArgs", sim_rpc_get_key, SIM_AGENT_0_4},
+    {"GetQuote", "RawQuoteArgs", sim_rpc_get_quote, SIM_AGENT_0_4},
+    {"Attest", "RawQuoteArgs", sim_rpc_attest, SIM_AGENT_0_5_11},
+    {"EmitEvent", "EmitEventArgs", sim_rpc_emit_event, SIM_AGENT_0_5_5},
+    {"Info", NULL, sim_rpc_info, SIM_AGENT_0_4},
+    {"Sign", "SignRequest", sim_rpc_sign, SIM_AGENT_0_5_11},
+    {"Verify", "VerifyRequest", sim_rpc_verify, SIM_AGENT_0_5_11},
+    {"Version", NULL, sim_rpc_version, SIM_AGENT_0_5_11},
+    {NULL, NULL, NULL, SIM_AGENT_0_3},
 };
 
 static const sim_method tappd_methods[] = {
-    {"DeriveKey", "DeriveKeyArgs", sim_rpc_derive_key},
-    {"DeriveK256Key", "GetKeyArgs", sim_rpc_derive_k256_key},
-    {"TdxQuote", "TdxQuoteArgs", sim_rpc_tdx_quote},
-    {"RawQuote", "RawQuoteArgs", sim_rpc_raw_quote},
-    {"Info", NULL, sim_rpc_info},
-    {"Version", NULL, sim_rpc_version},
-    {NULL, NULL, NULL},
+    {"DeriveKey", "DeriveKeyArgs", sim_rpc_derive_key, SIM_AGENT_0_3},
+    {"DeriveK256Key", "GetKeyArgs", sim_rpc_derive_k256_key, SIM_AGENT_0_4},
+    {"TdxQuote", "TdxQuoteArgs", sim_rpc_tdx_quote, SIM_AGENT_0_3},
+    {"RawQuote", "RawQuoteArgs", sim_rpc_raw_quote, SIM_AGENT_0_3},
+    {"Info", NULL, sim_rpc_info, SIM_AGENT_0_3},
+    {"Version", NULL, sim_rpc_version, SIM_AGENT_0_5_11},
+    {NULL, NULL, NULL, SIM_AGENT_0_3},
 };
 
 static const sim_method worker_methods[] = {
-    {"Info", NULL, sim_rpc_info},
-    {"Version", NULL, sim_rpc_version},
-    {"GetAttestationForAppKey", "GetAttestationForAppKeyRequest", sim_rpc_attestation_for_app_key},
-    {NULL, NULL, NULL},
+    {"Info", NULL, sim_rpc_info, SIM_AGENT_0_3},
+    {"Version", NULL, sim_rpc_version, SIM_AGENT_0_3},
+    {"GetAttestationForAppKey", "GetAttestationForAppKeyRequest", sim_rpc_attestation_for_app_key,
+     SIM_AGENT_0_5_11},
+    {NULL, NULL, NULL, SIM_AGENT_0_3},
 };
 
 const char *sim_service_name(sim_service svc)
@@ -75,10 +86,12 @@ static bool copy_segment(const char *seg, char *out, size_t len)
     return true;
 }
 
-bool sim_route(sim_service svc, const char *path, char *method_out, size_t method_len)
+bool sim_route(sim_service svc, const char *path, char *method_out, size_t method_len,
+               bool *qualified)
 {
     const char *prefix;
 
+    *qualified = false;
     if (path == NULL || path[0] != '/')
         return false;
     switch (svc) {
@@ -91,8 +104,10 @@ bool sim_route(sim_service svc, const char *path, char *method_out, size_t metho
             return false;
         path += 6;
         prefix = svc == SIM_SVC_TAPPD ? "Tappd." : "Worker.";
-        if (strncmp(path, prefix, strlen(prefix)) == 0 && path[strlen(prefix)] != '\0')
+        if (strncmp(path, prefix, strlen(prefix)) == 0 && path[strlen(prefix)] != '\0') {
             path += strlen(prefix);
+            *qualified = true;
+        }
         return copy_segment(path, method_out, method_len);
     case SIM_SVC_CONTROL:
     case SIM_SVC_COUNT:
@@ -101,7 +116,7 @@ bool sim_route(sim_service svc, const char *path, char *method_out, size_t metho
     return false;
 }
 
-static const sim_method *find_method(sim_service svc, const char *name)
+static const sim_method *find_method(const sim_profile *profile, sim_service svc, const char *name)
 {
     const sim_method *table = svc == SIM_SVC_TAPPD    ? tappd_methods
                               : svc == SIM_SVC_WORKER ? worker_methods
@@ -109,19 +124,26 @@ static const sim_method *find_method(sim_service svc, const char *name)
 
     for (; table->name != NULL; table++) {
         if (strcmp(table->name, name) == 0)
-            return table;
+            return profile->version >= table->since ? table : NULL;
     }
     return NULL;
 }
 
-void sim_dispatch(sim_ctx *ctx, sim_service svc, const char *method, bool is_get, bool json_mode,
-                  json_object *query, const char *body, size_t body_len, sim_reply *reply)
+void sim_dispatch(sim_ctx *ctx, sim_service svc, const char *method, bool qualified, bool is_get,
+                  bool json_mode, json_object *query, const char *body, size_t body_len,
+                  sim_reply *reply)
 {
-    const sim_method *m = find_method(svc, method);
+    const sim_method *m = find_method(ctx->profile, svc, method);
+    bool prpc = svc == SIM_SVC_TAPPD || svc == SIM_SVC_WORKER;
     sim_args args;
     bool decoded;
 
     memset(&args, 0, sizeof(args));
+    if (ctx->profile->prpc_full_names && prpc && (m == NULL || !qualified)) {
+        /* prpc 0.5 (0.3.x): only the full name dispatches (spec §1.3, §1.5). */
+        sim_reply_status(reply, 404, "method Not Found");
+        return;
+    }
     if (m == NULL) {
         sim_reply_error(reply, "Service not found: %s", method);
         return;

@@ -37,6 +37,7 @@ struct sim_server {
     sim_listener l[SIM_SVC_COUNT];
     unsigned http_port;
     char http_host[64];
+    char *guest_path; /* DIR/dstack.sock, announced even when the emulated agent has none */
 };
 
 typedef struct conn_req {
@@ -68,8 +69,13 @@ static enum MHD_Result queue(sim_listener *l, struct MHD_Connection *c, struct M
         return MHD_NO;
     MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, ctype);
     MHD_add_response_header(resp, MHD_HTTP_HEADER_SERVER, SIM_SERVER_HEADER);
-    if (l->svc == SIM_SVC_WORKER) /* spec §1.6 */
-        MHD_add_response_header(resp, "X-App-Version", "v" SIM_AGENT_VERSION " (" SIM_REV ")");
+    if (l->svc == SIM_SVC_WORKER) { /* spec §1.6 */
+        char app_version[128];
+
+        snprintf(app_version, sizeof(app_version), "v%s (%s)", l->srv->ctx->profile->release,
+                 SIM_REV);
+        MHD_add_response_header(resp, "X-App-Version", app_version);
+    }
     rc = MHD_queue_response(c, status, resp);
     MHD_destroy_response(resp);
     return rc;
@@ -296,12 +302,14 @@ static enum MHD_Result serve_rpc(sim_listener *l, struct MHD_Connection *c, cons
     sim_ctx *ctx = l->srv->ctx;
     bool is_get = strcmp(method, "GET") == 0 || strcmp(method, "HEAD") == 0;
     char name[128];
+    bool qualified = false;
     sim_fault_plan plan;
     sim_reply reply = {0};
     json_object *query = NULL;
     enum MHD_Result rc;
 
-    if ((!is_get && strcmp(method, "POST") != 0) || !sim_route(l->svc, url, name, sizeof(name)))
+    if ((!is_get && strcmp(method, "POST") != 0) ||
+        !sim_route(l->svc, url, name, sizeof(name), &qualified))
         return queue_not_found(l, c);
 
     sim_faults_plan(&ctx->faults, name, &plan);
@@ -346,8 +354,8 @@ static enum MHD_Result serve_rpc(sim_listener *l, struct MHD_Connection *c, cons
             return MHD_NO;
         MHD_get_connection_values_n(c, MHD_GET_ARGUMENT_KIND, collect_query, query);
     }
-    sim_dispatch(ctx, l->svc, name, is_get, json_requested(c, is_get), query, req->body, req->len,
-                 &reply);
+    sim_dispatch(ctx, l->svc, name, qualified, is_get, json_requested(c, is_get), query, req->body,
+                 req->len, &reply);
     json_object_put(query);
     if (plan.has_action && plan.action == SIM_FAULT_TRUNCATE)
         rc = queue_truncated(l, c, &reply);
@@ -581,9 +589,17 @@ sim_server *sim_server_start(sim_ctx *ctx, const char *dir, const char *http_add
         srv->l[i].svc = (sim_service)i;
         srv->l[i].fd = -1;
     }
+    if (asprintf(&srv->guest_path, "%s/%s", dir, files[SIM_SVC_DSTACK]) < 0) {
+        srv->guest_path = NULL;
+        snprintf(msg, msg_len, "out of memory");
+        goto err;
+    }
     for (i = 0; i < SIM_SVC_COUNT; i++) {
         sim_listener *l = &srv->l[i];
 
+        /* A 0.3.x agent has no DstackGuest service at all (spec §0, §8): no dstack.sock. */
+        if ((i == SIM_SVC_DSTACK || i == SIM_SVC_HTTP) && !ctx->profile->guest_socket)
+            continue;
         if (files[i] != NULL) {
             if (asprintf(&l->path, "%s/%s", dir, files[i]) < 0) {
                 l->path = NULL;
@@ -615,7 +631,9 @@ err:
 
 void sim_server_announce(const sim_server *srv)
 {
-    printf("DSTACK_SIMULATOR_ENDPOINT=%s\n", srv->l[SIM_SVC_DSTACK].path);
+    /* Printed for every release (tests wait for it): on a 0.3 agent it names the socket a
+     * client would look for and not find, which is what such a VM looks like. */
+    printf("DSTACK_SIMULATOR_ENDPOINT=%s\n", srv->guest_path);
     printf("TAPPD_SIMULATOR_ENDPOINT=%s\n", srv->l[SIM_SVC_TAPPD].path);
     printf("DSTACK_WORKER_ENDPOINT=%s\n", srv->l[SIM_SVC_WORKER].path);
     if (srv->l[SIM_SVC_HTTP].daemon != NULL) {
@@ -646,5 +664,6 @@ void sim_server_stop(sim_server *srv)
             free(l->path);
         }
     }
+    free(srv->guest_path);
     free(srv);
 }

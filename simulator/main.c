@@ -2,6 +2,7 @@
  *
  *   dstack-sim --dir D [--appkeys F] [--app-id HEX] [--compose F] [--quote F]
  *              [--http HOST:PORT] [--stripped-event-log] [--fault SPEC]...
+ *              [--agent-version 0.3|0.4|0.5.5|0.5.11]
  *
  * Startup contract: once every listener accepts connections the endpoint lines are printed
  * to stdout and flushed. SIGINT/SIGTERM stop the listeners, remove the sockets, free
@@ -58,6 +59,8 @@ static void usage(FILE *out)
                  "  --stripped-event-log  strip GetQuote/TdxQuote event logs like the real agent\n"
                  "  --fault M=KIND[:ARG]  inject a fault for method M (or *): delay:<ms>,\n"
                  "                        status:<code>, garbage, truncate, close, oversize\n"
+                 "  --agent-version V     emulate an older agent: 0.3 (tappd only), 0.4, 0.5.5,\n"
+                 "                        0.5.11 (default)\n"
                  "  --help, --version\n");
 }
 
@@ -128,6 +131,8 @@ static bool load_compose(sim_ctx *ctx, const char *path, char *msg, size_t msg_l
     ctx->app_name = strdup(json_text(root, "name", ""));
     ctx->storage_fs = strdup(json_text(root, "storage_fs", "ext4"));
     ctx->public_tcbinfo = compose_flag(root, "public_tcbinfo");
+    ctx->public_logs = compose_flag(root, "public_logs");
+    ctx->public_sysinfo = compose_flag(root, "public_sysinfo");
     ctx->no_instance_id = compose_flag(root, "no_instance_id");
     json_object_put(root);
     return ctx->app_name != NULL && ctx->storage_fs != NULL;
@@ -169,7 +174,7 @@ done:
 
 static int parse_args(int argc, char **argv, sim_options *o, sim_ctx *ctx)
 {
-    enum { OPT_APP_ID = 256, OPT_STRIPPED };
+    enum { OPT_APP_ID = 256, OPT_STRIPPED, OPT_AGENT_VERSION };
     static const struct option longopts[] = {
         {"dir", required_argument, NULL, 'd'},
         {"appkeys", required_argument, NULL, 'k'},
@@ -179,6 +184,7 @@ static int parse_args(int argc, char **argv, sim_options *o, sim_ctx *ctx)
         {"http", required_argument, NULL, 'H'},
         {"fault", required_argument, NULL, 'f'},
         {"stripped-event-log", no_argument, NULL, OPT_STRIPPED},
+        {"agent-version", required_argument, NULL, OPT_AGENT_VERSION},
         {"help", no_argument, NULL, 'h'},
         {"version", no_argument, NULL, 'V'},
         {NULL, 0, NULL, 0},
@@ -220,6 +226,16 @@ static int parse_args(int argc, char **argv, sim_options *o, sim_ctx *ctx)
         case OPT_STRIPPED:
             ctx->strip_event_log = true;
             break;
+        case OPT_AGENT_VERSION:
+            ctx->profile = sim_profile_find(optarg);
+            if (ctx->profile == NULL) {
+                fprintf(stderr,
+                        "dstack-sim: --agent-version '%s': expected 0.3, 0.4, 0.5.5 or "
+                        "0.5.11\n",
+                        optarg);
+                return 2;
+            }
+            break;
         case 'h':
             usage(stdout);
             return 0;
@@ -236,6 +252,11 @@ static int parse_args(int argc, char **argv, sim_options *o, sim_ctx *ctx)
         fprintf(stderr, "dstack-sim: %s\n",
                 optind < argc ? "unexpected argument" : "--dir is required");
         usage(stderr);
+        return 2;
+    }
+    if (o->http != NULL && !ctx->profile->guest_socket) {
+        fprintf(stderr, "dstack-sim: --http serves DstackGuest, which a %s agent does not have\n",
+                ctx->profile->name);
         return 2;
     }
     if (o->has_app_id && o->appkeys == NULL) {
@@ -270,6 +291,7 @@ int main(int argc, char **argv)
 
     memset(&opts, 0, sizeof(opts));
     msg[0] = '\0';
+    ctx.profile = sim_profile_default();
     rc = parse_args(argc, argv, &opts, &ctx);
     if (rc >= 0) {
         sim_faults_free(&ctx.faults);
@@ -303,6 +325,9 @@ int main(int argc, char **argv)
     if (ctx.id.builtin)
         fprintf(stderr, "dstack-sim: using the built-in INSECURE development identity "
                         "(never use it for anything real)\n");
+    if (ctx.profile != sim_profile_default())
+        fprintf(stderr, "dstack-sim: emulating a v%s agent (--agent-version %s)\n",
+                ctx.profile->release, ctx.profile->name);
     sim_server_announce(srv);
     while (sigwait(&set, &sig) != 0)
         ;

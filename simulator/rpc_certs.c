@@ -5,6 +5,11 @@
  * DNS, 0.5.11), KeyUsage digitalSignature critical, EKU only as requested, then .1.9 app info
  * (with_app_info), .1.4 "app:custom", .1.8 attestation (usage_ra_tls) bound to the key by
  * report_data = SHA-512("ratls-cert:" || SPKI DER). Chain = [leaf, CA].
+ *
+ * Older emulated agents (ctx->profile, spec §0, §4.3, §4.6) differ: up to 0.5.5 the
+ * attestation is a .1.1 quote + .1.2 event log, before 0.5.11 every SAN is a dNSName, 0.3
+ * leaves have no KeyUsage, live 365 days and carry no attestation, and 0.3 DeriveKey
+ * derives from the app CA key instead of the app key (spec §3.2).
  */
 #include "sim.h"
 
@@ -13,8 +18,11 @@
 #include <string.h>
 #include <time.h>
 
+#include <openssl/bn.h>
+#include <openssl/core_names.h>
 #include <openssl/crypto.h>
 #include <openssl/pem.h>
+#include <openssl/x509v3.h>
 #include <openssl/rand.h>
 #include <openssl/sha.h>
 
@@ -25,7 +33,8 @@
 
 #define NOT_BEFORE_DEFAULT 157766400 /* 1975-01-01T00:00:00Z (rcgen default) */
 #define VALIDITY_DEFAULT (3650ll * 86400)
-#define TIME_MAX 253402300799ull /* 9999-12-31T23:59:59Z */
+#define VALIDITY_V03 (365ll * 86400) /* 0.3.x leaves (spec §4.6) */
+#define TIME_MAX 253402300799ull     /* 9999-12-31T23:59:59Z */
 
 typedef struct cert_request {
     const char *subject;
@@ -124,6 +133,77 @@ static bool valid_alt_names(const cert_request *req, sim_reply *reply, bool *ok)
     return true;
 }
 
+/* Pre-0.5.11 agents wrote every alt name as a dNSName (spec §2.1); 0.3 leaves had no
+ * KeyUsage (spec §4.6). The shared certificate builder writes the v0.5.11 shape, so older
+ * shapes are edited here and the leaf is signed again by the CA. */
+static bool legacy_leaf_shape(sim_ctx *ctx, const cert_request *req, X509 *leaf)
+{
+    const sim_profile *profile = ctx->profile;
+    GENERAL_NAMES *names = NULL;
+    GENERAL_NAME *gn = NULL;
+    X509_EXTENSION *ext = NULL;
+    ASN1_IA5STRING *dns = NULL;
+    bool ok = false;
+    size_t i;
+    int loc;
+
+    if (profile->cert_ip_san && !profile->cert_v03_leaf)
+        return true;
+    if (!profile->cert_ip_san && req->n_alt_names > 0 &&
+        (loc = X509_get_ext_by_NID(leaf, NID_subject_alt_name, -1)) >= 0) {
+        names = sk_GENERAL_NAME_new_null();
+        if (names == NULL)
+            goto done;
+        for (i = 0; i < req->n_alt_names; i++) {
+            dns = ASN1_IA5STRING_new();
+            gn = GENERAL_NAME_new();
+            if (dns == NULL || gn == NULL ||
+                !ASN1_STRING_set(dns, req->alt_names[i], (int)strlen(req->alt_names[i])))
+                goto done;
+            GENERAL_NAME_set0_value(gn, GEN_DNS, dns);
+            dns = NULL;
+            if (!sk_GENERAL_NAME_push(names, gn))
+                goto done;
+            gn = NULL;
+        }
+        ext = X509V3_EXT_i2d(NID_subject_alt_name, 0, names);
+        X509_EXTENSION_free(X509_delete_ext(leaf, loc));
+        if (ext == NULL || !X509_add_ext(leaf, ext, loc))
+            goto done;
+    }
+    if (profile->cert_v03_leaf && (loc = X509_get_ext_by_NID(leaf, NID_key_usage, -1)) >= 0)
+        X509_EXTENSION_free(X509_delete_ext(leaf, loc));
+    ok = X509_sign(leaf, ctx->id.ca_key, EVP_sha256()) > 0;
+done:
+    ASN1_IA5STRING_free(dns);
+    GENERAL_NAME_free(gn);
+    GENERAL_NAMES_free(names);
+    X509_EXTENSION_free(ext);
+    return ok;
+}
+
+/* The RA-TLS extension(s) an agent of this release puts into its leaves (spec §4.3). */
+static bool attestation_exts(sim_ctx *ctx, const sim_evidence *ev, const uint8_t rd[64],
+                             dstack_cert_ext *exts, size_t *n_exts, uint8_t **att, size_t *att_len,
+                             char **log_json)
+{
+    if (ctx->profile->cert_ext == SIM_CERT_EXT_ATTESTATION) {
+        /* certificates carry the stripped V0 form (spec §4.3, §4.4) */
+        if (!sim_attestation_v0(ctx, ev, rd, true, att, att_len))
+            return false;
+        exts[(*n_exts)++] = (dstack_cert_ext){DSTACK_OID_ATTESTATION, *att, *att_len};
+    } else if (ctx->profile->cert_ext == SIM_CERT_EXT_QUOTE) {
+        /* <= 0.5.5: the quote and the full JSON event log */
+        *log_json = sim_event_log_json(&ev->log, false);
+        if (*log_json == NULL)
+            return false;
+        exts[(*n_exts)++] = (dstack_cert_ext){DSTACK_OID_TDX_QUOTE, ev->quote, ev->quote_len};
+        exts[(*n_exts)++] =
+            (dstack_cert_ext){DSTACK_OID_EVENT_LOG, (const uint8_t *)*log_json, strlen(*log_json)};
+    }
+    return true;
+}
+
 static bool issue(sim_ctx *ctx, const cert_request *req, const uint8_t secret[32], sim_reply *reply)
 {
     EVP_PKEY *key = NULL;
@@ -131,7 +211,8 @@ static bool issue(sim_ctx *ctx, const cert_request *req, const uint8_t secret[32
     unsigned char *spki = NULL;
     size_t spki_len = 0, n_exts = 0, info_len = 0, att_len = 0;
     uint8_t rd[64], *info = NULL, *att = NULL;
-    dstack_cert_ext exts[3];
+    char *log_json = NULL;
+    dstack_cert_ext exts[4];
     dstack_cert_spec spec;
     sim_evidence ev;
     bool have_ev = false, ok = false;
@@ -163,12 +244,8 @@ static bool issue(sim_ctx *ctx, const cert_request *req, const uint8_t secret[32
         exts[n_exts++] = (dstack_cert_ext){DSTACK_OID_APP_INFO, info, info_len};
     }
     exts[n_exts++] = (dstack_cert_ext){DSTACK_OID_SPECIAL_USAGE, (const uint8_t *)"app:custom", 10};
-    if (req->ra_tls) {
-        /* certificates carry the stripped V0 form (spec §4.3, §4.4) */
-        if (!sim_attestation_v0(ctx, &ev, rd, true, &att, &att_len))
-            goto done;
-        exts[n_exts++] = (dstack_cert_ext){DSTACK_OID_ATTESTATION, att, att_len};
-    }
+    if (req->ra_tls && !attestation_exts(ctx, &ev, rd, exts, &n_exts, &att, &att_len, &log_json))
+        goto done;
     spec.common_name = req->subject;
     spec.san = req->alt_names;
     spec.san_len = req->n_alt_names;
@@ -176,7 +253,10 @@ static bool issue(sim_ctx *ctx, const cert_request *req, const uint8_t secret[32
     spec.client_auth = req->client_auth;
     spec.ca_pathlen = -1;
     spec.not_before = req->nb_set ? (int64_t)req->not_before : NOT_BEFORE_DEFAULT;
-    spec.not_after = req->na_set ? (int64_t)req->not_after : (int64_t)time(NULL) + VALIDITY_DEFAULT;
+    spec.not_after =
+        req->na_set
+            ? (int64_t)req->not_after
+            : (int64_t)time(NULL) + (ctx->profile->cert_v03_leaf ? VALIDITY_V03 : VALIDITY_DEFAULT);
     spec.exts = exts;
     spec.n_exts = n_exts;
     spec.serial_from_key = true;
@@ -184,6 +264,8 @@ static bool issue(sim_ctx *ctx, const cert_request *req, const uint8_t secret[32
         ok = sim_reply_error(reply, "Failed to sign the CSR: %s", err.message);
         goto done;
     }
+    if (!legacy_leaf_shape(ctx, req, leaf))
+        goto done;
     key_pem = pem_of(key, NULL);
     leaf_pem = pem_of(NULL, leaf);
     obj = json_object_new_object();
@@ -207,6 +289,7 @@ done:
     free(leaf_pem);
     free(info);
     free(att);
+    free(log_json);
     if (have_ev)
         sim_evidence_free(&ev);
     OPENSSL_free(spki);
@@ -223,14 +306,17 @@ bool sim_rpc_get_tls_key(sim_ctx *ctx, sim_service svc, sim_args *args, sim_repl
 
     (void)svc;
     memset(&req, 0, sizeof(req));
+    /* not_before/not_after/with_app_info arrived in 0.5.6; older agents ignore them like
+     * any unknown field (spec §0, §1.4). */
     if (!sim_arg_string(args, "subject", &req.subject) ||
         !sim_arg_strings(args, "alt_names", &req.alt_names, &req.n_alt_names) ||
         !sim_arg_bool(args, "usage_ra_tls", &req.ra_tls) ||
         !sim_arg_bool(args, "usage_server_auth", &req.server_auth) ||
         !sim_arg_bool(args, "usage_client_auth", &req.client_auth) ||
-        !sim_arg_opt_u64(args, "not_before", &req.nb_set, &req.not_before) ||
-        !sim_arg_opt_u64(args, "not_after", &req.na_set, &req.not_after) ||
-        !sim_arg_bool(args, "with_app_info", &req.with_app_info)) {
+        (ctx->profile->cert_options &&
+         (!sim_arg_opt_u64(args, "not_before", &req.nb_set, &req.not_before) ||
+          !sim_arg_opt_u64(args, "not_after", &req.na_set, &req.not_after) ||
+          !sim_arg_bool(args, "with_app_info", &req.with_app_info)))) {
         ok = sim_reply_arg_error(reply, args);
         goto done;
     }
@@ -246,6 +332,17 @@ done:
     return ok;
 }
 
+/* The 0.3.x IKM: the app CA's P-256 private scalar (spec §3.2 last row). */
+static bool ca_scalar(const sim_identity *id, uint8_t out[32])
+{
+    BIGNUM *priv = NULL;
+    bool ok = EVP_PKEY_get_bn_param(id->ca_key, OSSL_PKEY_PARAM_PRIV_KEY, &priv) == 1 &&
+              BN_bn2binpad(priv, out, 32) == 32;
+
+    BN_clear_free(priv);
+    return ok;
+}
+
 bool sim_rpc_derive_key(sim_ctx *ctx, sim_service svc, sim_args *args, sim_reply *reply)
 {
     cert_request req;
@@ -257,17 +354,27 @@ bool sim_rpc_derive_key(sim_ctx *ctx, sim_service svc, sim_args *args, sim_reply
     memset(&req, 0, sizeof(req));
     memset(seed, 0, sizeof(seed));
     if (!sim_arg_string(args, "path", &path) || !sim_arg_string(args, "subject", &req.subject) ||
-        !sim_arg_strings(args, "alt_names", &req.alt_names, &req.n_alt_names) ||
-        !sim_arg_bool(args, "usage_ra_tls", &req.ra_tls) ||
-        !sim_arg_bool(args, "usage_server_auth", &req.server_auth) ||
-        !sim_arg_bool(args, "usage_client_auth", &req.client_auth) ||
-        !sim_arg_bool(args, "random_seed", &random_seed)) {
+        !sim_arg_strings(args, "alt_names", &req.alt_names, &req.n_alt_names)) {
         ok = sim_reply_arg_error(reply, args);
         goto done;
     }
-    /* P-256 scalar = HKDF(app key or 32 random bytes, path) (spec §2.2, §3.2) */
+    /* 0.3.x DeriveKeyArgs has only path, subject and alt_names; the usage flags and
+     * random_seed came with 0.4 (spec §8) and are ignored before, like unknown fields. */
+    if (!ctx->profile->derive_from_ca_key &&
+        (!sim_arg_bool(args, "usage_ra_tls", &req.ra_tls) ||
+         !sim_arg_bool(args, "usage_server_auth", &req.server_auth) ||
+         !sim_arg_bool(args, "usage_client_auth", &req.client_auth) ||
+         !sim_arg_bool(args, "random_seed", &random_seed))) {
+        ok = sim_reply_arg_error(reply, args);
+        goto done;
+    }
+    /* P-256 scalar = HKDF(app key or 32 random bytes, path) (spec §2.2, §3.2); 0.3.x used the
+     * app CA key, so its keys differ from every later release's. */
     if (random_seed) {
         if (RAND_priv_bytes(seed, sizeof(seed)) != 1)
+            goto done;
+    } else if (ctx->profile->derive_from_ca_key) {
+        if (!ca_scalar(&ctx->id, seed))
             goto done;
     } else {
         memcpy(seed, ctx->id.app_key, 32);

@@ -12,10 +12,12 @@
 
 #include <openssl/sha.h>
 
-/* tcb_info: pretty-printed JSON object text (spec §2.4); event_log is a full array. */
+/* tcb_info: pretty-printed JSON object text (spec §2.4); event_log is a full array. 0.3.x
+ * had rootfs_hash (here: the OS image hash) and none of the aggregated measurements. */
 static char *tcb_info_text(sim_ctx *ctx, const sim_evidence *ev, const uint8_t mr_agg[32],
                            const uint8_t device_id[32])
 {
+    bool v03 = ctx->profile->info == SIM_INFO_WORKER_V03;
     json_object *obj = json_object_new_object();
     char *log_text = dstack_event_log_to_json(&ev->log);
     json_object *log = log_text ? json_tokener_parse(log_text) : NULL;
@@ -29,21 +31,70 @@ static char *tcb_info_text(sim_ctx *ctx, const sim_evidence *ev, const uint8_t m
         json_object_put(log);
         return NULL;
     }
+    if (v03)
+        json_object_object_add(obj, "rootfs_hash", sim_json_hex(ctx->os_image_hash, 32));
     json_object_object_add(obj, "mrtd", sim_json_hex(ev->parsed.mrtd, 48));
     for (i = 0; i < 4; i++) {
         snprintf(name, sizeof(name), "rtmr%u", i);
         json_object_object_add(obj, name, sim_json_hex(ev->parsed.rtmr[i], 48));
     }
-    json_object_object_add(obj, "mr_aggregated", sim_json_hex(mr_agg, 32));
-    json_object_object_add(obj, "os_image_hash", sim_json_hex(ctx->os_image_hash, 32));
-    json_object_object_add(obj, "compose_hash", sim_json_hex(ctx->compose_hash, 32));
-    json_object_object_add(obj, "device_id", sim_json_hex(device_id, 32));
+    if (!v03) {
+        json_object_object_add(obj, "mr_aggregated", sim_json_hex(mr_agg, 32));
+        json_object_object_add(obj, "os_image_hash", sim_json_hex(ctx->os_image_hash, 32));
+        json_object_object_add(obj, "compose_hash", sim_json_hex(ctx->compose_hash, 32));
+        json_object_object_add(obj, "device_id", sim_json_hex(device_id, 32));
+    }
     json_object_object_add(obj, "event_log", log);
     json_object_object_add(obj, "app_compose",
                            json_object_new_string_len(ctx->compose, (int)ctx->compose_len));
     text = sim_json_text(obj, true);
     json_object_put(obj);
     return text;
+}
+
+/* The Info message of the emulated release, fields in proto order (spec §2.4): AppInfo
+ * (0.5.1+; cloud_* since 0.5.6) or the older WorkerInfo (0.4–0.5.0: fields 1–13; 0.3.x: the
+ * first seven, ids as hex strings — the same JSON text). */
+static void info_fields(sim_ctx *ctx, json_object *obj, bool hide, const char *tcb,
+                        const uint8_t device_id[32], const uint8_t mr_agg[32])
+{
+    sim_info_kind kind = ctx->profile->info;
+    bool worker = kind == SIM_INFO_WORKER || kind == SIM_INFO_WORKER_V03;
+    const char *kp = ctx->key_provider_info;
+    uint8_t mr_key_provider[32];
+
+    json_object_object_add(obj, "app_id", sim_json_hex(ctx->id.app_id, 20));
+    json_object_object_add(obj, "instance_id",
+                           sim_json_hex(ctx->id.instance_id, ctx->no_instance_id ? 0 : 20));
+    json_object_object_add(obj, "app_cert", json_object_new_string(""));
+    json_object_object_add(obj, "tcb_info", json_object_new_string(hide ? "" : tcb));
+    json_object_object_add(obj, "app_name", json_object_new_string(ctx->app_name));
+    if (worker) {
+        json_object_object_add(obj, "public_logs", json_object_new_boolean(ctx->public_logs));
+        json_object_object_add(obj, "public_sysinfo", json_object_new_boolean(ctx->public_sysinfo));
+    }
+    if (kind == SIM_INFO_WORKER_V03)
+        return;
+    json_object_object_add(obj, "device_id", sim_json_hex(device_id, 32));
+    json_object_object_add(obj, "mr_aggregated", sim_json_hex(mr_agg, 32));
+    if (worker) {
+        /* mr_image: the OS image measurement (here the simulator's OS image hash);
+         * mr_key_provider = SHA-256(key-provider payload) as in spec §5.5. */
+        SHA256((const uint8_t *)kp, strlen(kp), mr_key_provider);
+        json_object_object_add(obj, "mr_image", sim_json_hex(ctx->os_image_hash, 32));
+        json_object_object_add(obj, "mr_key_provider", sim_json_hex(mr_key_provider, 32));
+    } else {
+        json_object_object_add(obj, "os_image_hash", sim_json_hex(ctx->os_image_hash, 32));
+    }
+    json_object_object_add(obj, "key_provider_info", json_object_new_string(kp));
+    json_object_object_add(obj, "compose_hash", sim_json_hex(ctx->compose_hash, 32));
+    if (worker)
+        return;
+    json_object_object_add(obj, "vm_config", json_object_new_string(hide ? "" : ctx->vm_config));
+    if (kind == SIM_INFO_APP) {
+        json_object_object_add(obj, "cloud_vendor", json_object_new_string(""));
+        json_object_object_add(obj, "cloud_product", json_object_new_string(""));
+    }
 }
 
 bool sim_rpc_info(sim_ctx *ctx, sim_service svc, sim_args *args, sim_reply *reply)
@@ -74,24 +125,8 @@ bool sim_rpc_info(sim_ctx *ctx, sim_service svc, sim_args *args, sim_reply *repl
         }
     }
     obj = json_object_new_object();
-    if (obj != NULL) {
-        json_object_object_add(obj, "app_id", sim_json_hex(ctx->id.app_id, 20));
-        json_object_object_add(obj, "instance_id",
-                               sim_json_hex(ctx->id.instance_id, ctx->no_instance_id ? 0 : 20));
-        json_object_object_add(obj, "app_cert", json_object_new_string(""));
-        json_object_object_add(obj, "tcb_info", json_object_new_string(hide ? "" : tcb));
-        json_object_object_add(obj, "app_name", json_object_new_string(ctx->app_name));
-        json_object_object_add(obj, "device_id", sim_json_hex(device_id, 32));
-        json_object_object_add(obj, "mr_aggregated", sim_json_hex(mr_agg, 32));
-        json_object_object_add(obj, "os_image_hash", sim_json_hex(ctx->os_image_hash, 32));
-        json_object_object_add(obj, "key_provider_info",
-                               json_object_new_string(ctx->key_provider_info));
-        json_object_object_add(obj, "compose_hash", sim_json_hex(ctx->compose_hash, 32));
-        json_object_object_add(obj, "vm_config",
-                               json_object_new_string(hide ? "" : ctx->vm_config));
-        json_object_object_add(obj, "cloud_vendor", json_object_new_string(""));
-        json_object_object_add(obj, "cloud_product", json_object_new_string(""));
-    }
+    if (obj != NULL)
+        info_fields(ctx, obj, hide, tcb, device_id, mr_agg);
     free(tcb);
     sim_evidence_free(&ev);
     return sim_reply_json(reply, obj);
@@ -101,11 +136,10 @@ bool sim_rpc_version(sim_ctx *ctx, sim_service svc, sim_args *args, sim_reply *r
 {
     json_object *obj = json_object_new_object();
 
-    (void)ctx;
     (void)svc;
     (void)args;
     if (obj != NULL) {
-        json_object_object_add(obj, "version", json_object_new_string(SIM_AGENT_VERSION));
+        json_object_object_add(obj, "version", json_object_new_string(ctx->profile->release));
         json_object_object_add(obj, "rev", json_object_new_string(SIM_REV));
     }
     return sim_reply_json(reply, obj);

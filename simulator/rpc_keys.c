@@ -75,8 +75,10 @@ static bool get_key(sim_ctx *ctx, sim_args *args, sim_reply *reply, const char *
     if (!sim_arg_string(args, "path", &path) || !sim_arg_string(args, "purpose", &purpose) ||
         !sim_arg_string(args, "algorithm", &algorithm))
         return sim_reply_arg_error(reply, args);
-    alg = parse_alg(algorithm, false); /* 0.5.7+: prehashed rejected here (spec §2.1) */
-    if (alg == ALG_BAD)
+    /* Agents before 0.5.6 know no `algorithm` field and ignore it: always the secp256k1
+     * scalar, which is also the Ed25519 seed (spec §3.3). */
+    alg = ctx->profile->getkey_algorithm ? parse_alg(algorithm, false) : ALG_SECP256K1;
+    if (alg == ALG_BAD) /* 0.5.7+: prehashed rejected here (spec §2.1) */
         return sim_reply_error(reply, "Unsupported algorithm");
     if (dstack_derive_key(ctx->id.app_key, (const uint8_t *)path, strlen(path), key, NULL) !=
         DSTACK_OK)

@@ -34,7 +34,8 @@ static bool quote_reply(sim_ctx *ctx, const uint8_t report_data[64], sim_reply *
         json_object_object_add(obj, "event_log",
                                text_string(sim_event_log_json(&ev.log, ctx->strip_event_log)));
         json_object_object_add(obj, "report_data", sim_json_hex(report_data, 64));
-        json_object_object_add(obj, "vm_config", json_object_new_string(ctx->vm_config));
+        if (ctx->profile->quote_vm_config) /* 0.5.4+ */
+            json_object_object_add(obj, "vm_config", json_object_new_string(ctx->vm_config));
     }
     sim_evidence_free(&ev);
     return sim_reply_json(reply, obj);

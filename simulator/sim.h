@@ -43,6 +43,50 @@ typedef enum sim_service {
 
 const char *sim_service_name(sim_service svc);
 
+/* ---- emulated agent releases (versions.c, spec §0) ----------------------------------- */
+typedef enum sim_agent_version {
+    SIM_AGENT_0_3 = 0, /* tappd only */
+    SIM_AGENT_0_4,
+    SIM_AGENT_0_5_5,
+    SIM_AGENT_0_5_11 /* default */
+} sim_agent_version;
+
+typedef enum sim_info_kind {
+    SIM_INFO_WORKER_V03, /* 0.3 WorkerInfo: string ids, tcb_info with rootfs_hash */
+    SIM_INFO_WORKER,     /* 0.4–0.5.0 WorkerInfo, fields 1–13 (spec §2.4) */
+    SIM_INFO_APP_V055,   /* AppInfo before cloud_vendor/cloud_product (0.5.6) */
+    SIM_INFO_APP         /* v0.5.11 AppInfo */
+} sim_info_kind;
+
+typedef enum sim_cert_ext {
+    SIM_CERT_EXT_NONE,       /* 0.3: agent leaves carry no attestation */
+    SIM_CERT_EXT_QUOTE,      /* <= 0.5.5: .1.1 quote + .1.2 full event log (spec §4.3) */
+    SIM_CERT_EXT_ATTESTATION /* 0.5.9+: .1.8 VersionedAttestation */
+} sim_cert_ext;
+
+/* How the RPCs of one release line behave; which RPCs exist is the `since` column of the
+ * method tables in dispatch.c. */
+typedef struct sim_profile {
+    sim_agent_version version;
+    const char *name;        /* --agent-version value */
+    const char *release;     /* reported by Version and X-App-Version */
+    bool guest_socket;       /* dstack.sock / DstackGuest exists (0.4+) */
+    bool prpc_full_names;    /* prpc 0.5: /prpc/Tappd.<M> only, unknown → 404 (0.3) */
+    bool getkey_algorithm;   /* GetKey honours `algorithm` (0.5.6+, spec §3.3) */
+    bool derive_from_ca_key; /* 0.3 Tappd.DeriveKey: (path, subject, alt_names) only, IKM =
+                              * the app CA scalar (spec §3.2, §8) */
+    sim_info_kind info;
+    bool quote_vm_config;  /* GetQuoteResponse.vm_config (0.5.4+) */
+    sim_cert_ext cert_ext; /* attestation in agent-issued RA-TLS leaves */
+    bool cert_ip_san;      /* IP literals become iPAddress SANs (0.5.11) */
+    bool cert_options;     /* GetTlsKey not_before/not_after/with_app_info (0.5.6+) */
+    bool cert_v03_leaf;    /* 0.3 leaves: no KeyUsage, notAfter +365 days (spec §4.6) */
+} sim_profile;
+
+/* NULL when name is not one of 0.3, 0.4, 0.5.5, 0.5.11. */
+const sim_profile *sim_profile_find(const char *name);
+const sim_profile *sim_profile_default(void);
+
 /* ---- faults (/tmp/faults.md contract, DESIGN §8) -------------------------------------- */
 typedef enum sim_fault_kind {
     SIM_FAULT_DELAY = 0,
@@ -115,12 +159,15 @@ typedef struct sim_attest {
 
 /* ---- the simulator ---------------------------------------------------------------------- */
 typedef struct sim_ctx {
+    const sim_profile *profile; /* emulated agent release (--agent-version) */
     sim_identity id;
     char *compose; /* app-compose.json text */
     size_t compose_len;
     uint8_t compose_hash[32];
     char *app_name;
     bool public_tcbinfo;
+    bool public_logs; /* reported by the pre-0.5.1 WorkerInfo only */
+    bool public_sysinfo;
     bool no_instance_id;
     char *storage_fs;
     char *vm_config; /* VmConfig JSON text */
@@ -183,11 +230,14 @@ char *sim_json_text(json_object *obj, bool pretty);
 
 /* ---- dispatch ------------------------------------------------------------------------------ */
 /* Maps (service, URL path) to a method name; false → 404. method_out gets the method name
- * with the service prefix stripped. */
-bool sim_route(sim_service svc, const char *path, char *method_out, size_t method_len);
-/* Runs a method. body/query per spec §1.3 (json_mode false → request was protobuf). */
-void sim_dispatch(sim_ctx *ctx, sim_service svc, const char *method, bool is_get, bool json_mode,
-                  json_object *query, const char *body, size_t body_len, sim_reply *reply);
+ * with the service prefix stripped; *qualified tells whether a prefix was there. */
+bool sim_route(sim_service svc, const char *path, char *method_out, size_t method_len,
+               bool *qualified);
+/* Runs a method of the emulated release (ctx->profile). body/query per spec §1.3 (json_mode
+ * false → request was protobuf). */
+void sim_dispatch(sim_ctx *ctx, sim_service svc, const char *method, bool qualified, bool is_get,
+                  bool json_mode, json_object *query, const char *body, size_t body_len,
+                  sim_reply *reply);
 
 /* ---- RPC handlers --------------------------------------------------------------------------- */
 typedef bool (*sim_handler)(sim_ctx *ctx, sim_service svc, sim_args *args, sim_reply *reply);

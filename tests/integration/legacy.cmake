@@ -1,0 +1,7 @@
+# dstack-sim --agent-version (older agents, spec §0) and the client/provider fallbacks for
+# them (DESIGN §4). Owner: legacy.
+dstack_script_test(legacy_sim integration/legacy_sim.sh LABELS "sim;legacy" TIMEOUT 120)
+if(TARGET dstack_provider)
+  dstack_script_test(legacy_provider integration/legacy_provider.sh LABELS "provider;legacy"
+                     TIMEOUT 120)
+endif()
