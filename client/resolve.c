@@ -394,6 +394,18 @@ static dstack_status fetch_key(resolve_job *job, dstack_key_response *kr, dstack
     if (rc == DSTACK_OK)
         rc = dstack_tappd_derive_k256_key(c, job->uri.path, job->uri.purpose, algorithm, kr,
                                           &tappd_err);
+    if (rc == DSTACK_ERR_AGENT && resolve_method_missing(&tappd_err)) {
+        /* A 0.3.x agent: Tappd without DeriveK256Key (spec §8). */
+        if (job->uri.alg == DSTACK_ALG_P256) {
+            dstack_error_clear(&tappd_err);
+            rc = resolve_legacy_p256_key(job, kr, &tappd_err);
+        } else {
+            dstack_error_prefix(&tappd_err,
+                                "this agent predates dstack 0.4 and derives only P-256 keys "
+                                "(alg=p256), not %s: ",
+                                dstack_key_alg_name(job->uri.alg));
+        }
+    }
     if (rc == DSTACK_ERR_CONNECTION) {
         /* Neither socket answers: report the primary one, mention the fallback. */
         char tail[sizeof(tappd_err.message)];
@@ -460,6 +472,21 @@ static dstack_status verify_chain(resolve_job *job, const dstack_key_response *k
     rc = dstack_verify_signature_chain(getkey_algorithm(job->uri.alg), kr->key.data,
                                        job->uri.purpose, chain, lens, n, info->app_id.data,
                                        info->app_id.len, r->cfg.kms_root, &result, err);
+    if (rc != DSTACK_OK && job->uri.alg == DSTACK_ALG_ED25519) {
+        /* Agents before 0.5.6 ignore `algorithm` (spec §3.3): the bytes are the same Ed25519
+         * seed, but chain[0] signs their secp256k1 public key. Either proves the app key
+         * endorsed these 32 bytes. */
+        dstack_error retry;
+        dstack_error_clear(&retry);
+        if (dstack_verify_signature_chain("secp256k1", kr->key.data, job->uri.purpose, chain, lens,
+                                          n, info->app_id.data, info->app_id.len, r->cfg.kms_root,
+                                          &result, &retry) == DSTACK_OK) {
+            RDEBUG(r, RDEBUG_RESOLVE,
+                   "ed25519 key: chain signs its secp256k1 public key "
+                   "(agent older than 0.5.6)");
+            rc = DSTACK_OK;
+        }
+    }
     if (rc != DSTACK_OK) {
         dstack_hex_encode(r->cfg.kms_root, sizeof(r->cfg.kms_root), root);
         dstack_error_prefix(err, "signature chain does not lead to kms-root-pubkey %s: ", root);

@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include <openssl/bio.h>
+#include <openssl/bn.h>
 #include <openssl/core_names.h>
 #include <openssl/crypto.h>
 #include <openssl/pem.h>
@@ -154,6 +155,55 @@ static bool is_p256(const EVP_PKEY *pkey)
            EVP_PKEY_get_utf8_string_param(pkey, OSSL_PKEY_PARAM_GROUP_NAME, group, sizeof(group),
                                           NULL) == 1 &&
            (strcmp(group, "prime256v1") == 0 || strcmp(group, "P-256") == 0);
+}
+
+/* Agents before 0.4 have no Tappd.DeriveK256Key. Their p256 key is, by definition (DESIGN §3),
+ * the Tappd.DeriveKey(path) key — derived from the app CA key there (spec §3.2, §8), so it
+ * differs from what 0.4+ agents derive. The scalar goes to `kr->key` (secure heap); there is
+ * no signature chain. */
+dstack_status resolve_legacy_p256_key(resolve_job *job, dstack_key_response *kr, dstack_error *err)
+{
+    dstack_resolver *r = job->r;
+    dstack_tls_key_response tr;
+    dstack_tls_key_request req;
+    dstack_client *c = NULL;
+    EVP_PKEY *pkey = NULL;
+    BIGNUM *scalar = NULL;
+    BIO *bio = NULL;
+    dstack_status rc;
+
+    memset(&tr, 0, sizeof(tr));
+    tls_request(job, job->uri.path, &req);
+    req.path = job->uri.path;
+    req.random_seed = false;
+    RDEBUG(r, RDEBUG_RPC, "no Tappd.DeriveK256Key (agent < 0.4): Tappd.DeriveKey on %s",
+           r->tappd_endpoint);
+    rc = resolver_tappd(r, &c, err);
+    if (rc == DSTACK_OK)
+        rc = dstack_tappd_derive_key(c, &req, &tr, err);
+    if (rc != DSTACK_OK)
+        goto done;
+    bio =
+        tr.key_pem != NULL && single_pem_block(tr.key_pem) ? BIO_new_mem_buf(tr.key_pem, -1) : NULL;
+    pkey = bio != NULL ? PEM_read_bio_PrivateKey(bio, NULL, NULL, NULL) : NULL;
+    kr->key.data = OPENSSL_secure_malloc(32);
+    if (pkey == NULL || !is_p256(pkey) ||
+        EVP_PKEY_get_bn_param(pkey, OSSL_PKEY_PARAM_PRIV_KEY, &scalar) != 1 ||
+        kr->key.data == NULL || BN_bn2binpad(scalar, kr->key.data, 32) != 32) {
+        rc = dstack_error_set(err, DSTACK_ERR_PROTOCOL, "Tappd.DeriveKey", r->tappd_endpoint,
+                              "Tappd.DeriveKey on %s: key is not a single PEM P-256 private key",
+                              r->tappd_endpoint);
+        goto done;
+    }
+    kr->key.len = 32;
+done:
+    if (rc != DSTACK_OK)
+        dstack_key_response_free(kr);
+    BN_clear_free(scalar);
+    EVP_PKEY_free(pkey);
+    BIO_free(bio);
+    dstack_tls_key_response_free(&tr);
+    return rc;
 }
 
 dstack_status resolve_ephemeral(resolve_job *job, dstack_error *err)

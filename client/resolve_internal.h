@@ -117,6 +117,8 @@ bool resolve_socket_missing(const char *endpoint, const dstack_error *e);
  * ephemeral URIs also sets job->pkey from GetTlsKey. */
 dstack_status resolve_certs(resolve_job *job, dstack_error *err);
 dstack_status resolve_ephemeral(resolve_job *job, dstack_error *err);
+/* Pre-0.4 agents: the p256 key from Tappd.DeriveKey(path, random_seed=false). */
+dstack_status resolve_legacy_p256_key(resolve_job *job, dstack_key_response *kr, dstack_error *err);
 
 /* Appends DER of `cert` to the result's chain. */
 dstack_status resolved_add_cert(dstack_resolved *res, X509 *cert, dstack_error *err);
