@@ -1,7 +1,8 @@
 /* dstack-keytool — command line, global options, dispatch, shared helpers (DESIGN §8).
  *
  * Usage: dstack-keytool [global options] <command> [options] [args]
- * Every subcommand lives in its own file (keytool_show.c, keytool_export.c, keytool_info.c).
+ * Every subcommand lives in its own file (keytool_show.c, keytool_export.c, keytool_info.c,
+ * keytool_verify.c).
  */
 #include "keytool.h"
 
@@ -41,7 +42,7 @@ static const struct option global_options[] = {
 #define N_GLOBAL (sizeof(global_options) / sizeof(global_options[0]))
 
 static const kt_command *const commands[] = {
-    &kt_cmd_show, &kt_cmd_export, &kt_cmd_info, &kt_cmd_quote, &kt_cmd_version,
+    &kt_cmd_show, &kt_cmd_export, &kt_cmd_info, &kt_cmd_quote, &kt_cmd_verify, &kt_cmd_version,
 };
 #define N_COMMANDS (sizeof(commands) / sizeof(commands[0]))
 

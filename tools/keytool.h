@@ -78,6 +78,7 @@ extern const kt_command kt_cmd_show;
 extern const kt_command kt_cmd_export;
 extern const kt_command kt_cmd_info;
 extern const kt_command kt_cmd_quote;
+extern const kt_command kt_cmd_verify;
 extern const kt_command kt_cmd_version;
 
 #endif

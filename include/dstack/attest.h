@@ -160,6 +160,104 @@ typedef struct dstack_ratls_info {
 dstack_status dstack_ratls_inspect(X509 *cert, dstack_ratls_info *out, dstack_error *err);
 void dstack_ratls_info_free(dstack_ratls_info *info);
 
+/* ---- Offline DCAP verification of a TDX quote (spec §5.1, §4.7 step 3) -------------------
+ * What is checked, for a v4 quote with attestation key type 2 (ECDSA-P256):
+ *   (a) the quote signature (raw r||s) over SHA-256(header || TD report body) verifies with
+ *       the attestation public key (raw x||y) carried in the quote;
+ *   (b) the certification data is type 6 (QE report) and parses exactly: QE report (384-byte
+ *       SGX report body), its signature, QE auth data, inner type 5 (PCK chain, PEM);
+ *   (c) QE report_data[0..32] == SHA-256(attestation key || QE auth data), [32..64] zero;
+ *   (d) the QE report signature verifies with the PCK leaf certificate's key;
+ *   (e) the PCK chain from the quote verifies (X509_verify_cert) to a pinned Intel SGX Root
+ *       CA, and the leaf carries Intel's SGX extension (1.2.840.113741.1.13.1);
+ *   (f) policy: no debug TD (td_attributes bit 0) and an all-zero MRSIGNERSEAM.
+ * What is NOT checked, because it needs Intel PCS/PCCS collateral that an offline library
+ * does not have: TCB status (TCB info, FMSPC level, up-to-date vs out-of-date), PCK and root
+ * CRLs (revocation), and the QE identity (QE MRSIGNER/ISVSVN policy). The result says so
+ * (tcb_status_checked, revocation_checked, qe_identity_checked are always false); a relying
+ * party that needs them must add a collateral-based verifier. */
+#define DSTACK_QV_ALLOW_DEBUG 0x1u       /* accept a debug TD */
+#define DSTACK_QV_ALLOW_SEAM_SIGNER 0x2u /* accept a non-zero MRSIGNERSEAM */
+#define DSTACK_QV_NO_TIME_CHECK 0x4u     /* ignore certificate validity periods */
+
+typedef struct dstack_quote_verify_opts {
+    /* PEM of the trust anchor(s) replacing the embedded Intel SGX Root CA; NULL = Intel. */
+    const char *trusted_root_pem;
+    /* Certificate validity is checked at this UNIX time; 0 = now. */
+    int64_t verification_time;
+    unsigned flags; /* DSTACK_QV_* */
+} dstack_quote_verify_opts;
+
+typedef struct dstack_quote_verify_result {
+    bool structure_ok;           /* (b): signature data and certification data parsed */
+    bool quote_signature_ok;     /* (a) */
+    bool qe_report_binds_key;    /* (c) */
+    bool qe_report_signature_ok; /* (d) */
+    bool pck_chain_ok;           /* (e) */
+    bool debug_td;               /* td_attributes bit 0 */
+    bool mr_signer_seam_zero;
+    bool policy_ok;            /* (f) under the DSTACK_QV_ALLOW_* flags */
+    bool verified;             /* all of the above hold */
+    bool tcb_status_checked;   /* always false: needs PCCS TCB info */
+    bool revocation_checked;   /* always false: needs PCCS CRLs */
+    bool qe_identity_checked;  /* always false: needs PCCS QE identity */
+    uint8_t qe_mr_enclave[32]; /* from the QE report, for callers with QE identity data */
+    uint8_t qe_mr_signer[32];
+    uint16_t qe_isv_prod_id;
+    uint16_t qe_isv_svn;
+    char pck_subject[128]; /* one-line subject of the PCK leaf, "" if not parsed */
+    char chain_error[128]; /* why (e) failed (X509 verify error text), "" otherwise */
+} dstack_quote_verify_result;
+
+/* Runs every check it can (a failed signature does not stop the chain check) and fills
+ * `out`. DSTACK_OK only when out->verified; DSTACK_ERR_PROTOCOL for a malformed quote (bad
+ * header, sizes that do not add up, wrong key or certification-data type); DSTACK_ERR_CRYPTO
+ * when a well-formed quote fails a check (the message names the first failing one);
+ * DSTACK_ERR_USAGE for NULL arguments or an unusable trusted_root_pem. `opts` may be NULL. */
+dstack_status dstack_tdx_quote_verify(const uint8_t *quote, size_t len,
+                                      const dstack_quote_verify_opts *opts,
+                                      dstack_quote_verify_result *out, dstack_error *err);
+
+/* The embedded Intel SGX Root CA (PEM), the default trust anchor. */
+const char *dstack_intel_sgx_root_ca_pem(void);
+
+/* ---- Verifying an RA-TLS certificate (spec §4.7) ----------------------------------------- */
+typedef struct dstack_ratls_policy {
+    dstack_quote_verify_opts quote;
+    bool has_app_id; /* require the "app-id" runtime event (20 bytes) to equal app_id */
+    uint8_t app_id[20];
+    bool has_compose_hash; /* require the "compose-hash" runtime event to equal this */
+    uint8_t compose_hash[32];
+    bool has_mr_aggregated; /* require dstack_mr_aggregated(quote) to equal this */
+    uint8_t mr_aggregated[32];
+} dstack_ratls_policy;
+
+typedef struct dstack_ratls_verification {
+    bool has_attestation;                    /* the certificate carries .1.8 or .1.1+.1.2 */
+    bool from_legacy_oids;                   /* rebuilt from .1.1/.1.2 */
+    bool quote_parsed;                       /* a TDX v4 quote was found */
+    bool report_data_binds_key;              /* §4.7 steps 2 and 5 */
+    bool rtmr3_matches;                      /* §4.7 step 4 */
+    dstack_quote_verify_result quote_result; /* §4.7 step 3 */
+    dstack_tdx_quote quote;
+    bool has_app_id; /* from the "app-id" runtime event (bound by RTMR3) */
+    uint8_t app_id[20];
+    bool has_compose_hash; /* from the "compose-hash" runtime event */
+    uint8_t compose_hash[32];
+    uint8_t mr_aggregated[32];
+    bool policy_checked; /* a dstack_ratls_policy field was set */
+    bool policy_ok;      /* every requested app_id/compose_hash/mr_aggregated matched */
+    bool verified;       /* every check above held */
+} dstack_ratls_verification;
+
+/* §4.7: dstack_ratls_inspect, then DCAP-verify the quote offline (dstack_tdx_quote_verify
+ * with policy->quote), the report_data binding, RTMR3 replay and the optional policy. Fills
+ * `out` as far as it got. DSTACK_OK only when out->verified; DSTACK_ERR_CRYPTO when a check
+ * failed (the message names the first); DSTACK_ERR_PROTOCOL for an unreadable attestation or
+ * a certificate without one. `policy` may be NULL (Intel root, now, no app policy). */
+dstack_status dstack_ratls_verify(X509 *cert, const dstack_ratls_policy *policy,
+                                  dstack_ratls_verification *out, dstack_error *err);
+
 /* ---- Measurements (spec §5.5) ------------------------------------------------------------ */
 /* SHA-256(MRTD||RTMR0..3 [|| MRCONFIGID||MROWNER||MROWNERCONFIG if any non-zero]). */
 void dstack_mr_aggregated(const dstack_tdx_quote *quote, uint8_t out[32]);

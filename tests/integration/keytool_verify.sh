@@ -1,0 +1,132 @@
+#!/usr/bin/env bash
+# dstack-keytool verify: fixture quotes verify to the Intel SGX root (raw and hex, text and
+# JSON), tampering and foreign roots exit 3, usage and I/O errors exit 2 and 4, and RA-TLS
+# certificates from dstack-sim show the bindings verified but the quote NOT verified (the
+# simulator's quotes are signed by its own keys, or carry a real quote with patched
+# report_data, so DCAP verification must fail).
+source "$DSTACK_SOURCE_DIR/tests/lib/common.sh"
+source "$DSTACK_SOURCE_DIR/tests/integration/services_lib.sh"
+require node openssl
+
+T2027=1798761600 # inside every fixture PCK's validity period
+work="$DSTACK_TMP/work"
+mkdir -p "$work"
+
+# ---- usage -------------------------------------------------------------------------------
+help=$("$KEYTOOL" verify --help)
+check "verify --help exits 0" test $? -eq 0
+assert_contains "verify --help" "$help" "Usage: dstack-keytool [global options] verify"
+assert_contains "verify --help says what is not checked" "$help" "NOT checked"
+assert_contains "global help lists verify" "$("$KEYTOOL" --help)" "verify"
+"$KEYTOOL" verify >/dev/null 2>&1
+assert_eq "no input: exit 2" 2 $?
+"$KEYTOOL" verify --quote "$DSTACK_FIXTURES/tdx_quote" dstack:tls/x >/dev/null 2>&1
+assert_eq "two inputs: exit 2" 2 $?
+msg=$("$KEYTOOL" verify --quote "$DSTACK_FIXTURES/tdx_quote" --at yesterday 2>&1)
+assert_eq "bad --at: exit 2" 2 $?
+assert_contains "bad --at message" "$msg" "--at"
+"$KEYTOOL" verify --quote "$DSTACK_FIXTURES/tdx_quote" --at 5 --no-time-check >/dev/null 2>&1
+assert_eq "--at with --no-time-check: exit 2" 2 $?
+"$KEYTOOL" --app-id 1234 verify --cert /dev/null >/dev/null 2>&1
+assert_eq "short --app-id: exit 2" 2 $?
+echo "not a certificate" >"$work/garbage.pem"
+"$KEYTOOL" verify --quote "$DSTACK_FIXTURES/tdx_quote" --trusted-root "$work/garbage.pem" \
+    >/dev/null 2>&1
+assert_eq "unusable --trusted-root: exit 2" 2 $?
+msg=$("$KEYTOOL" verify --quote "$work/missing" 2>&1)
+assert_eq "missing quote file: exit 4" 4 $?
+assert_contains "missing file message" "$msg" "$work/missing"
+"$KEYTOOL" verify --quote "$DSTACK_FIXTURES/tdx_quote" --trusted-root "$work/missing" \
+    >/dev/null 2>&1
+assert_eq "missing --trusted-root file: exit 4" 4 $?
+
+# ---- fixture quotes ------------------------------------------------------------------------
+out=$("$KEYTOOL" verify --quote "$DSTACK_FIXTURES/tdx_quote" --at $T2027)
+assert_eq "tdx_quote verifies" 0 $?
+assert_contains "PCK chain to Intel" "$out" "PCK chain:              ok (/CN=Intel SGX PCK Certificate"
+assert_contains "result line" "$out" "result:                 VERIFIED"
+assert_contains "TCB status reported unchecked" "$out" "TCB status:             not checked"
+for f in quote-report.json tdx-lite-getquote.json; do
+    node -e 'process.stdout.write(JSON.parse(require("fs").readFileSync(process.argv[1])).quote)' \
+        "$DSTACK_FIXTURES/$f" >"$work/$f.hex"
+    json=$("$KEYTOOL" verify --quote "$work/$f.hex" --at $T2027 --json)
+    assert_eq "$f (hex) verifies" 0 $?
+    assert_eq "$f verified flag" true "$(json_get verified <<<"$json")"
+done
+json=$("$KEYTOOL" verify --quote "$work/tdx-lite-getquote.json.hex" --at 1767225600 --json)
+assert_eq "PCK not yet valid: exit 3" 3 $?
+assert_contains "not yet valid reason" "$(json_get error <<<"$json")" "not yet valid"
+"$KEYTOOL" verify --quote "$work/tdx-lite-getquote.json.hex" --no-time-check >/dev/null
+assert_eq "--no-time-check accepts it" 0 $?
+
+# Tampering: a body byte (signature), the PCK PEM (chain), a truncated file (structure).
+cp "$DSTACK_FIXTURES/tdx_quote" "$work/body.bin"
+printf '\x55' | dd of="$work/body.bin" bs=1 seek=200 conv=notrunc status=none
+out=$("$KEYTOOL" verify --quote "$work/body.bin" --at $T2027)
+assert_eq "flipped body byte: exit 3" 3 $?
+assert_contains "flipped body: signature failed" "$out" "quote signature:        FAILED"
+assert_contains "flipped body: chain still ok" "$out" "PCK chain:              ok"
+cp "$DSTACK_FIXTURES/tdx_quote" "$work/pem.bin"
+printf 'Q' | dd of="$work/pem.bin" bs=1 seek=1560 conv=notrunc status=none
+out=$("$KEYTOOL" verify --quote "$work/pem.bin" --at $T2027)
+assert_eq "flipped PEM character: exit 3" 3 $?
+assert_contains "flipped PEM: chain failed" "$out" "PCK chain:              FAILED"
+head -c 2000 "$DSTACK_FIXTURES/tdx_quote" >"$work/short.bin"
+json=$("$KEYTOOL" verify --quote "$work/short.bin" --json)
+assert_eq "truncated quote: exit 3" 3 $?
+assert_eq "truncated quote: not verified" false "$(json_get verified <<<"$json")"
+
+# A foreign trusted root: the Intel chain no longer verifies.
+openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -subj "/CN=Other Root" \
+    -keyout "$work/other.key" -out "$work/other.pem" -days 30 2>/dev/null
+out=$("$KEYTOOL" verify --quote "$DSTACK_FIXTURES/tdx_quote" --trusted-root "$work/other.pem" \
+    --at $T2027)
+assert_eq "foreign root: exit 3" 3 $?
+assert_contains "foreign root: chain failed" "$out" "PCK chain:              FAILED"
+# An X.509 file that is not an RA-TLS certificate.
+msg=$("$KEYTOOL" verify --cert "$work/other.pem" 2>&1)
+assert_eq "certificate without attestation: exit 3" 3 $?
+assert_contains "no attestation message" "$msg" "no dstack attestation"
+
+# ---- RA-TLS certificates from dstack-sim ---------------------------------------------------
+start_sim sim || { fail "simulator did not start"; finish; }
+provider_env
+out=$("$KEYTOOL" verify 'dstack:tls/x?cert=self')
+assert_eq "sim self cert: exit 3" 3 $?
+assert_contains "sim: binding ok" "$out" "report_data binds key:  ok"
+assert_contains "sim: RTMR3 ok" "$out" "RTMR3 replay:           ok"
+assert_contains "sim: quote not verified" "$out" "TDX quote (DCAP):       NOT VERIFIED"
+assert_contains "sim: chain is not Intel's" "$out" "PCK chain:              FAILED"
+assert_contains "sim: result" "$out" "result:                 NOT VERIFIED"
+json=$("$KEYTOOL" verify 'dstack:tls/x?cert=self' --json)
+assert_eq "sim --json: exit 3" 3 $?
+assert_eq "sim --json binding" true "$(json_get report_data_binds_key <<<"$json")"
+assert_eq "sim --json rtmr3" true "$(json_get rtmr3_matches <<<"$json")"
+assert_eq "sim --json verified" false "$(json_get verified <<<"$json")"
+app_id=$(json_get app_id <<<"$json")
+check "sim app id is 20 bytes of hex" grep -Eq '^[0-9a-f]{40}$' <<<"$app_id"
+# The same certificate as a file; with a wrong --app-id the policy fails too.
+"$KEYTOOL" export 'dstack:tls/x?cert=self' --cert "$work/sim.pem" >/dev/null
+assert_eq "export sim cert" 0 $?
+out=$("$KEYTOOL" --app-id 0000000000000000000000000000000000000000 verify --cert "$work/sim.pem")
+assert_eq "sim cert file, wrong app id: exit 3" 3 $?
+assert_contains "wrong app id: policy failed" "$out" "policy:                 FAILED"
+out=$("$KEYTOOL" --app-id "$app_id" verify --cert "$work/sim.pem")
+assert_eq "sim cert file, right app id: still exit 3 (quote)" 3 $?
+assert_contains "right app id: policy ok" "$out" "policy:                 ok"
+# Agent unreachable: exit 1.
+"$KEYTOOL" --endpoint "$DSTACK_TMP/nope.sock" --tappd-endpoint "$DSTACK_TMP/nope2.sock" \
+    verify 'dstack:tls/x?cert=self' >/dev/null 2>&1
+assert_eq "agent unreachable: exit 1" 1 $?
+stop_sim
+
+# A simulator serving the real fixture quote with patched report_data: the Intel chain and
+# QE report verify, the quote signature does not.
+start_sim real --quote "$DSTACK_FIXTURES/tdx_quote" || { fail "simulator did not start"; finish; }
+provider_env
+out=$("$KEYTOOL" verify 'dstack:tls/y?cert=self' --at $T2027)
+assert_eq "patched real quote: exit 3" 3 $?
+assert_contains "patched: signature failed" "$out" "quote signature:        FAILED"
+assert_contains "patched: Intel chain ok" "$out" "PCK chain:              ok (/CN=Intel SGX PCK"
+assert_contains "patched: binding ok" "$out" "report_data binds key:  ok"
+finish

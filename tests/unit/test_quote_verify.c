@@ -1,0 +1,673 @@
+/* Offline DCAP verification of TDX quotes and RA-TLS certificates: every fixture quote
+ * verifies to the Intel SGX Root CA; each tampered part, truncation, size lie, foreign root
+ * and policy violation is caught; synthetic quotes under a test PKI exercise the positive
+ * RA-TLS path (real quotes cannot bind a fresh key). */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <json-c/json.h>
+#include <openssl/core_names.h>
+#include <openssl/ec.h>
+#include <openssl/pem.h>
+#include <openssl/sha.h>
+
+#include <dstack/attest.h>
+#include <dstack/keys.h>
+
+#include "pkey_util.h"
+#include "test_util.h"
+
+#define T_2026_01_01 1767225600 /* before the tdx-lite PCK's notBefore (2026-04-15) */
+#define T_2027_01_01 1798761600 /* inside every fixture PCK's validity */
+#define T_2032_01_01 1956528000 /* after the tdx_quote PCK's notAfter (2031-08-02) */
+
+#define OFF_SIG 636
+#define OFF_ATT_KEY (OFF_SIG + 64)
+#define OFF_CERT_TYPE (OFF_SIG + 128)
+#define OFF_QE_REPORT (OFF_CERT_TYPE + 6)
+#define OFF_QE_SIG (OFF_QE_REPORT + 384)
+#define OFF_AUTH_LEN (OFF_QE_SIG + 64)
+#define OFF_AUTH (OFF_AUTH_LEN + 2) /* fixtures: 32 bytes of auth data */
+#define OFF_INNER_TYPE (OFF_AUTH + 32)
+#define OFF_PEM (OFF_INNER_TYPE + 6)
+
+static const dstack_quote_verify_opts at_2027 = {NULL, T_2027_01_01, 0};
+
+static uint8_t *hex_field(const char *fixture, const char *field, size_t *len)
+{
+    uint8_t *text = test_read_fixture(fixture, NULL), *out;
+    json_object *root = json_tokener_parse((const char *)text), *v;
+    const char *hex;
+
+    CU_ASSERT_FATAL(root != NULL && json_object_object_get_ex(root, field, &v));
+    hex = json_object_get_string(v);
+    out = malloc(strlen(hex) / 2 + 1);
+    CU_ASSERT_FATAL(out != NULL && dstack_hex_decode(hex, strlen(hex), out, strlen(hex) / 2, len));
+    json_object_put(root);
+    free(text);
+    return out;
+}
+
+/* The quote of each fixture that carries one. */
+static uint8_t *fixture_quote(int which, size_t *len, const char **name)
+{
+    dstack_attestation att;
+    uint8_t *buf, *quote;
+    size_t blen;
+
+    switch (which) {
+    case 0:
+        *name = "tdx_quote";
+        return test_read_fixture("tdx_quote", len);
+    case 1:
+        *name = "attestation.bin";
+        buf = test_read_fixture("attestation.bin", &blen);
+        CU_ASSERT_FATAL(dstack_attestation_decode(buf, blen, &att, NULL) == DSTACK_OK);
+        quote = malloc(att.quote_len);
+        CU_ASSERT_FATAL(quote != NULL);
+        memcpy(quote, att.quote, att.quote_len);
+        *len = att.quote_len;
+        dstack_attestation_free(&att);
+        free(buf);
+        return quote;
+    case 2:
+        *name = "quote-report.json";
+        return hex_field("quote-report.json", "quote", len);
+    default:
+        *name = "tdx-lite-getquote.json";
+        return hex_field("tdx-lite-getquote.json", "quote", len);
+    }
+}
+
+static dstack_status verify(const uint8_t *q, size_t len, const dstack_quote_verify_opts *opts,
+                            dstack_quote_verify_result *r, dstack_error *err)
+{
+    dstack_error_clear(err);
+    return dstack_tdx_quote_verify(q, len, opts, r, err);
+}
+
+static void test_fixtures_verify_to_intel_root(void)
+{
+    for (int i = 0; i < 4; i++) {
+        const char *name;
+        size_t len;
+        uint8_t *q = fixture_quote(i, &len, &name);
+        dstack_quote_verify_result r;
+        dstack_error err;
+        dstack_status rc = verify(q, len, &at_2027, &r, &err);
+
+        if (rc != DSTACK_OK)
+            fprintf(stderr, "%s: %s\n", name, err.message);
+        CU_ASSERT_EQUAL(rc, DSTACK_OK);
+        CU_ASSERT(r.structure_ok && r.quote_signature_ok && r.qe_report_binds_key);
+        CU_ASSERT(r.qe_report_signature_ok && r.pck_chain_ok && r.policy_ok && r.verified);
+        CU_ASSERT(!r.debug_td && r.mr_signer_seam_zero);
+        CU_ASSERT(!r.tcb_status_checked && !r.revocation_checked && !r.qe_identity_checked);
+        CU_ASSERT_PTR_NOT_NULL(strstr(r.pck_subject, "CN=Intel SGX PCK Certificate"));
+        CU_ASSERT_STRING_EQUAL(r.chain_error, "");
+        CU_ASSERT_EQUAL(r.qe_isv_prod_id, 2); /* Intel's TD quoting enclave */
+        free(q);
+    }
+}
+
+/* Validity periods: tdx-lite's PCK starts 2026-04-15, tdx_quote's ends 2031-08-02. */
+static void test_verification_time(void)
+{
+    const char *name;
+    size_t len_lite, len_old;
+    uint8_t *lite = fixture_quote(3, &len_lite, &name), *old = fixture_quote(0, &len_old, &name);
+    dstack_quote_verify_opts early = {NULL, T_2026_01_01, 0}, late = {NULL, T_2032_01_01, 0};
+    dstack_quote_verify_opts any = {NULL, T_2026_01_01, DSTACK_QV_NO_TIME_CHECK};
+    dstack_quote_verify_result r;
+    dstack_error err;
+
+    CU_ASSERT_EQUAL(verify(lite, len_lite, &early, &r, &err), DSTACK_ERR_CRYPTO);
+    CU_ASSERT(!r.pck_chain_ok && r.quote_signature_ok && r.qe_report_signature_ok);
+    CU_ASSERT_STRING_EQUAL(r.chain_error, "certificate is not yet valid");
+    CU_ASSERT_PTR_NOT_NULL(strstr(err.message, "not yet valid"));
+    CU_ASSERT_EQUAL(verify(lite, len_lite, &any, &r, &err), DSTACK_OK);
+    CU_ASSERT_EQUAL(verify(old, len_old, &late, &r, &err), DSTACK_ERR_CRYPTO);
+    CU_ASSERT_STRING_EQUAL(r.chain_error, "certificate has expired");
+    CU_ASSERT_EQUAL(verify(old, len_old, &at_2027, &r, &err), DSTACK_OK);
+    free(lite);
+    free(old);
+}
+
+/* One flipped byte in each signed or signing part is caught by the check that owns it. */
+static void test_flipped_bytes(void)
+{
+    static const struct {
+        size_t off;
+        const char *what;
+        bool quote_sig, binds, qe_sig, chain;
+    } cases[] = {
+        {200, "TD report body (MRTD)", false, true, true, true},
+        {20, "header user data", false, true, true, true},
+        {OFF_SIG + 5, "quote signature", false, true, true, true},
+        {OFF_ATT_KEY + 5, "attestation key", false, false, true, true},
+        {OFF_QE_REPORT + 70, "QE report MRENCLAVE", true, true, false, true},
+        {OFF_QE_REPORT + 330, "QE report report_data", true, false, false, true},
+        {OFF_QE_SIG + 40, "QE report signature", true, true, false, true},
+        {OFF_AUTH + 3, "QE auth data", true, false, true, true},
+    };
+    const char *name;
+    size_t len;
+    uint8_t *q = fixture_quote(0, &len, &name);
+    dstack_quote_verify_result r;
+    dstack_error err;
+
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        q[cases[i].off] ^= 0x01;
+        CU_ASSERT_EQUAL(verify(q, len, &at_2027, &r, &err), DSTACK_ERR_CRYPTO);
+        if (r.quote_signature_ok != cases[i].quote_sig || r.qe_report_binds_key != cases[i].binds ||
+            r.qe_report_signature_ok != cases[i].qe_sig || r.pck_chain_ok != cases[i].chain)
+            fprintf(stderr, "flipped %s: %d %d %d %d\n", cases[i].what, r.quote_signature_ok,
+                    r.qe_report_binds_key, r.qe_report_signature_ok, r.pck_chain_ok);
+        CU_ASSERT(r.structure_ok && !r.verified);
+        CU_ASSERT_EQUAL(r.quote_signature_ok, cases[i].quote_sig);
+        CU_ASSERT_EQUAL(r.qe_report_binds_key, cases[i].binds);
+        CU_ASSERT_EQUAL(r.qe_report_signature_ok, cases[i].qe_sig);
+        CU_ASSERT_EQUAL(r.pck_chain_ok, cases[i].chain);
+        q[cases[i].off] ^= 0x01;
+    }
+    CU_ASSERT_EQUAL(verify(q, len, &at_2027, &r, &err), DSTACK_OK);
+    free(q);
+}
+
+/* A changed base64 character inside the PCK leaf (its TBS or its signature) or the
+ * intermediate breaks the chain; a removed PEM line makes it unparsable. */
+static void test_flipped_pck_pem(void)
+{
+    static const size_t offsets[] = {OFF_PEM + 300, OFF_PEM + 1500, OFF_PEM + 2000};
+    const char *name;
+    size_t len;
+    uint8_t *q = fixture_quote(0, &len, &name);
+    dstack_quote_verify_result r;
+    dstack_error err;
+
+    for (size_t i = 0; i < sizeof(offsets) / sizeof(offsets[0]); i++) {
+        uint8_t saved = q[offsets[i]];
+
+        q[offsets[i]] = saved == 'A' ? 'B' : 'A';
+        CU_ASSERT_EQUAL(verify(q, len, &at_2027, &r, &err), DSTACK_ERR_CRYPTO);
+        CU_ASSERT(r.structure_ok && !r.pck_chain_ok && !r.verified);
+        CU_ASSERT(r.chain_error[0] != '\0');
+        CU_ASSERT_PTR_NOT_NULL(strstr(err.message, "PCK certificate chain"));
+        q[offsets[i]] = saved;
+    }
+    q[OFF_PEM + 5] = '#'; /* "-----BEGIN" mangled: the leaf is gone, garbage precedes */
+    CU_ASSERT_EQUAL(verify(q, len, &at_2027, &r, &err), DSTACK_ERR_CRYPTO);
+    CU_ASSERT(!r.pck_chain_ok && !r.qe_report_signature_ok);
+    free(q);
+}
+
+static void put_le32(uint8_t *p, uint32_t v)
+{
+    p[0] = (uint8_t)v, p[1] = (uint8_t)(v >> 8), p[2] = (uint8_t)(v >> 16),
+    p[3] = (uint8_t)(v >> 24);
+}
+
+/* Cut at each field boundary, once as is and once with the signature-data length shrunk
+ * to match (so only the inner sizes disagree): always a protocol error, never a crash. */
+static void test_truncation(void)
+{
+    const char *name;
+    size_t len;
+    uint8_t *q = fixture_quote(0, &len, &name);
+    size_t end = OFF_SIG + 4300;
+    const size_t cuts[] = {0,
+                           1,
+                           47,
+                           48,
+                           631,
+                           632,
+                           635,
+                           OFF_SIG,
+                           OFF_SIG + 1,
+                           OFF_ATT_KEY,
+                           OFF_CERT_TYPE,
+                           OFF_CERT_TYPE + 2,
+                           OFF_QE_REPORT,
+                           OFF_QE_REPORT + 383,
+                           OFF_QE_SIG,
+                           OFF_AUTH_LEN,
+                           OFF_AUTH_LEN + 1,
+                           OFF_AUTH,
+                           OFF_AUTH + 31,
+                           OFF_INNER_TYPE,
+                           OFF_INNER_TYPE + 4,
+                           OFF_PEM,
+                           OFF_PEM + 100,
+                           end - 1};
+    dstack_quote_verify_result r;
+    dstack_error err;
+
+    for (size_t i = 0; i < sizeof(cuts) / sizeof(cuts[0]); i++) {
+        uint8_t *cut = malloc(cuts[i] + 1);
+
+        memcpy(cut, q, cuts[i]);
+        CU_ASSERT_EQUAL(verify(cut, cuts[i], &at_2027, &r, &err), DSTACK_ERR_PROTOCOL);
+        CU_ASSERT(!r.structure_ok && !r.verified);
+        if (cuts[i] >= OFF_SIG) {
+            put_le32(cut + 632, (uint32_t)(cuts[i] - OFF_SIG));
+            if (verify(cut, cuts[i], &at_2027, &r, &err) != DSTACK_ERR_PROTOCOL)
+                fprintf(stderr, "cut at %zu: %s\n", cuts[i], err.message);
+            CU_ASSERT_EQUAL(verify(cut, cuts[i], &at_2027, &r, &err), DSTACK_ERR_PROTOCOL);
+            CU_ASSERT(!r.structure_ok && !r.verified);
+        }
+        free(cut);
+    }
+    /* Every size shrunk consistently: the PEM itself is cut mid-certificate. */
+    {
+        size_t cut_len = OFF_PEM + 1000;
+        uint8_t *cut = malloc(cut_len);
+
+        memcpy(cut, q, cut_len);
+        put_le32(cut + 632, (uint32_t)(cut_len - OFF_SIG));
+        put_le32(cut + OFF_CERT_TYPE + 2, (uint32_t)(cut_len - OFF_QE_REPORT));
+        put_le32(cut + OFF_INNER_TYPE + 2, (uint32_t)(cut_len - OFF_PEM));
+        CU_ASSERT_EQUAL(verify(cut, cut_len, &at_2027, &r, &err), DSTACK_ERR_CRYPTO);
+        CU_ASSERT(r.structure_ok && !r.pck_chain_ok && r.quote_signature_ok);
+        free(cut);
+    }
+    free(q);
+}
+
+/* Sizes and types that lie. */
+static void test_hostile_sizes_and_types(void)
+{
+    const char *name;
+    size_t len;
+    uint8_t *q = fixture_quote(0, &len, &name), *copy = malloc(len);
+    dstack_quote_verify_result r;
+    dstack_error err;
+    static const struct {
+        size_t off;
+        uint8_t bytes[4];
+        size_t n;
+        const char *msg;
+    } lies[] = {
+        {OFF_CERT_TYPE, {5, 0}, 2, "certification data type 5"},
+        {OFF_CERT_TYPE, {7, 0}, 2, "certification data type 7"},
+        {OFF_CERT_TYPE + 2, {0xff, 0xff, 0xff, 0xff}, 4, "does not match"},
+        {OFF_CERT_TYPE + 2, {0, 0, 0, 0}, 4, "does not match"},
+        {OFF_AUTH_LEN, {0xff, 0xff}, 2, "auth data"},
+        {OFF_AUTH_LEN, {0, 0}, 2, "PCK certificate chain"}, /* auth bytes read as a type */
+        {OFF_INNER_TYPE, {4, 0}, 2, "QE certification data type 4"},
+        {OFF_INNER_TYPE + 2, {0xff, 0xff, 0xff, 0x7f}, 4, "PCK chain size"},
+        {OFF_PEM + 30, {0}, 1, "NUL"},
+        {2, {3, 0}, 2, "attestation key type 3"},
+        {0, {5, 0}, 2, "version 5"},
+    };
+
+    for (size_t i = 0; i < sizeof(lies) / sizeof(lies[0]); i++) {
+        memcpy(copy, q, len);
+        memcpy(copy + lies[i].off, lies[i].bytes, lies[i].n);
+        CU_ASSERT_EQUAL(verify(copy, len, &at_2027, &r, &err), DSTACK_ERR_PROTOCOL);
+        if (strstr(err.message, lies[i].msg) == NULL)
+            fprintf(stderr, "lie %zu: %s\n", i, err.message);
+        CU_ASSERT_PTR_NOT_NULL(strstr(err.message, lies[i].msg));
+        CU_ASSERT(!r.verified);
+    }
+    CU_ASSERT_EQUAL(verify(NULL, 0, &at_2027, &r, &err), DSTACK_ERR_USAGE);
+    CU_ASSERT_EQUAL(verify(q, len, &at_2027, NULL, &err), DSTACK_ERR_USAGE);
+    free(copy);
+    free(q);
+}
+
+/* ---- a test PKI: root → PCK leaf (with the SGX extension), attestation key ----------- */
+typedef struct test_pki {
+    EVP_PKEY *root_key, *pck_key, *att_key;
+    X509 *root;
+    char *root_pem, *chain_pem; /* chain: leaf then root */
+} test_pki;
+
+static EVP_PKEY *p256(uint8_t seed)
+{
+    uint8_t secret[32];
+    EVP_PKEY *k = NULL;
+
+    memset(secret, seed, sizeof(secret));
+    CU_ASSERT_FATAL(dstack_pkey_from_secret(DSTACK_ALG_P256, secret, &k, NULL) == DSTACK_OK);
+    return k;
+}
+
+static char *pem_of(X509 *const *certs, int n)
+{
+    BIO *bio = BIO_new(BIO_s_mem());
+    char *data, *out;
+    long len;
+
+    for (int i = 0; i < n; i++)
+        CU_ASSERT_FATAL(PEM_write_bio_X509(bio, certs[i]) == 1);
+    len = BIO_get_mem_data(bio, &data);
+    out = strndup(data, (size_t)len);
+    BIO_free(bio);
+    return out;
+}
+
+static void pki_init(test_pki *p, const char *root_cn, bool sgx_ext)
+{
+    static const uint8_t ext_payload[] = {0x30, 0x00};
+    dstack_cert_ext ext = {"1.2.840.113741.1.13.1", ext_payload, sizeof(ext_payload)};
+    dstack_cert_spec spec;
+    X509 *leaf = NULL, *certs[2];
+
+    memset(p, 0, sizeof(*p));
+    p->root_key = p256(1);
+    p->pck_key = p256(2);
+    p->att_key = p256(3);
+    memset(&spec, 0, sizeof(spec));
+    spec.common_name = root_cn;
+    spec.organization = "dstack tests";
+    spec.is_ca = true;
+    spec.ca_pathlen = 1;
+    spec.not_before = 157766400;
+    spec.not_after = 2524607999;
+    CU_ASSERT_FATAL(dstack_cert_build(&spec, p->root_key, NULL, NULL, &p->root, NULL) == DSTACK_OK);
+    spec.common_name = "Test PCK Certificate";
+    spec.is_ca = false;
+    spec.ca_pathlen = -1;
+    spec.exts = sgx_ext ? &ext : NULL;
+    spec.n_exts = sgx_ext ? 1 : 0;
+    CU_ASSERT_FATAL(dstack_cert_build(&spec, p->pck_key, p->root_key, p->root, &leaf, NULL) ==
+                    DSTACK_OK);
+    certs[0] = leaf;
+    certs[1] = p->root;
+    p->chain_pem = pem_of(certs, 2);
+    p->root_pem = pem_of(&p->root, 1);
+    X509_free(leaf);
+}
+
+static void pki_free(test_pki *p)
+{
+    EVP_PKEY_free(p->root_key);
+    EVP_PKEY_free(p->pck_key);
+    EVP_PKEY_free(p->att_key);
+    X509_free(p->root);
+    free(p->root_pem);
+    free(p->chain_pem);
+}
+
+static void sign_raw(EVP_PKEY *key, const uint8_t *data, size_t len, uint8_t out[64])
+{
+    EVP_MD_CTX *md = EVP_MD_CTX_new();
+    unsigned char der[80];
+    const unsigned char *p = der;
+    size_t der_len = sizeof(der);
+    ECDSA_SIG *sig;
+    const BIGNUM *r, *s;
+
+    CU_ASSERT_FATAL(EVP_DigestSignInit(md, NULL, EVP_sha256(), NULL, key) == 1 &&
+                    EVP_DigestSign(md, der, &der_len, data, len) == 1);
+    sig = d2i_ECDSA_SIG(NULL, &p, (long)der_len);
+    ECDSA_SIG_get0(sig, &r, &s);
+    BN_bn2binpad(r, out, 32);
+    BN_bn2binpad(s, out + 32, 32);
+    ECDSA_SIG_free(sig);
+    EVP_MD_CTX_free(md);
+}
+
+/* A quote whose header and body are `signed_part` (632 bytes), signed under `p`. */
+static uint8_t *synth_quote(const test_pki *p, const uint8_t *signed_part, size_t *len)
+{
+    size_t pem_len = strlen(p->chain_pem) + 1, cert_len = 384 + 64 + 2 + 32 + 6 + pem_len;
+    size_t sig_len = 64 + 64 + 6 + cert_len;
+    uint8_t *q = calloc(1, OFF_SIG + sig_len), pt[65];
+    size_t ptlen = 0;
+
+    memcpy(q, signed_part, 632);
+    put_le32(q + 632, (uint32_t)sig_len);
+    sign_raw(p->att_key, q, 632, q + OFF_SIG);
+    CU_ASSERT_FATAL(EVP_PKEY_get_octet_string_param(p->att_key, OSSL_PKEY_PARAM_ENCODED_PUBLIC_KEY,
+                                                    pt, sizeof(pt), &ptlen) == 1 &&
+                    ptlen == 65);
+    memcpy(q + OFF_ATT_KEY, pt + 1, 64);
+    q[OFF_CERT_TYPE] = 6;
+    put_le32(q + OFF_CERT_TYPE + 2, (uint32_t)cert_len);
+    memset(q + OFF_AUTH, 0xa5, 32);
+    {
+        uint8_t tmp[96];
+
+        memcpy(tmp, pt + 1, 64);
+        memset(tmp + 64, 0xa5, 32);
+        SHA256(tmp, sizeof(tmp), q + OFF_QE_REPORT + 320);
+    }
+    q[OFF_QE_REPORT + 256] = 2; /* ISVPRODID */
+    sign_raw(p->pck_key, q + OFF_QE_REPORT, 384, q + OFF_QE_SIG);
+    q[OFF_AUTH_LEN] = 32;
+    q[OFF_INNER_TYPE] = 5;
+    put_le32(q + OFF_INNER_TYPE + 2, (uint32_t)pem_len);
+    memcpy(q + OFF_PEM, p->chain_pem, pem_len);
+    *len = OFF_SIG + sig_len;
+    return q;
+}
+
+static void test_custom_root_and_policy(void)
+{
+    const char *name;
+    size_t flen, len;
+    uint8_t *fixture = fixture_quote(0, &flen, &name), *q, body[632];
+    test_pki pki, other, no_ext;
+    dstack_quote_verify_opts opts = {NULL, T_2027_01_01, 0};
+    dstack_quote_verify_result r;
+    dstack_error err;
+
+    pki_init(&pki, "Test Root A", true);
+    pki_init(&other, "Test Root B", true);
+    memcpy(body, fixture, 632);
+    q = synth_quote(&pki, body, &len);
+    /* Under the Intel root a self-made chain fails, while every signature holds. */
+    CU_ASSERT_EQUAL(verify(q, len, &opts, &r, &err), DSTACK_ERR_CRYPTO);
+    CU_ASSERT(r.quote_signature_ok && r.qe_report_binds_key && r.qe_report_signature_ok);
+    CU_ASSERT(!r.pck_chain_ok);
+    opts.trusted_root_pem = pki.root_pem;
+    CU_ASSERT_EQUAL(verify(q, len, &opts, &r, &err), DSTACK_OK);
+    CU_ASSERT(r.verified);
+    CU_ASSERT_EQUAL(r.qe_isv_prod_id, 2);
+    /* A different trusted root: the chain, and only the chain, fails. */
+    opts.trusted_root_pem = other.root_pem;
+    CU_ASSERT_EQUAL(verify(q, len, &opts, &r, &err), DSTACK_ERR_CRYPTO);
+    CU_ASSERT(!r.pck_chain_ok && r.quote_signature_ok && r.qe_report_signature_ok);
+    CU_ASSERT_PTR_NOT_NULL(strstr(err.message, "PCK certificate chain"));
+    /* The fixture's Intel chain under a foreign root. */
+    CU_ASSERT_EQUAL(verify(fixture, flen, &opts, &r, &err), DSTACK_ERR_CRYPTO);
+    CU_ASSERT(!r.pck_chain_ok && r.quote_signature_ok);
+    opts.trusted_root_pem = "not a certificate";
+    CU_ASSERT_EQUAL(verify(q, len, &opts, &r, &err), DSTACK_ERR_USAGE);
+    free(q);
+
+    /* Policy (§4.7 step 3): a debug TD and a non-zero MRSIGNERSEAM, validly signed. */
+    opts.trusted_root_pem = pki.root_pem;
+    body[168] |= 1;
+    q = synth_quote(&pki, body, &len);
+    CU_ASSERT_EQUAL(verify(q, len, &opts, &r, &err), DSTACK_ERR_CRYPTO);
+    CU_ASSERT(r.debug_td && !r.policy_ok && r.quote_signature_ok && r.pck_chain_ok);
+    CU_ASSERT_PTR_NOT_NULL(strstr(err.message, "debug TD"));
+    opts.flags = DSTACK_QV_ALLOW_DEBUG;
+    CU_ASSERT_EQUAL(verify(q, len, &opts, &r, &err), DSTACK_OK);
+    free(q);
+    body[168] &= (uint8_t)~1u;
+    body[112 + 7] = 0x42;
+    q = synth_quote(&pki, body, &len);
+    opts.flags = 0;
+    CU_ASSERT_EQUAL(verify(q, len, &opts, &r, &err), DSTACK_ERR_CRYPTO);
+    CU_ASSERT(!r.mr_signer_seam_zero && !r.policy_ok);
+    CU_ASSERT_PTR_NOT_NULL(strstr(err.message, "MRSIGNERSEAM"));
+    opts.flags = DSTACK_QV_ALLOW_SEAM_SIGNER;
+    CU_ASSERT_EQUAL(verify(q, len, &opts, &r, &err), DSTACK_OK);
+    free(q);
+
+    /* A chain that verifies but whose leaf is no PCK certificate. */
+    pki_init(&no_ext, "Test Root C", false);
+    body[112 + 7] = 0;
+    q = synth_quote(&no_ext, body, &len);
+    opts.trusted_root_pem = no_ext.root_pem;
+    opts.flags = 0;
+    CU_ASSERT_EQUAL(verify(q, len, &opts, &r, &err), DSTACK_ERR_CRYPTO);
+    CU_ASSERT(!r.pck_chain_ok && r.qe_report_signature_ok);
+    CU_ASSERT_PTR_NOT_NULL(strstr(r.chain_error, "SGX extension"));
+    free(q);
+    pki_free(&no_ext);
+    pki_free(&pki);
+    pki_free(&other);
+    free(fixture);
+}
+
+/* ---- RA-TLS certificates ---------------------------------------------------------------- */
+static const uint8_t test_app_id[20] = {0x5b, 0xb4, 1,  2,  3,  4,  5,  6,  7,  8,
+                                        9,    10,   11, 12, 13, 14, 15, 16, 17, 18};
+
+/* An RA-TLS leaf for `key` whose .1.8 attestation holds a synthetic quote binding it; when
+ * `bind` is false the quote binds some other key. */
+static X509 *ratls_cert(const test_pki *p, EVP_PKEY *key, bool bind, bool replay_ok)
+{
+    dstack_attestation att;
+    dstack_event_log none = {NULL, 0};
+    uint8_t *fixture, body[632], compose[32], *enc = NULL, *spki = NULL;
+    size_t flen, enc_len = 0, spki_len = 0;
+    const char *name;
+    dstack_cert_ext ext;
+    dstack_cert_spec spec;
+    X509 *cert = NULL;
+
+    memset(&att, 0, sizeof(att));
+    memset(compose, 0xc0, sizeof(compose));
+    att.runtime_events = calloc(4, sizeof(dstack_runtime_event));
+    att.runtime_events[0] = (dstack_runtime_event){strdup("app-id"), malloc(20), 20};
+    memcpy(att.runtime_events[0].payload, test_app_id, 20);
+    att.runtime_events[1] = (dstack_runtime_event){strdup("compose-hash"), malloc(32), 32};
+    memcpy(att.runtime_events[1].payload, compose, 32);
+    att.runtime_events[2] = (dstack_runtime_event){strdup("boot-mr-done"), NULL, 0};
+    /* After boot-mr-done: an app-emitted "app-id" must not count. */
+    att.runtime_events[3] = (dstack_runtime_event){strdup("app-id"), calloc(1, 20), 20};
+    att.runtime_events_len = 4;
+    att.config = strdup("{}");
+    fixture = fixture_quote(0, &flen, &name);
+    memcpy(body, fixture, 632);
+    free(fixture);
+    CU_ASSERT_FATAL(dstack_pkey_to_spki_der(key, &spki, &spki_len, NULL) == DSTACK_OK);
+    dstack_ratls_report_data(spki, spki_len, att.report_data);
+    if (!bind)
+        att.report_data[0] ^= 1;
+    memcpy(body + 568, att.report_data, 64);
+    {
+        dstack_event_log log = {NULL, 0};
+        uint8_t rtmr[4][48];
+
+        for (size_t i = 0; i < att.runtime_events_len; i++)
+            CU_ASSERT_FATAL(
+                dstack_event_log_append(&log, 3, DSTACK_RUNTIME_EVENT_TYPE, NULL, 0,
+                                        att.runtime_events[i].event, att.runtime_events[i].payload,
+                                        att.runtime_events[i].payload_len, NULL) == DSTACK_OK);
+        dstack_event_log_replay(&log, rtmr, NULL);
+        memcpy(body + 520, rtmr[3], 48);
+        if (!replay_ok)
+            body[520] ^= 1;
+        dstack_event_log_free(&log);
+    }
+    att.quote = synth_quote(p, body, &att.quote_len);
+    att.tdx_event_log = none;
+    CU_ASSERT_FATAL(dstack_attestation_encode_v0(&att, &enc, &enc_len, NULL) == DSTACK_OK);
+    ext = (dstack_cert_ext){DSTACK_OID_ATTESTATION, enc, enc_len};
+    memset(&spec, 0, sizeof(spec));
+    spec.common_name = "ratls.test";
+    spec.not_before = 157766400;
+    spec.not_after = 2524607999;
+    spec.exts = &ext;
+    spec.n_exts = 1;
+    spec.ca_pathlen = -1;
+    CU_ASSERT_FATAL(dstack_cert_build(&spec, key, p->root_key, p->root, &cert, NULL) == DSTACK_OK);
+    free(enc);
+    OPENSSL_free(spki);
+    dstack_attestation_free(&att);
+    return cert;
+}
+
+static void test_ratls_verify(void)
+{
+    test_pki pki;
+    EVP_PKEY *key = p256(9);
+    X509 *good, *unbound, *bad_replay;
+    dstack_ratls_policy policy;
+    dstack_ratls_verification v;
+    dstack_error err;
+    uint8_t compose[32];
+
+    pki_init(&pki, "Test Root A", true);
+    good = ratls_cert(&pki, key, true, true);
+    unbound = ratls_cert(&pki, key, false, true);
+    bad_replay = ratls_cert(&pki, key, true, false);
+    memset(&policy, 0, sizeof(policy));
+    policy.quote = (dstack_quote_verify_opts){pki.root_pem, T_2027_01_01, 0};
+
+    CU_ASSERT_EQUAL(dstack_ratls_verify(good, &policy, &v, &err), DSTACK_OK);
+    CU_ASSERT(v.verified && v.report_data_binds_key && v.rtmr3_matches && v.quote_result.verified);
+    CU_ASSERT(v.has_app_id && memcmp(v.app_id, test_app_id, 20) == 0);
+    memset(compose, 0xc0, sizeof(compose));
+    CU_ASSERT(v.has_compose_hash && memcmp(v.compose_hash, compose, 32) == 0);
+    CU_ASSERT(!v.policy_checked);
+
+    /* Policy: app id and compose hash from the boot events, mr_aggregated from the quote. */
+    policy.has_app_id = true;
+    memcpy(policy.app_id, test_app_id, 20);
+    policy.has_compose_hash = true;
+    memcpy(policy.compose_hash, compose, 32);
+    policy.has_mr_aggregated = true;
+    memcpy(policy.mr_aggregated, v.mr_aggregated, 32);
+    CU_ASSERT_EQUAL(dstack_ratls_verify(good, &policy, &v, &err), DSTACK_OK);
+    CU_ASSERT(v.policy_checked && v.policy_ok);
+    policy.app_id[19] ^= 1;
+    CU_ASSERT_EQUAL(dstack_ratls_verify(good, &policy, &v, &err), DSTACK_ERR_CRYPTO);
+    CU_ASSERT(!v.policy_ok && !v.verified && v.quote_result.verified);
+    CU_ASSERT_PTR_NOT_NULL(strstr(err.message, "app-id"));
+    policy.app_id[19] ^= 1;
+    policy.compose_hash[0] ^= 1;
+    CU_ASSERT_EQUAL(dstack_ratls_verify(good, &policy, &v, &err), DSTACK_ERR_CRYPTO);
+    CU_ASSERT_PTR_NOT_NULL(strstr(err.message, "compose-hash"));
+    policy.compose_hash[0] ^= 1;
+    policy.mr_aggregated[0] ^= 1;
+    CU_ASSERT_EQUAL(dstack_ratls_verify(good, &policy, &v, &err), DSTACK_ERR_CRYPTO);
+    CU_ASSERT_PTR_NOT_NULL(strstr(err.message, "mr_aggregated"));
+    policy.mr_aggregated[0] ^= 1;
+
+    CU_ASSERT_EQUAL(dstack_ratls_verify(unbound, &policy, &v, &err), DSTACK_ERR_CRYPTO);
+    CU_ASSERT(!v.report_data_binds_key && v.quote_result.verified && !v.verified);
+    CU_ASSERT_PTR_NOT_NULL(strstr(err.message, "does not bind"));
+    CU_ASSERT_EQUAL(dstack_ratls_verify(bad_replay, &policy, &v, &err), DSTACK_ERR_CRYPTO);
+    CU_ASSERT(!v.rtmr3_matches && v.report_data_binds_key && !v.verified);
+    CU_ASSERT_PTR_NOT_NULL(strstr(err.message, "RTMR3"));
+    /* Under the Intel root the same certificate's quote is not vouched for. */
+    policy.quote.trusted_root_pem = NULL;
+    CU_ASSERT_EQUAL(dstack_ratls_verify(good, &policy, &v, &err), DSTACK_ERR_CRYPTO);
+    CU_ASSERT(!v.quote_result.pck_chain_ok && v.report_data_binds_key && v.rtmr3_matches);
+    CU_ASSERT_PTR_NOT_NULL(strstr(err.message, "PCK certificate chain"));
+    /* A certificate without attestation; no certificate. */
+    CU_ASSERT_EQUAL(dstack_ratls_verify(pki.root, NULL, &v, &err), DSTACK_ERR_PROTOCOL);
+    CU_ASSERT(!v.has_attestation && !v.verified);
+    CU_ASSERT_EQUAL(dstack_ratls_verify(NULL, NULL, &v, &err), DSTACK_ERR_USAGE);
+
+    X509_free(good);
+    X509_free(unbound);
+    X509_free(bad_replay);
+    EVP_PKEY_free(key);
+    pki_free(&pki);
+}
+
+int main(void)
+{
+    static const test_case cases[] = {
+        {"fixture quotes verify to the Intel SGX root", test_fixtures_verify_to_intel_root},
+        {"PCK validity at the verification time", test_verification_time},
+        {"flipped byte in each signed part", test_flipped_bytes},
+        {"flipped character in the PCK chain PEM", test_flipped_pck_pem},
+        {"truncated at every structural boundary", test_truncation},
+        {"hostile sizes and unsupported types", test_hostile_sizes_and_types},
+        {"custom trusted root, foreign root, debug/MRSIGNERSEAM policy",
+         test_custom_root_and_policy},
+        {"RA-TLS certificate verification and policy", test_ratls_verify},
+        {NULL, NULL},
+    };
+    return test_run_suite("quote_verify", cases);
+}

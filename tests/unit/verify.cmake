@@ -1,0 +1,4 @@
+# Offline verification of TDX quotes and RA-TLS certificates (client/quote_verify.c,
+# client/ratls_verify.c) and `dstack-keytool verify`.
+dstack_unit_test(test_quote_verify SOURCES ${CMAKE_CURRENT_LIST_DIR}/test_quote_verify.c)
+dstack_script_test(keytool_verify integration/keytool_verify.sh TIMEOUT 120)
