@@ -28,6 +28,8 @@
 
 #include <json-c/json.h>
 
+#include <dstack/keys.h>
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 /* Optional one-time set-up, as libFuzzer calls it. */
 int LLVMFuzzerInitialize(int *argc, char ***argv) __attribute__((weak));
@@ -87,17 +89,6 @@ static uint8_t *read_path(const char *path, size_t *len)
     return p;
 }
 
-static int hexval(int c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
-
 /* Hex text with '#' comments to end of line and any whitespace; NULL on a bad digit. */
 static uint8_t *parse_hex_text(const char *text, size_t len, size_t *out_len)
 {
@@ -117,7 +108,7 @@ static uint8_t *parse_hex_text(const char *text, size_t len, size_t *out_len)
         }
         if (text[i] == ' ' || text[i] == '\n' || text[i] == '\t' || text[i] == '\r')
             continue;
-        if ((v = hexval((unsigned char)text[i])) < 0) {
+        if ((v = dstack_hex_digit(text[i])) < 0) {
             free(out);
             return NULL;
         }
