@@ -7,7 +7,7 @@ packages=(
     build-essential cmake pkg-config git ca-certificates
     openssl libssl-dev libcurl4-openssl-dev libjson-c-dev libcunit1-dev
     libmicrohttpd-dev libsecp256k1-dev
-    curl nginx haproxy procps psmisc python3 xxd clang-format binutils
+    curl nginx haproxy procps psmisc python3 xxd jq file clang-format binutils
 )
 # Node.js runs the official dstack JS SDK wire-compatibility test; keep a preinstalled one.
 command -v node >/dev/null 2>&1 || packages+=(nodejs)
