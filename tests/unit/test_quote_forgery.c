@@ -15,12 +15,10 @@
 
 #include <dstack/attest.h>
 
+#include "quote_forge.h"
 #include "test_util.h"
 
 #define T_2027_01_01 1798761600
-#define OFF_SIG 636
-#define SIGNED_LEN 632
-#define AUTH_LEN 32
 
 typedef struct forged {
     EVP_PKEY *root_key, *pck_key, *att_key, *qe_signer;
@@ -134,77 +132,16 @@ static void forged_free(forged *f)
     X509_free(f->leaf);
 }
 
-static char *pem_of(X509 *const *certs, int n)
-{
-    BIO *bio = BIO_new(BIO_s_mem());
-    char *data, *out;
-    long len;
-
-    for (int i = 0; i < n; i++)
-        CU_ASSERT_FATAL(PEM_write_bio_X509(bio, certs[i]) == 1);
-    len = BIO_get_mem_data(bio, &data);
-    out = strndup(data, (size_t)len);
-    BIO_free(bio);
-    return out;
-}
-
-static void sign_raw(EVP_PKEY *key, const uint8_t *data, size_t len, uint8_t out[64])
-{
-    EVP_MD_CTX *md = EVP_MD_CTX_new();
-    unsigned char der[80];
-    const unsigned char *p = der;
-    size_t der_len = sizeof(der);
-    ECDSA_SIG *sig;
-    const BIGNUM *r, *s;
-
-    CU_ASSERT_FATAL(EVP_DigestSignInit(md, NULL, EVP_sha256(), NULL, key) == 1 &&
-                    EVP_DigestSign(md, der, &der_len, data, len) == 1);
-    sig = d2i_ECDSA_SIG(NULL, &p, (long)der_len);
-    ECDSA_SIG_get0(sig, &r, &s);
-    BN_bn2binpad(r, out, 32);
-    BN_bn2binpad(s, out + 32, 32);
-    ECDSA_SIG_free(sig);
-    EVP_MD_CTX_free(md);
-}
-
-static void put_le(uint8_t *p, uint32_t v, int n)
-{
-    for (int i = 0; i < n; i++)
-        p[i] = (uint8_t)(v >> (8 * i));
-}
-
 /* A v4 quote over the fixture's header and body, signed by f->att_key, QE report signed by
- * f->qe_signer, carrying `pem` (NUL-terminated inside its size, as Intel's are). */
+ * f->qe_signer, carrying `pem`. */
 static uint8_t *make_quote(const forged *f, const char *pem, size_t *len)
 {
-    size_t flen, pem_len = strlen(pem) + 1;
-    size_t cert_len = 384 + 64 + 2 + AUTH_LEN + 6 + pem_len, sig_len = 64 + 64 + 6 + cert_len;
-    uint8_t *fixture = test_read_fixture("tdx_quote", &flen), *q = calloc(1, OFF_SIG + sig_len);
-    uint8_t *att = q + OFF_SIG + 64, *cert = att + 64 + 6, *qe = cert, *auth, pt[65], bind[96];
-    size_t ptlen = 0;
+    size_t flen;
+    uint8_t *fixture = test_read_fixture("tdx_quote", &flen), *q;
 
-    CU_ASSERT_FATAL(q != NULL && flen > SIGNED_LEN);
-    memcpy(q, fixture, SIGNED_LEN);
+    CU_ASSERT_FATAL(flen > QF_SIGNED_LEN);
+    q = qf_build_quote(fixture, f->att_key, f->qe_signer, pem, len);
     free(fixture);
-    put_le(q + SIGNED_LEN, (uint32_t)sig_len, 4);
-    sign_raw(f->att_key, q, SIGNED_LEN, q + OFF_SIG);
-    CU_ASSERT_FATAL(EVP_PKEY_get_octet_string_param(f->att_key, OSSL_PKEY_PARAM_ENCODED_PUBLIC_KEY,
-                                                    pt, sizeof(pt), &ptlen) == 1 &&
-                    ptlen == 65);
-    memcpy(att, pt + 1, 64);
-    put_le(att + 64, 6, 2);
-    put_le(att + 66, (uint32_t)cert_len, 4);
-    auth = qe + 384 + 64 + 2;
-    memset(auth, 0x5a, AUTH_LEN);
-    memcpy(bind, pt + 1, 64);
-    memcpy(bind + 64, auth, AUTH_LEN);
-    SHA256(bind, sizeof(bind), qe + 320);
-    sign_raw(f->qe_signer, qe, 384, qe + 384);
-    put_le(qe + 384 + 64, AUTH_LEN, 2);
-    put_le(auth + AUTH_LEN, 5, 2);
-    put_le(auth + AUTH_LEN + 2, (uint32_t)pem_len, 4);
-    memcpy(auth + AUTH_LEN + 6, pem, pem_len);
-    *len = OFF_SIG + sig_len;
     return q;
 }
 
@@ -232,8 +169,8 @@ static void test_lookalike_intel_root(void)
     forged_init(&f);
     chain[0] = f.leaf;
     chain[1] = f.root;
-    pem = pem_of(chain, 2);
-    root_pem = pem_of(&f.root, 1);
+    pem = qf_pem_of(chain, 2);
+    root_pem = qf_pem_of(&f.root, 1);
     q = make_quote(&f, pem, &len);
     CU_ASSERT_EQUAL(verify(q, len, root_pem, &r, &err), DSTACK_OK);
     CU_ASSERT(r.verified);
@@ -244,7 +181,7 @@ static void test_lookalike_intel_root(void)
     free(q);
     /* The leaf alone (no root in the quote) does not reach the Intel root either. */
     free(pem);
-    pem = pem_of(chain, 1);
+    pem = qf_pem_of(chain, 1);
     q = make_quote(&f, pem, &len);
     CU_ASSERT_EQUAL(verify(q, len, NULL, &r, &err), DSTACK_ERR_CRYPTO);
     CU_ASSERT(!r.pck_chain_ok && !r.verified);
@@ -270,8 +207,8 @@ static void test_qe_report_signer_is_the_leaf(void)
     forged_init(&f);
     chain[0] = f.leaf;
     chain[1] = f.root;
-    pem = pem_of(chain, 2);
-    root_pem = pem_of(&f.root, 1);
+    pem = qf_pem_of(chain, 2);
+    root_pem = qf_pem_of(&f.root, 1);
     f.qe_signer = other;
     q = make_quote(&f, pem, &len);
     CU_ASSERT_EQUAL(verify(q, len, root_pem, &r, &err), DSTACK_ERR_CRYPTO);
@@ -283,7 +220,7 @@ static void test_qe_report_signer_is_the_leaf(void)
     f.qe_signer = f.root_key;
     chain[0] = f.root;
     chain[1] = f.leaf;
-    reversed = pem_of(chain, 2);
+    reversed = qf_pem_of(chain, 2);
     q = make_quote(&f, reversed, &len);
     CU_ASSERT_EQUAL(verify(q, len, root_pem, &r, &err), DSTACK_ERR_CRYPTO);
     CU_ASSERT(!r.pck_chain_ok && !r.verified);
@@ -308,18 +245,18 @@ static void test_oversized_chains(void)
     dstack_error err;
 
     forged_init(&f);
-    root_pem = pem_of(&f.root, 1);
+    root_pem = qf_pem_of(&f.root, 1);
     many[0] = f.leaf;
     for (int i = 1; i < 1000; i++)
         many[i] = f.root;
-    pem = pem_of(many, 9);
+    pem = qf_pem_of(many, 9);
     q = make_quote(&f, pem, &len);
     CU_ASSERT_EQUAL(verify(q, len, root_pem, &r, &err), DSTACK_ERR_CRYPTO);
     CU_ASSERT(r.structure_ok && !r.pck_chain_ok && !r.qe_report_signature_ok && !r.verified);
     CU_ASSERT_PTR_NOT_NULL(strstr(r.chain_error, "does not parse"));
     free(q);
     free(pem);
-    pem = pem_of(many, 1000);
+    pem = qf_pem_of(many, 1000);
     q = make_quote(&f, pem, &len);
     CU_ASSERT_EQUAL(verify(q, len, root_pem, &r, &err), DSTACK_ERR_PROTOCOL);
     CU_ASSERT(!r.structure_ok && !r.verified);
@@ -346,24 +283,24 @@ static void test_signature_encodings(void)
     forged_init(&f);
     chain[0] = f.leaf;
     chain[1] = f.root;
-    pem = pem_of(chain, 2);
-    root_pem = pem_of(&f.root, 1);
+    pem = qf_pem_of(chain, 2);
+    root_pem = qf_pem_of(&f.root, 1);
     for (tries = 0; tries < 20000; tries++) {
         free(q);
         q = make_quote(&f, pem, &len);
-        if (q[OFF_SIG] == 0 && (q[OFF_SIG + 32] & 0x80) != 0)
+        if (q[QF_OFF_SIG] == 0 && (q[QF_OFF_SIG + 32] & 0x80) != 0)
             break;
     }
     CU_ASSERT_FATAL(tries < 20000);
     CU_ASSERT_EQUAL(verify(q, len, root_pem, &r, &err), DSTACK_OK);
     CU_ASSERT(r.quote_signature_ok && r.verified);
-    memcpy(tmp, q + OFF_SIG, 32);
-    memmove(q + OFF_SIG, q + OFF_SIG + 32, 32);
-    memcpy(q + OFF_SIG + 32, tmp, 32);
+    memcpy(tmp, q + QF_OFF_SIG, 32);
+    memmove(q + QF_OFF_SIG, q + QF_OFF_SIG + 32, 32);
+    memcpy(q + QF_OFF_SIG + 32, tmp, 32);
     CU_ASSERT_EQUAL(verify(q, len, root_pem, &r, &err), DSTACK_ERR_CRYPTO);
     CU_ASSERT(!r.quote_signature_ok && !r.verified);
     /* r = 0 and s = 0 are rejected, not mis-encoded. */
-    memset(q + OFF_SIG, 0, 64);
+    memset(q + QF_OFF_SIG, 0, 64);
     CU_ASSERT_EQUAL(verify(q, len, root_pem, &r, &err), DSTACK_ERR_CRYPTO);
     CU_ASSERT(!r.quote_signature_ok && !r.verified);
     free(q);

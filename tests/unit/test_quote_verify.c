@@ -16,21 +16,12 @@
 #include <dstack/keys.h>
 
 #include "pkey_util.h"
+#include "quote_forge.h"
 #include "test_util.h"
 
 #define T_2026_01_01 1767225600 /* before the tdx-lite PCK's notBefore (2026-04-15) */
 #define T_2027_01_01 1798761600 /* inside every fixture PCK's validity */
 #define T_2032_01_01 1956528000 /* after the tdx_quote PCK's notAfter (2031-08-02) */
-
-#define OFF_SIG 636
-#define OFF_ATT_KEY (OFF_SIG + 64)
-#define OFF_CERT_TYPE (OFF_SIG + 128)
-#define OFF_QE_REPORT (OFF_CERT_TYPE + 6)
-#define OFF_QE_SIG (OFF_QE_REPORT + 384)
-#define OFF_AUTH_LEN (OFF_QE_SIG + 64)
-#define OFF_AUTH (OFF_AUTH_LEN + 2) /* fixtures: 32 bytes of auth data */
-#define OFF_INNER_TYPE (OFF_AUTH + 32)
-#define OFF_PEM (OFF_INNER_TYPE + 6)
 
 static const dstack_quote_verify_opts at_2027 = {NULL, T_2027_01_01, 0};
 
@@ -144,12 +135,12 @@ static void test_flipped_bytes(void)
     } cases[] = {
         {200, "TD report body (MRTD)", false, true, true, true},
         {20, "header user data", false, true, true, true},
-        {OFF_SIG + 5, "quote signature", false, true, true, true},
-        {OFF_ATT_KEY + 5, "attestation key", false, false, true, true},
-        {OFF_QE_REPORT + 70, "QE report MRENCLAVE", true, true, false, true},
-        {OFF_QE_REPORT + 330, "QE report report_data", true, false, false, true},
-        {OFF_QE_SIG + 40, "QE report signature", true, true, false, true},
-        {OFF_AUTH + 3, "QE auth data", true, false, true, true},
+        {QF_OFF_SIG + 5, "quote signature", false, true, true, true},
+        {QF_OFF_ATT_KEY + 5, "attestation key", false, false, true, true},
+        {QF_OFF_QE_REPORT + 70, "QE report MRENCLAVE", true, true, false, true},
+        {QF_OFF_QE_REPORT + 330, "QE report report_data", true, false, false, true},
+        {QF_OFF_QE_SIG + 40, "QE report signature", true, true, false, true},
+        {QF_OFF_AUTH + 3, "QE auth data", true, false, true, true},
     };
     const char *name;
     size_t len;
@@ -179,7 +170,7 @@ static void test_flipped_bytes(void)
  * intermediate breaks the chain; a removed PEM line makes it unparsable. */
 static void test_flipped_pck_pem(void)
 {
-    static const size_t offsets[] = {OFF_PEM + 300, OFF_PEM + 1500, OFF_PEM + 2000};
+    static const size_t offsets[] = {QF_OFF_PEM + 300, QF_OFF_PEM + 1500, QF_OFF_PEM + 2000};
     const char *name;
     size_t len;
     uint8_t *q = fixture_quote(0, &len, &name);
@@ -196,16 +187,10 @@ static void test_flipped_pck_pem(void)
         CU_ASSERT_PTR_NOT_NULL(strstr(err.message, "PCK certificate chain"));
         q[offsets[i]] = saved;
     }
-    q[OFF_PEM + 5] = '#'; /* "-----BEGIN" mangled: the leaf is gone, garbage precedes */
+    q[QF_OFF_PEM + 5] = '#'; /* "-----BEGIN" mangled: the leaf is gone, garbage precedes */
     CU_ASSERT_EQUAL(verify(q, len, &at_2027, &r, &err), DSTACK_ERR_CRYPTO);
     CU_ASSERT(!r.pck_chain_ok && !r.qe_report_signature_ok);
     free(q);
-}
-
-static void put_le32(uint8_t *p, uint32_t v)
-{
-    p[0] = (uint8_t)v, p[1] = (uint8_t)(v >> 8), p[2] = (uint8_t)(v >> 16),
-    p[3] = (uint8_t)(v >> 24);
 }
 
 /* Cut at each field boundary, once as is and once with the signature-data length shrunk
@@ -215,7 +200,7 @@ static void test_truncation(void)
     const char *name;
     size_t len;
     uint8_t *q = fixture_quote(0, &len, &name);
-    size_t end = OFF_SIG + 4300;
+    size_t end = QF_OFF_SIG + 4300;
     const size_t cuts[] = {0,
                            1,
                            47,
@@ -223,22 +208,22 @@ static void test_truncation(void)
                            631,
                            632,
                            635,
-                           OFF_SIG,
-                           OFF_SIG + 1,
-                           OFF_ATT_KEY,
-                           OFF_CERT_TYPE,
-                           OFF_CERT_TYPE + 2,
-                           OFF_QE_REPORT,
-                           OFF_QE_REPORT + 383,
-                           OFF_QE_SIG,
-                           OFF_AUTH_LEN,
-                           OFF_AUTH_LEN + 1,
-                           OFF_AUTH,
-                           OFF_AUTH + 31,
-                           OFF_INNER_TYPE,
-                           OFF_INNER_TYPE + 4,
-                           OFF_PEM,
-                           OFF_PEM + 100,
+                           QF_OFF_SIG,
+                           QF_OFF_SIG + 1,
+                           QF_OFF_ATT_KEY,
+                           QF_OFF_CERT_TYPE,
+                           QF_OFF_CERT_TYPE + 2,
+                           QF_OFF_QE_REPORT,
+                           QF_OFF_QE_REPORT + 383,
+                           QF_OFF_QE_SIG,
+                           QF_OFF_AUTH_LEN,
+                           QF_OFF_AUTH_LEN + 1,
+                           QF_OFF_AUTH,
+                           QF_OFF_AUTH + 31,
+                           QF_OFF_INNER_TYPE,
+                           QF_OFF_INNER_TYPE + 4,
+                           QF_OFF_PEM,
+                           QF_OFF_PEM + 100,
                            end - 1};
     dstack_quote_verify_result r;
     dstack_error err;
@@ -249,8 +234,8 @@ static void test_truncation(void)
         memcpy(cut, q, cuts[i]);
         CU_ASSERT_EQUAL(verify(cut, cuts[i], &at_2027, &r, &err), DSTACK_ERR_PROTOCOL);
         CU_ASSERT(!r.structure_ok && !r.verified);
-        if (cuts[i] >= OFF_SIG) {
-            put_le32(cut + 632, (uint32_t)(cuts[i] - OFF_SIG));
+        if (cuts[i] >= QF_OFF_SIG) {
+            qf_put_le(cut + 632, (uint32_t)(cuts[i] - QF_OFF_SIG), 4);
             if (verify(cut, cuts[i], &at_2027, &r, &err) != DSTACK_ERR_PROTOCOL)
                 fprintf(stderr, "cut at %zu: %s\n", cuts[i], err.message);
             CU_ASSERT_EQUAL(verify(cut, cuts[i], &at_2027, &r, &err), DSTACK_ERR_PROTOCOL);
@@ -260,13 +245,13 @@ static void test_truncation(void)
     }
     /* Every size shrunk consistently: the PEM itself is cut mid-certificate. */
     {
-        size_t cut_len = OFF_PEM + 1000;
+        size_t cut_len = QF_OFF_PEM + 1000;
         uint8_t *cut = malloc(cut_len);
 
         memcpy(cut, q, cut_len);
-        put_le32(cut + 632, (uint32_t)(cut_len - OFF_SIG));
-        put_le32(cut + OFF_CERT_TYPE + 2, (uint32_t)(cut_len - OFF_QE_REPORT));
-        put_le32(cut + OFF_INNER_TYPE + 2, (uint32_t)(cut_len - OFF_PEM));
+        qf_put_le(cut + 632, (uint32_t)(cut_len - QF_OFF_SIG), 4);
+        qf_put_le(cut + QF_OFF_CERT_TYPE + 2, (uint32_t)(cut_len - QF_OFF_QE_REPORT), 4);
+        qf_put_le(cut + QF_OFF_INNER_TYPE + 2, (uint32_t)(cut_len - QF_OFF_PEM), 4);
         CU_ASSERT_EQUAL(verify(cut, cut_len, &at_2027, &r, &err), DSTACK_ERR_CRYPTO);
         CU_ASSERT(r.structure_ok && !r.pck_chain_ok && r.quote_signature_ok);
         free(cut);
@@ -288,15 +273,15 @@ static void test_hostile_sizes_and_types(void)
         size_t n;
         const char *msg;
     } lies[] = {
-        {OFF_CERT_TYPE, {5, 0}, 2, "certification data type 5"},
-        {OFF_CERT_TYPE, {7, 0}, 2, "certification data type 7"},
-        {OFF_CERT_TYPE + 2, {0xff, 0xff, 0xff, 0xff}, 4, "does not match"},
-        {OFF_CERT_TYPE + 2, {0, 0, 0, 0}, 4, "does not match"},
-        {OFF_AUTH_LEN, {0xff, 0xff}, 2, "auth data"},
-        {OFF_AUTH_LEN, {0, 0}, 2, "PCK certificate chain"}, /* auth bytes read as a type */
-        {OFF_INNER_TYPE, {4, 0}, 2, "QE certification data type 4"},
-        {OFF_INNER_TYPE + 2, {0xff, 0xff, 0xff, 0x7f}, 4, "PCK chain size"},
-        {OFF_PEM + 30, {0}, 1, "NUL"},
+        {QF_OFF_CERT_TYPE, {5, 0}, 2, "certification data type 5"},
+        {QF_OFF_CERT_TYPE, {7, 0}, 2, "certification data type 7"},
+        {QF_OFF_CERT_TYPE + 2, {0xff, 0xff, 0xff, 0xff}, 4, "does not match"},
+        {QF_OFF_CERT_TYPE + 2, {0, 0, 0, 0}, 4, "does not match"},
+        {QF_OFF_AUTH_LEN, {0xff, 0xff}, 2, "auth data"},
+        {QF_OFF_AUTH_LEN, {0, 0}, 2, "PCK certificate chain"}, /* auth bytes read as a type */
+        {QF_OFF_INNER_TYPE, {4, 0}, 2, "QE certification data type 4"},
+        {QF_OFF_INNER_TYPE + 2, {0xff, 0xff, 0xff, 0x7f}, 4, "PCK chain size"},
+        {QF_OFF_PEM + 30, {0}, 1, "NUL"},
         {2, {3, 0}, 2, "attestation key type 3"},
         {0, {5, 0}, 2, "version 5"},
     };
@@ -333,20 +318,6 @@ static EVP_PKEY *p256(uint8_t seed)
     return k;
 }
 
-static char *pem_of(X509 *const *certs, int n)
-{
-    BIO *bio = BIO_new(BIO_s_mem());
-    char *data, *out;
-    long len;
-
-    for (int i = 0; i < n; i++)
-        CU_ASSERT_FATAL(PEM_write_bio_X509(bio, certs[i]) == 1);
-    len = BIO_get_mem_data(bio, &data);
-    out = strndup(data, (size_t)len);
-    BIO_free(bio);
-    return out;
-}
-
 static void pki_init(test_pki *p, const char *root_cn, bool sgx_ext)
 {
     static const uint8_t ext_payload[] = {0x30, 0x00};
@@ -375,8 +346,8 @@ static void pki_init(test_pki *p, const char *root_cn, bool sgx_ext)
                     DSTACK_OK);
     certs[0] = leaf;
     certs[1] = p->root;
-    p->chain_pem = pem_of(certs, 2);
-    p->root_pem = pem_of(&p->root, 1);
+    p->chain_pem = qf_pem_of(certs, 2);
+    p->root_pem = qf_pem_of(&p->root, 1);
     X509_free(leaf);
 }
 
@@ -390,58 +361,10 @@ static void pki_free(test_pki *p)
     free(p->chain_pem);
 }
 
-static void sign_raw(EVP_PKEY *key, const uint8_t *data, size_t len, uint8_t out[64])
-{
-    EVP_MD_CTX *md = EVP_MD_CTX_new();
-    unsigned char der[80];
-    const unsigned char *p = der;
-    size_t der_len = sizeof(der);
-    ECDSA_SIG *sig;
-    const BIGNUM *r, *s;
-
-    CU_ASSERT_FATAL(EVP_DigestSignInit(md, NULL, EVP_sha256(), NULL, key) == 1 &&
-                    EVP_DigestSign(md, der, &der_len, data, len) == 1);
-    sig = d2i_ECDSA_SIG(NULL, &p, (long)der_len);
-    ECDSA_SIG_get0(sig, &r, &s);
-    BN_bn2binpad(r, out, 32);
-    BN_bn2binpad(s, out + 32, 32);
-    ECDSA_SIG_free(sig);
-    EVP_MD_CTX_free(md);
-}
-
 /* A quote whose header and body are `signed_part` (632 bytes), signed under `p`. */
 static uint8_t *synth_quote(const test_pki *p, const uint8_t *signed_part, size_t *len)
 {
-    size_t pem_len = strlen(p->chain_pem) + 1, cert_len = 384 + 64 + 2 + 32 + 6 + pem_len;
-    size_t sig_len = 64 + 64 + 6 + cert_len;
-    uint8_t *q = calloc(1, OFF_SIG + sig_len), pt[65];
-    size_t ptlen = 0;
-
-    memcpy(q, signed_part, 632);
-    put_le32(q + 632, (uint32_t)sig_len);
-    sign_raw(p->att_key, q, 632, q + OFF_SIG);
-    CU_ASSERT_FATAL(EVP_PKEY_get_octet_string_param(p->att_key, OSSL_PKEY_PARAM_ENCODED_PUBLIC_KEY,
-                                                    pt, sizeof(pt), &ptlen) == 1 &&
-                    ptlen == 65);
-    memcpy(q + OFF_ATT_KEY, pt + 1, 64);
-    q[OFF_CERT_TYPE] = 6;
-    put_le32(q + OFF_CERT_TYPE + 2, (uint32_t)cert_len);
-    memset(q + OFF_AUTH, 0xa5, 32);
-    {
-        uint8_t tmp[96];
-
-        memcpy(tmp, pt + 1, 64);
-        memset(tmp + 64, 0xa5, 32);
-        SHA256(tmp, sizeof(tmp), q + OFF_QE_REPORT + 320);
-    }
-    q[OFF_QE_REPORT + 256] = 2; /* ISVPRODID */
-    sign_raw(p->pck_key, q + OFF_QE_REPORT, 384, q + OFF_QE_SIG);
-    q[OFF_AUTH_LEN] = 32;
-    q[OFF_INNER_TYPE] = 5;
-    put_le32(q + OFF_INNER_TYPE + 2, (uint32_t)pem_len);
-    memcpy(q + OFF_PEM, p->chain_pem, pem_len);
-    *len = OFF_SIG + sig_len;
-    return q;
+    return qf_build_quote(signed_part, p->att_key, p->pck_key, p->chain_pem, len);
 }
 
 static void test_custom_root_and_policy(void)
