@@ -29,7 +29,7 @@
 #include <dstack/rpc.h>
 
 #include "bench_util.h"
-#include "pkey_util.h"
+#include "crypto/pkey_util.h"
 
 #define MAX_KEYS 100000ul
 #define PATH_FMT "bench/batch/%lu"

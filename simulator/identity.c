@@ -23,7 +23,7 @@
 #include <dstack/keys.h>
 #include <dstack/uri.h>
 
-#include "pkey_util.h"
+#include "crypto/pkey_util.h"
 
 #define SIM_DEV_SEED "dstack-sim insecure development identity v1"
 #define SIM_APPKEYS_MAX (1024 * 1024)

@@ -24,7 +24,7 @@
 #include <dstack/keys.h>
 #include <dstack/uri.h>
 
-#include "pkey_util.h"
+#include "crypto/pkey_util.h"
 
 #define HEADER_LEN 48
 #define BODY_LEN 584

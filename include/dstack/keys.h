@@ -12,6 +12,13 @@
 extern "C" {
 #endif
 
+/* How the agent's 32 derived bytes are used. */
+typedef enum dstack_key_alg {
+    DSTACK_ALG_P256 = 0,
+    DSTACK_ALG_SECP256K1,
+    DSTACK_ALG_ED25519
+} dstack_key_alg;
+
 /* Original Keccak-256 (Ethereum padding 0x01, not SHA3-256). */
 void dstack_keccak256(const uint8_t *data, size_t len, uint8_t out[32]);
 /* Original Keccak with a 32-, 48- or 64-byte output (TdxQuote's keccak256/384/512);

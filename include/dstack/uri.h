@@ -9,16 +9,11 @@
 #include <stddef.h>
 
 #include <dstack/error.h>
+#include <dstack/keys.h>
 
 #ifdef __cplusplus
 extern "C" {
 #endif
-
-typedef enum dstack_key_alg {
-    DSTACK_ALG_P256 = 0,
-    DSTACK_ALG_SECP256K1,
-    DSTACK_ALG_ED25519
-} dstack_key_alg;
 
 typedef enum dstack_cert_mode {
     DSTACK_CERT_AUTO = 0,

@@ -46,7 +46,7 @@ if(DSTACK_FUZZ)
   endif()
   # libdstack again, instrumented for coverage-guided fuzzing.
   set(_fuzz_flags -fsanitize=address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer -g)
-  file(GLOB _client_sources CONFIGURE_DEPENDS ${PROJECT_SOURCE_DIR}/client/*.c)
+  file(GLOB _client_sources CONFIGURE_DEPENDS ${PROJECT_SOURCE_DIR}/client/*/*.c)
   add_library(dstack_fuzz_objects STATIC ${_client_sources})
   target_include_directories(dstack_fuzz_objects PUBLIC ${PROJECT_SOURCE_DIR}/include
                              ${PROJECT_SOURCE_DIR}/client)

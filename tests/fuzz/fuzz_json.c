@@ -9,7 +9,7 @@
 
 #include <dstack/attest.h>
 
-#include "json_codec.h"
+#include "agent/json_codec.h"
 
 static void nested_json(const char *text, size_t len, dstack_json_ctx *ctx)
 {

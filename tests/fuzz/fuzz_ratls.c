@@ -14,7 +14,7 @@
 
 #include <dstack/attest.h>
 
-#include "pkey_util.h"
+#include "crypto/pkey_util.h"
 
 static void inspect_der(const uint8_t *der, size_t len)
 {

@@ -7,7 +7,7 @@ cd "$DSTACK_SOURCE_DIR"
 if git rev-parse --is-inside-work-tree >/dev/null 2>&1; then
     mapfile -t files < <(git ls-files '*.c' '*.h')
 else
-    mapfile -t files < <(find client include provider simulator tools tests examples bench \
+    mapfile -t files < <(find client include provider engine simulator tools tests examples bench \
         -name '*.c' -o -name '*.h')
 fi
 [ "${#files[@]}" -gt 50 ] || fail "found only ${#files[@]} C files — wrong source dir?"

@@ -1,4 +1,4 @@
-# libdstack agent client (client/transport.c, batch.c, endpoint.c, json_codec.c, rpc_*.c).
+# libdstack agent client (client/agent/: transport, batch, endpoint, JSON codec, RPCs).
 dstack_unit_test(test_client_json SOURCES ${CMAKE_CURRENT_LIST_DIR}/test_client_json.c)
 dstack_unit_test(test_client_endpoint SOURCES ${CMAKE_CURRENT_LIST_DIR}/test_client_endpoint.c)
 # Decoding of bodies the simulator never sends, from a canned HTTP server inside the test.

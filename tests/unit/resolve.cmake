@@ -1,4 +1,4 @@
-# URI grammar and URI resolution (client/uri.c, client/resolve*.c, client/ratls_cert.c).
+# URI grammar and URI resolution (client/resolve/).
 set(_resolve_dir ${CMAKE_CURRENT_LIST_DIR})
 dstack_unit_test(test_uri SOURCES ${_resolve_dir}/test_uri.c)
 dstack_unit_test(test_resolve

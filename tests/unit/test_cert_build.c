@@ -9,7 +9,7 @@
 #include <dstack/attest.h>
 #include <dstack/keys.h>
 
-#include "pkey_util.h"
+#include "crypto/pkey_util.h"
 #include "test_util.h"
 
 #define T_1975 157766400LL  /* 1975-01-01T00:00:00Z, the agent's default notBefore */

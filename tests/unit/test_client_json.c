@@ -1,4 +1,4 @@
-/* The strict JSON field decoder of libdstack (client/json_codec.h, spec §1.4): proto3
+/* The strict JSON field decoder of libdstack (client/agent/json_codec.h, spec §1.4): proto3
  * defaults for missing fields, DSTACK_ERR_PROTOCOL naming the field for wrong types. */
 #include "test_client_util.h"
 
@@ -6,7 +6,7 @@
 
 #include <openssl/crypto.h>
 
-#include "json_codec.h"
+#include "agent/json_codec.h"
 
 static json_object *parse_ok(const char *text)
 {

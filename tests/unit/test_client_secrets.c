@@ -10,7 +10,7 @@
 
 #include <malloc.h>
 
-#include "json_codec.h"
+#include "agent/json_codec.h"
 
 #if defined(__SANITIZE_ADDRESS__)
 #define SANITIZED 1

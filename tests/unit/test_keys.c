@@ -6,7 +6,7 @@
 
 #include <dstack/keys.h>
 
-#include "pkey_util.h"
+#include "crypto/pkey_util.h"
 #include "test_util.h"
 
 static void from_hex(const char *hex, uint8_t *out, size_t want)

@@ -15,7 +15,7 @@
 #include <dstack/attest.h>
 #include <dstack/keys.h>
 
-#include "pkey_util.h"
+#include "crypto/pkey_util.h"
 #include "quote_forge.h"
 #include "test_util.h"
 

@@ -1,5 +1,5 @@
-# Offline verification of TDX quotes and RA-TLS certificates (client/quote_verify.c,
-# client/ratls_verify.c) and `dstack-keytool verify`.
+# Offline verification of TDX quotes and RA-TLS certificates (client/attest/quote_verify.c,
+# client/attest/ratls_verify.c) and `dstack-keytool verify`.
 dstack_unit_test(test_quote_verify SOURCES ${CMAKE_CURRENT_LIST_DIR}/test_quote_verify.c
                  ${PROJECT_SOURCE_DIR}/tests/lib/quote_forge.c)
 dstack_script_test(keytool_verify integration/keytool_verify.sh TIMEOUT 120)

@@ -12,7 +12,7 @@
 #include <openssl/x509.h>
 
 #include <dstack/error.h>
-#include <dstack/uri.h>
+#include <dstack/keys.h>
 
 /* EVP_PKEY from a 32-byte secret: P-256 / secp256k1 scalar (rejects 0 and >= n with
  * DSTACK_ERR_CRYPTO "derived scalar out of range for <curve>") or Ed25519 seed. */
@@ -58,6 +58,11 @@ typedef struct dstack_cert_spec {
 dstack_status dstack_cert_build(const dstack_cert_spec *spec, EVP_PKEY *subject_key,
                                 EVP_PKEY *issuer_key, X509 *issuer_cert, X509 **out,
                                 dstack_error *err);
+
+/* 65-byte SEC1 uncompressed public key of a secp256k1 scalar, via libsecp256k1: OpenSSL
+ * has no fast path for this curve and its generic EC_POINT_mul costs ~50x more. */
+dstack_status dstack_secp256k1_pubkey_uncompressed(const uint8_t secret[32],
+                                                   uint8_t uncompressed[65], dstack_error *err);
 
 /* Secure-heap helpers: initialise once per process (idempotent, 64 KiB arena). */
 void dstack_secure_heap_init(void);

@@ -1,5 +1,5 @@
 /* Sign, Verify (0.5.6+) and EmitEvent (0.5.0–0.5.11) on DstackGuest (spec §2.1). */
-#include "json_codec.h"
+#include "agent/json_codec.h"
 
 #include <string.h>
 

@@ -6,7 +6,7 @@
 
 #include <openssl/evp.h>
 
-#include "attest_internal.h"
+#include "attest/attest_internal.h"
 
 #define RTMR_LEN 48
 

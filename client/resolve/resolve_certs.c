@@ -2,7 +2,7 @@
  * (evidence from Attest / GetQuote, certificate built by ratls_cert.c), ephemeral
  * (GetTlsKey), auto, none. Runs under the resolver lock, after the key is known.
  */
-#include "resolve_internal.h"
+#include "resolve/resolve_internal.h"
 
 #include <stdio.h>
 #include <stdlib.h>

@@ -20,7 +20,7 @@
  * only the time left before the deadline set when the resolver lock is taken (time spent
  * waiting for another thread's resolution is not counted).
  */
-#include "resolve_internal.h"
+#include "resolve/resolve_internal.h"
 
 #include <errno.h>
 #include <stdarg.h>
@@ -38,8 +38,8 @@
 
 #include <dstack/keys.h>
 
-#include "pkey_util.h"
-#include "transport_internal.h"
+#include "crypto/pkey_util.h"
+#include "agent/transport_internal.h"
 
 #define URI_SHOWN "%.300s" /* how much of a URI error messages repeat */
 

@@ -1,7 +1,7 @@
 /* X.509 v3 certificates in the layout of rcgen 0.13 as used by the dstack agent (spec §4.6):
  * subject O then CN (UTF8String), extensions SAN, KeyUsage, EKU, [SKI, BasicConstraints for
  * CAs], then the caller's custom extensions (spec §4.1 double OCTET STRING wrapping). */
-#include "pkey_util.h"
+#include "crypto/pkey_util.h"
 
 #include <string.h>
 

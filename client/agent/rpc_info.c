@@ -1,5 +1,5 @@
 /* Info and Version, on any service (spec §2.1, §2.4; WorkerInfo of 0.3.x–0.5.0). */
-#include "json_codec.h"
+#include "agent/json_codec.h"
 
 #include <string.h>
 

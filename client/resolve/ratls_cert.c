@@ -13,7 +13,7 @@
  * 16 random bytes rather than rcgen's key hash: each load mints a different certificate
  * for the same key and issuer name, and RFC 5280 wants issuer+serial to be unique.
  */
-#include "resolve_internal.h"
+#include "resolve/resolve_internal.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -25,7 +25,7 @@
 #include <dstack/attest.h>
 #include <dstack/keys.h>
 
-#include "pkey_util.h"
+#include "crypto/pkey_util.h"
 
 #define RATLS_NOT_BEFORE 157766400LL /* 1975-01-01T00:00:00Z */
 #define RATLS_LIFETIME (3650LL * 24 * 3600)

@@ -1,7 +1,7 @@
 /* Strict JSON decoding of agent responses with proto3 defaults (spec §1.4). */
-#include "json_codec.h"
+#include "agent/json_codec.h"
 
-#include "transport_internal.h"
+#include "agent/transport_internal.h"
 
 #include <stdarg.h>
 #include <stdio.h>

@@ -1,6 +1,6 @@
 /* Quotes and attestations: GetQuote and Attest (DstackGuest), TdxQuote and RawQuote (Tappd),
  * GetAttestationForAppKey (Worker) — spec §2.1–§2.3. */
-#include "json_codec.h"
+#include "agent/json_codec.h"
 
 #include <string.h>
 

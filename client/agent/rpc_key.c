@@ -1,12 +1,12 @@
 /* GetKey (DstackGuest) and DeriveK256Key (Tappd): deterministic 32-byte keys with their
  * signature chain (spec §2.1 GetKey, §2.2 DeriveK256Key, §3.2, §3.4). */
-#include "json_codec.h"
+#include "agent/json_codec.h"
 
 #include <string.h>
 
 #include <openssl/crypto.h>
 
-#include "pkey_util.h"
+#include "crypto/pkey_util.h"
 
 #define DERIVED_KEY_LEN 32
 

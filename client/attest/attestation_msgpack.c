@@ -7,7 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "attest_internal.h"
+#include "attest/attest_internal.h"
 
 #define MAX_DEPTH 16
 

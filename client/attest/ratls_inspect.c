@@ -9,7 +9,7 @@
 #include <openssl/evp.h>
 #include <openssl/x509.h>
 
-#include "attest_internal.h"
+#include "attest/attest_internal.h"
 
 #define APP_ID_LEN 20
 

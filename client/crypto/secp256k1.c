@@ -12,7 +12,7 @@
 #include <secp256k1.h>
 #include <secp256k1_recovery.h>
 
-#include "attest_internal.h"
+#include "crypto/pkey_util.h"
 
 /* The context is created on first use and destroyed when libdstack is unloaded (dlclose of
  * the provider or engine) or at exit. Users hold the read lock for the duration of a call,

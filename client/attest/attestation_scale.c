@@ -6,7 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "attest_internal.h"
+#include "attest/attest_internal.h"
 
 enum { PLATFORM_TDX = 0, PLATFORM_GCP_TDX = 1, PLATFORM_NITRO_ENCLAVE = 2 };
 

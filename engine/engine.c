@@ -504,7 +504,7 @@ err:
 }
 
 /* The module is built with hidden visibility; only the two dynamic-engine entry points are
- * exported (with provider/engine.map). */
+ * exported (with engine/engine.map). */
 #pragma GCC visibility push(default)
 IMPLEMENT_DYNAMIC_BIND_FN(engine_bind)
 IMPLEMENT_DYNAMIC_CHECK_FN()

@@ -7,7 +7,7 @@
  * The resolver's lock guards every call; after fork() the child starts empty
  * (resolve.c), so the cache is strictly per process.
  */
-#include "resolve_internal.h"
+#include "resolve/resolve_internal.h"
 
 #include <stdlib.h>
 #include <string.h>

@@ -1,7 +1,6 @@
 /* OpenSSL keys from derived 32-byte secrets and their DER forms (DESIGN §4: keys are handed
  * to OpenSSL as PrivateKeyInfo so its own providers operate them). */
-#include "attest_internal.h"
-#include "pkey_util.h"
+#include "crypto/pkey_util.h"
 
 #include <pthread.h>
 #include <string.h>

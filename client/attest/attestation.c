@@ -4,7 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "attest_internal.h"
+#include "attest/attest_internal.h"
 
 void dstack_attestation_free(dstack_attestation *att)
 {

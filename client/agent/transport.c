@@ -4,9 +4,9 @@
  * one keep-alive connection. In a fork() child the inherited handle is dropped without touching
  * the parent's connection and a new one is opened.
  */
-#include "transport_internal.h"
+#include "agent/transport_internal.h"
 
-#include "json_codec.h"
+#include "agent/json_codec.h"
 
 #include <errno.h>
 #include <fcntl.h>

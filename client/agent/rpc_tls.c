@@ -1,12 +1,12 @@
 /* GetTlsKey (DstackGuest) and DeriveKey (Tappd): a P-256 key as PKCS#8 PEM plus the
  * agent-issued certificate chain (spec §2.1 GetTlsKey, §2.2 DeriveKey, §4.6). */
-#include "json_codec.h"
+#include "agent/json_codec.h"
 
 #include <string.h>
 
 #include <openssl/crypto.h>
 
-#include "pkey_util.h"
+#include "crypto/pkey_util.h"
 
 void dstack_tls_key_response_free(dstack_tls_key_response *r)
 {

@@ -1,6 +1,6 @@
 /* Concurrent calls with the libcurl multi interface: a sliding window of at most `parallelism`
  * transfers, each on a connection of the batch's own pool, results stored by request index. */
-#include "transport_internal.h"
+#include "agent/transport_internal.h"
 
 #include <string.h>
 

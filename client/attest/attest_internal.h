@@ -1,4 +1,4 @@
-/* libdstack internal — helpers shared by the crypto and attestation sources. Not installed. */
+/* libdstack internal — helpers shared by the attestation sources. Not installed. */
 #ifndef DSTACK_ATTEST_INTERNAL_H
 #define DSTACK_ATTEST_INTERNAL_H
 
@@ -22,11 +22,6 @@ dstack_status dstack_attestation_decode_v1(const uint8_t *buf, size_t len, dstac
 dstack_status dstack_attestation_add_runtime_event(dstack_attestation *att, const char *event,
                                                    size_t event_len, const uint8_t *payload,
                                                    size_t payload_len, dstack_error *err);
-
-/* 65-byte SEC1 uncompressed public key of a secp256k1 scalar, via libsecp256k1: OpenSSL
- * has no fast path for this curve and its generic EC_POINT_mul costs ~50x more. */
-dstack_status dstack_secp256k1_pubkey_uncompressed(const uint8_t secret[32],
-                                                   uint8_t uncompressed[65], dstack_error *err);
 
 /* RTMR3 replayed from a runtime-event list (v1 digests, spec §5.3). */
 void dstack_runtime_events_replay(const dstack_runtime_event *events, size_t n, uint8_t out[48]);

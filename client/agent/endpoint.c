@@ -1,5 +1,5 @@
 /* Agent endpoint discovery and classification (spec §1.2). */
-#include "transport_internal.h"
+#include "agent/transport_internal.h"
 
 #include <stdio.h>
 #include <stdlib.h>
