@@ -7,8 +7,8 @@
  *   --mode store       one OSSL_STORE load of dstack:<path>?cert=none per path through the
  *                      provider (configure it with cache = no), for reference.
  *
- * All modes build the same P-256 keys (DESIGN §4: the GetKey bytes are the P-256 scalar) and
- * keep them; after the clock stops, a SHA-256 over the public keys in order is printed so the
+ * All modes build the same P-256 keys (architecture.md §4: the GetKey bytes are the P-256 scalar)
+ * and keep them; after the clock stops, a SHA-256 over the public keys in order is printed so the
  * report can check that the modes agree.
  */
 #include <getopt.h>
@@ -93,7 +93,7 @@ static bool run_sequential(dstack_client *c, const batch_opts *o, EVP_PKEY **key
     return true;
 }
 
-/* The "key" field of one GetKey response body (spec §2.1): 64 hex characters. */
+/* The "key" field of one GetKey response body (protocol.md §2.1): 64 hex characters. */
 static bool key_from_body(const dstack_batch_result *res, EVP_PKEY **out, dstack_error *err)
 {
     json_object *root = NULL, *key = NULL;

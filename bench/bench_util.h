@@ -1,5 +1,5 @@
 /* dstack benchmarks — timing, sample statistics and the JSON result line every bench program
- * prints. Not part of libdstack and never run by the test suite (DESIGN §2, issue 6). */
+ * prints. Not part of libdstack and never run by the test suite (architecture.md §2, issue 6). */
 #ifndef DSTACK_BENCH_UTIL_H
 #define DSTACK_BENCH_UTIL_H
 

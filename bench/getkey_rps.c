@@ -1,6 +1,6 @@
 /* bench-getkey-rps — libdstack GetKey round trips per second (issue 6, figure 5): sequential
- * dstack_get_key() calls on one client (one kept-alive connection, spec §1.3) for a fixed time,
- * the same loop js_getkey_rps.mjs runs with the official JS SDK. */
+ * dstack_get_key() calls on one client (one kept-alive connection, protocol.md §1.3) for a fixed
+ * time, the same loop js_getkey_rps.mjs runs with the official JS SDK. */
 #include <getopt.h>
 #include <stdbool.h>
 #include <stdio.h>

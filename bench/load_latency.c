@@ -5,8 +5,8 @@
  *                    with --objects all every object is loaded (key + certificate chain),
  *                    which is what certificate issuance costs.
  *   --method pem     BIO_new_file + PEM_read_bio_PrivateKey_ex + BIO_free (a key file or a
- *                    dstack reference PEM, DESIGN §6).
- *   --method engine  ENGINE_load_private_key on the dstack ENGINE (DESIGN §7).
+ *                    dstack reference PEM, architecture.md §6).
+ *   --method engine  ENGINE_load_private_key on the dstack ENGINE (architecture.md §7).
  *
  * In-process mode times --iterations loads after --warmup untimed ones. --cold N instead runs
  * N fresh processes (fork + exec of this program) that each time exactly their first load:
@@ -73,7 +73,7 @@ static bool load_store(const load_opts *o)
     if (ctx == NULL)
         goto done;
     /* A key-only load tells the store so, as servers loading a key do; the dstack store then
-     * skips certificate RPCs (DESIGN §4 "honour the store's expect"). */
+     * skips certificate RPCs (architecture.md §4 "honour the store's expect"). */
     if (!o->all_objects && !OSSL_STORE_expect(ctx, OSSL_STORE_INFO_PKEY))
         goto done;
     while (!OSSL_STORE_eof(ctx)) {

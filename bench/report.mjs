@@ -311,7 +311,7 @@ target('libdstack GetKey ≥ 5× the JS SDK calls/s', fmtRatio(rpsRatio),
   'SDK\'s rate. The remaining gap is the agent\'s, not the client\'s.',
   'nothing in libdstack can lift a cap set by the agent\'s per-call CPU. `perf` on ' +
   '`dstack-sim`\'s GetKey path shows ~70% in libsecp256k1 — deriving the public key and ' +
-  'signing the chain, which the protocol requires on every reply (spec §3.4) — and no ' +
+  'signing the chain, which the protocol requires on every reply (protocol.md §3.4) — and no ' +
   'avoidable cost in HTTP, JSON or locking, so the simulator cannot get meaningfully cheaper. ' +
   'Measure on a machine with spare cores (client and agent then do not queue for the same ' +
   'CPU) and against the real guest agent; on the client side, libcurl\'s poll-heavy I/O ' +

@@ -1,5 +1,5 @@
-/* dstack ENGINE (DESIGN §7) — for applications that only know the legacy ENGINE API, such as
- * nginx < 1.29 with `ssl_certificate_key engine:dstack:dstack:tls/web;`.
+/* dstack ENGINE (architecture.md §7) — for applications that only know the legacy ENGINE API, such
+ * as nginx < 1.29 with `ssl_certificate_key engine:dstack:dstack:tls/web;`.
  *
  * Like libp11's pkcs11 engine, this engine implements no cryptography: load_privkey resolves
  * the dstack: URI through libdstack's dstack_resolve() (the same function the provider's store
@@ -90,8 +90,8 @@ typedef struct engine_state {
 
 /* ---- errors ------------------------------------------------------------------------ */
 
-/* One reason per DESIGN §9 category; the libdstack message (URI, endpoint, RPC, agent text)
- * travels as the error's data string, which nginx and `openssl` print. */
+/* One reason per architecture.md §9 category; the libdstack message (URI, endpoint, RPC, agent
+ * text) travels as the error's data string, which nginx and `openssl` print. */
 #define REASON_BASE 100
 static ERR_STRING_DATA engine_reasons[] = {
     {REASON_BASE + DSTACK_ERR_USAGE, "invalid dstack: URI or engine setting"},
@@ -260,7 +260,7 @@ static int set_hex(engine_state *st, const char *value, uint8_t *out, size_t min
     return 1;
 }
 
-/* Same values as the provider's `cache` parameter (DESIGN §5): exactly "yes" or "no". */
+/* Same values as the provider's `cache` parameter (architecture.md §5): exactly "yes" or "no". */
 static int set_cache(engine_state *st, const char *value)
 {
     if (value != NULL && strcmp(value, "yes") == 0) {
@@ -276,7 +276,7 @@ static int set_cache(engine_state *st, const char *value)
 }
 
 /* CERT and RATLS: the provider's `cert` and `ratls` defaults, parsed by libdstack's URI code so
- * the accepted words cannot drift from the URI grammar (DESIGN §3). */
+ * the accepted words cannot drift from the URI grammar (architecture.md §3). */
 static int set_mode(engine_state *st, int cmd, const char *value)
 {
     const char *v = value != NULL ? value : "";
@@ -402,7 +402,7 @@ static int engine_ctrl(ENGINE *e, int cmd, long i, void *p, void (*f)(void))
     case CMD_TAPPD_ENDPOINT: {
         const char *what = cmd == CMD_ENDPOINT ? "ENDPOINT" : "TAPPD_ENDPOINT";
 
-        /* Same rule as the provider's `endpoint`: the agent's own notion (spec §1.2). */
+        /* Same rule as the provider's `endpoint`: the agent's own notion (protocol.md §1.2). */
         if (p != NULL && ((const char *)p)[0] != '/' && strncmp(p, "http://", 7) != 0 &&
             strncmp(p, "https://", 8) != 0) {
             engine_raise_usage("%s \"%s\": expected an absolute Unix socket path or an "
@@ -484,7 +484,7 @@ static int engine_bind(ENGINE *e, const char *id)
     st->lock = CRYPTO_THREAD_lock_new();
     if (st->lock == NULL)
         goto err;
-    /* Same defaults as the provider (DESIGN §5): endpoints by discovery, 5 s, cache on. */
+    /* Same defaults as the provider (architecture.md §5): endpoints by discovery, 5 s, cache on. */
     st->cfg.timeout_ms = 5000;
     st->cfg.default_cert = DSTACK_CERT_AUTO;
     st->cfg.default_ratls = DSTACK_RATLS_AUTO;

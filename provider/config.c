@@ -1,4 +1,5 @@
-/* dstack provider — openssl.cnf parameters (DESIGN §5), table-driven and strictly validated.
+/* dstack provider — openssl.cnf parameters (architecture.md §5), table-driven and strictly
+ * validated.
  *
  * The parameters are read once, in OSSL_provider_init, through core_get_params: OpenSSL hands
  * a provider every name=value line of its configuration section that way. A value that does
@@ -31,7 +32,7 @@ typedef struct config_param {
 
 static int parse_endpoint_value(const char *value, char **out, char *why, size_t len)
 {
-    /* The forms of spec §1.2: an http(s) base URL or a Unix socket path. Relative paths
+    /* The forms of protocol.md §1.2: an http(s) base URL or a Unix socket path. Relative paths
      * would depend on the working directory of whichever program loads the provider. */
     if (value[0] != '/' && strncmp(value, "http://", 7) != 0 &&
         strncmp(value, "https://", 8) != 0) {
@@ -107,7 +108,7 @@ static int parse_kms_root(const char *value, dstack_prov_config *cfg, char *why,
 {
     size_t n = 0;
 
-    /* A compressed SEC1 secp256k1 point (spec §3.4 step 3): 33 bytes, 0x02/0x03 prefix. */
+    /* A compressed SEC1 secp256k1 point (protocol.md §3.4 step 3): 33 bytes, 0x02/0x03 prefix. */
     if (!dstack_hex_decode(value, strlen(value), cfg->kms_root, sizeof(cfg->kms_root), &n) ||
         n != sizeof(cfg->kms_root) || (cfg->kms_root[0] != 0x02 && cfg->kms_root[0] != 0x03)) {
         snprintf(why, len, "expected a hex compressed secp256k1 public key (33 bytes, 02/03…)");

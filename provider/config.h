@@ -1,4 +1,4 @@
-/* dstack provider — openssl.cnf parameters (DESIGN §5), read once at provider load. */
+/* dstack provider — openssl.cnf parameters (architecture.md §5), read once at provider load. */
 #ifndef DSTACK_PROV_CONFIG_H
 #define DSTACK_PROV_CONFIG_H
 

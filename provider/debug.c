@@ -1,4 +1,4 @@
-/* dstack provider — debug log: DSTACK_PROVIDER_DEBUG=file:<path>,level:<n> (DESIGN §5).
+/* dstack provider — debug log: DSTACK_PROVIDER_DEBUG=file:<path>,level:<n> (architecture.md §5).
  *
  * The environment is read once per process. Lines are written whole under a mutex so that
  * threads do not interleave, and flushed at once so a crash still leaves the log behind. */

@@ -1,4 +1,4 @@
-/* dstack provider — debug log (DESIGN §5).
+/* dstack provider — debug log (architecture.md §5).
  *
  *   DSTACK_PROVIDER_DEBUG=file:<path>,level:<n>
  *

@@ -1,4 +1,4 @@
-/* dstack provider — the reference-PEM decoder (DESIGN §6, a contract).
+/* dstack provider — the reference-PEM decoder (architecture.md §6, a contract).
  *
  *   -----BEGIN DSTACK KEY URI-----
  *   base64( DER SEQUENCE { desc VisibleString "dstack key URI v1", uri UTF8String } )

@@ -1,4 +1,4 @@
-/* dstack provider — reason table and error raising through the core (DESIGN §5, §9).
+/* dstack provider — reason table and error raising through the core (architecture.md §5, §9).
  *
  * Providers cannot call ERR_raise() for themselves: the library code belongs to the core,
  * which hands out new_error/set_error_debug/vset_error. These helpers are the provider's

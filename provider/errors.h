@@ -1,6 +1,6 @@
 /* dstack provider — reason codes registered with the OpenSSL core and error raising.
  *
- * One reason per failure category of DESIGN §9, plus the provider's own configuration,
+ * One reason per failure category of architecture.md §9, plus the provider's own configuration,
  * URI and reference-PEM errors. The core owns the library code; we own the reasons. */
 #ifndef DSTACK_PROV_ERRORS_H
 #define DSTACK_PROV_ERRORS_H

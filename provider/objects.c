@@ -1,4 +1,5 @@
-/* dstack provider — the one fetch path shared by the store and the decoder (DESIGN §2, §4).
+/* dstack provider — the one fetch path shared by the store and the decoder (architecture.md §2,
+ * §4).
  *
  * dstack_prov_resolve() turns a URI into key + certificates through libdstack's
  * dstack_resolve(); dstack_prov_emit_object() hands each piece to OpenSSL as DER data so
@@ -16,7 +17,7 @@
 #include "provider.h"
 
 /* Returns the process's resolver, creating it on first use. After fork() the child must not
- * share the parent's connections or cache locks, so it builds its own (DESIGN §5). */
+ * share the parent's connections or cache locks, so it builds its own (architecture.md §5). */
 static dstack_resolver *get_resolver(dstack_prov_ctx *ctx, dstack_error *err)
 {
     dstack_prov_resolver_slot *slot = dstack_prov_slot(ctx);

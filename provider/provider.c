@@ -1,4 +1,4 @@
-/* dstack provider — entry point, dispatch, parameters and teardown (DESIGN §5).
+/* dstack provider — entry point, dispatch, parameters and teardown (architecture.md §5).
  *
  * The provider registers two operations only: the `dstack` STORE and the reference-PEM
  * DECODER. Both hand keys and certificates to OpenSSL as DER data objects, so the default

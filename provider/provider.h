@@ -17,7 +17,7 @@
 typedef struct dstack_prov_ctx dstack_prov_ctx;
 struct dstack_prov_err_fns;
 
-/* Lazily created resolver: never in OSSL_provider_init (DESIGN §5), again after fork().
+/* Lazily created resolver: never in OSSL_provider_init (architecture.md §5), again after fork().
  * objects.c is the only user of these fields. */
 typedef struct dstack_prov_resolver_slot {
     pthread_mutex_t lock;

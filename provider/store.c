@@ -1,6 +1,6 @@
-/* dstack provider — OSSL_STORE loader for the `dstack:` scheme (DESIGN §3, §4, §5).
+/* dstack provider — OSSL_STORE loader for the `dstack:` scheme (architecture.md §3, §4, §5).
  *
- * Objects come out in the order DESIGN §4 promises: the private key, the leaf certificate,
+ * Objects come out in the order architecture.md §4 promises: the private key, the leaf certificate,
  * then the rest of the chain. Resolution waits for the first load() so that the caller's
  * OSSL_STORE_expect() hint is known: a key-only load makes no certificate RPC, a
  * certificate-only load hands back no private key. Like OpenSSL's file store, a failed load

@@ -1,8 +1,8 @@
 /* dstack-sim — the simulated measured boot: event log, RTMRs, evidence snapshots and
- * VersionedAttestation V0 (spec §4.4, §5.2–§5.5).
+ * VersionedAttestation V0 (protocol.md §4.4, §5.2–§5.5).
  *
  * The log starts with a few synthetic boot events on RTMR0–2 and the runtime events the
- * real dstack OS writes at boot (spec §5.4); EmitEvent appends more. Quotes carry the replay
+ * real dstack OS writes at boot (protocol.md §5.4); EmitEvent appends more. Quotes carry the replay
  * of this log, so RTMR0–3 always equal what a verifier recomputes from it.
  */
 #include "sim.h"
@@ -54,7 +54,7 @@ static bool build_boot_log(sim_ctx *ctx)
                                     (const uint8_t *)p, strlen(p), NULL) != DSTACK_OK)
             return false;
     }
-    /* spec §5.4, in order (no mr-kms: the simulated KMS certificate has no attestation) */
+    /* protocol.md §5.4, in order (no mr-kms: the simulated KMS certificate has no attestation) */
     return append_runtime(log, "system-preparing", NULL, 0) &&
            append_runtime(log, "app-id", ctx->id.app_id, 20) &&
            append_runtime(log, "compose-hash", ctx->compose_hash, 32) &&
@@ -166,7 +166,7 @@ bool sim_evidence_make(sim_ctx *ctx, const uint8_t report_data[64], sim_evidence
         goto err;
     dstack_event_log_replay(&ev->log, rtmr, NULL);
     if (att->real_quote != NULL) {
-        /* --quote: patch bytes 568..632 as the official simulator does (spec §6). */
+        /* --quote: patch bytes 568..632 as the official simulator does (protocol.md §6). */
         ev->quote = malloc(att->real_quote_len);
         if (ev->quote == NULL)
             goto err;
@@ -192,8 +192,8 @@ void sim_evidence_free(sim_evidence *ev)
     memset(ev, 0, sizeof(*ev));
 }
 
-/* Stripped form (spec §5.2): boot events keep digests and lose payloads; runtime events keep
- * payloads and lose digests. imr3_only additionally drops boot events (spec §4.4). */
+/* Stripped form (protocol.md §5.2): boot events keep digests and lose payloads; runtime events keep
+ * payloads and lose digests. imr3_only additionally drops boot events (protocol.md §4.4). */
 static bool strip_log(const dstack_event_log *src, dstack_event_log *dst, bool imr3_only)
 {
     size_t i;
@@ -282,6 +282,6 @@ void sim_mr_system(sim_ctx *ctx, const dstack_tdx_quote *q, uint8_t out[32])
     memcpy(buf + 48, q->rtmr[0], 48);
     memcpy(buf + 96, q->rtmr[1], 48);
     memcpy(buf + 144, q->rtmr[2], 48);
-    SHA256((const uint8_t *)kp, strlen(kp), buf + 192); /* mr_key_provider (spec §5.5) */
+    SHA256((const uint8_t *)kp, strlen(kp), buf + 192); /* mr_key_provider (protocol.md §5.5) */
     SHA256(buf, sizeof(buf), out);
 }

@@ -1,4 +1,4 @@
-/* dstack-sim — path routing and method dispatch per socket (spec §1.3).
+/* dstack-sim — path routing and method dispatch per socket (protocol.md §1.3).
  *
  *   dstack.sock / --http  /<Method>                 (single segment, name verbatim)
  *   tappd.sock            /prpc/<Method>            (a leading "Tappd." is stripped)
@@ -6,11 +6,11 @@
  * Any other shape is Rocket's 404; a well-formed path naming no method of the service is
  * 400 "Service not found: <Method>".
  *
- * The method tables are also the availability half of the version map (spec §0): a method
+ * The method tables are also the availability half of the version map (protocol.md §0): a method
  * exists from its `since` release on; on an older emulated agent (--agent-version) it answers
  * exactly like a method the agent never had. 0.3.x agents used prpc 0.5, which did not strip
- * the service prefix and answered unknown methods with 404 "method Not Found" (spec §1.3,
- * §1.5).
+ * the service prefix and answered unknown methods with 404 "method Not Found" (protocol.md §1.3,
+ * protocol.md §1.5).
  */
 #include "sim.h"
 
@@ -21,7 +21,7 @@ typedef struct sim_method {
     const char *name;
     const char *args_type; /* serde struct name; NULL = google.protobuf.Empty (body ignored) */
     sim_handler fn;
-    sim_agent_version since; /* first emulated release that has the method (spec §0) */
+    sim_agent_version since; /* first emulated release that has the method (protocol.md §0) */
 } sim_method;
 
 /* `since` is the first *emulated* release (0.3, 0.4, 0.5.5, 0.5.11) having the method: e.g.
@@ -140,7 +140,7 @@ void sim_dispatch(sim_ctx *ctx, sim_service svc, const char *method, bool qualif
 
     memset(&args, 0, sizeof(args));
     if (ctx->profile->prpc_full_names && prpc && (m == NULL || !qualified)) {
-        /* prpc 0.5 (0.3.x): only the full name dispatches (spec §1.3, §1.5). */
+        /* prpc 0.5 (0.3.x): only the full name dispatches (protocol.md §1.3, §1.5). */
         sim_reply_status(reply, 404, "method Not Found");
         return;
     }
@@ -149,7 +149,7 @@ void sim_dispatch(sim_ctx *ctx, sim_service svc, const char *method, bool qualif
         return;
     }
     if (!json_mode) {
-        /* The agent would decode a protobuf body here (spec §1.3). The simulator only speaks
+        /* The agent would decode a protobuf body here (protocol.md §1.3). The simulator only speaks
          * the JSON mode every SDK uses; say so instead of misreading the body. */
         sim_reply_error(reply, "dstack-sim supports JSON requests only: send Content-Type: "
                                "application/json or add ?json to the URL");

@@ -1,4 +1,4 @@
-/* dstack-sim — fault-injection specs (DESIGN §8, the simulator fault contract).
+/* dstack-sim — fault-injection specs (architecture.md §8, the simulator fault contract).
  *
  * `--fault <Method|*>=<kind>[:<arg>]`, repeatable. For one request every matching fault is
  * collected: delays add up and run first, then the first terminal action (status, garbage,

@@ -1,12 +1,12 @@
-/* dstack-sim — the app identity: app key, KMS signature, CA (spec §3.1, §3.4, §4.6).
+/* dstack-sim — the app identity: app key, KMS signature, CA (protocol.md §3.1, §3.4, §4.6).
  *
  * Two sources:
  *  - `--appkeys F`: the official appkeys.json format. GetKey/DeriveKey/Sign then equal what
- *    the official simulator returns for the same file (spec §9 V2). Its Info always reports
+ *    the official simulator returns for the same file (protocol.md §9 V2). Its Info always reports
  *    the app id of its attestation fixture, so that is our default app id too (the fixture's
  *    k256_signature was issued for it); `--app-id` overrides.
- *  - the built-in development identity: everything derived with HKDF (spec §3.1) from a fixed,
- *    published seed string, mimicking the KMS construction of spec §3.2, with a genuine
+ *  - the built-in development identity: everything derived with HKDF (protocol.md §3.1) from a
+ * fixed, published seed string, mimicking the KMS construction of protocol.md §3.2, with a genuine
  *    signature by a published "development KMS root" key. INSECURE by design: anyone can
  *    recompute every secret from docs/dstack-sim.md.
  */
@@ -28,7 +28,7 @@
 #define SIM_DEV_SEED "dstack-sim insecure development identity v1"
 #define SIM_APPKEYS_MAX (1024 * 1024)
 /* The app id reported by the v0.5.11 official simulator (from its attestation fixture);
- * the appkeys.json it ships carries a KMS signature for exactly this app id (spec §9 V2). */
+ * the appkeys.json it ships carries a KMS signature for exactly this app id (protocol.md §9 V2). */
 static const char official_sim_app_id[] = "5bb4ff9a3837357f19dc176407a5709c62eb6c56";
 /* 1975-01-01T00:00:00Z (rcgen default notBefore) and 2049-12-31T23:59:59Z. */
 #define SIM_CA_NOT_BEFORE 157766400
@@ -100,7 +100,7 @@ static const char *json_str(json_object *obj, const char *name)
 }
 
 /* key_provider: {"None":{"key":PEM}} | {"Local":{"key":PEM,…}} | {"Kms":{"tmp_ca_key":PEM,
- * "tmp_ca_cert":PEM,…}} (spec §3.1). Returns the CA key PEM and, for Kms, its cert PEM. */
+ * "tmp_ca_cert":PEM,…}} (protocol.md §3.1). Returns the CA key PEM and, for Kms, its cert PEM. */
 static bool provider_ca(json_object *root, const char **key_pem, const char **cert_pem_out)
 {
     json_object *kp = NULL, *inner = NULL;
@@ -179,7 +179,7 @@ bool sim_identity_load(sim_identity *id, const char *path, const uint8_t *app_id
     else
         dstack_hex_decode(official_sim_app_id, 40, id->app_id, 20, NULL);
     {
-        /* instance_id = SHA-256(seed || app_id)[0..20] (spec §5.5), seed fixed here. */
+        /* instance_id = SHA-256(seed || app_id)[0..20] (protocol.md §5.5), seed fixed here. */
         uint8_t buf[sizeof("dstack-sim instance") - 1 + 20], digest[32];
 
         memcpy(buf, "dstack-sim instance", sizeof("dstack-sim instance") - 1);
@@ -203,7 +203,7 @@ static bool derive(const uint8_t ikm[32], const void *info, size_t info_len, uin
     return dstack_derive_key(ikm, info, info_len, out, NULL) == DSTACK_OK;
 }
 
-/* derive(ikm, app_id || label) as the KMS does for app keys (spec §3.2). */
+/* derive(ikm, app_id || label) as the KMS does for app keys (protocol.md §3.2). */
 static bool derive_for_app(const uint8_t ikm[32], const uint8_t app_id[20], const char *label,
                            uint8_t out[32])
 {

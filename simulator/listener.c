@@ -4,7 +4,7 @@
  * We bind every socket ourselves and hand it to MHD (MHD_OPTION_LISTEN_SOCKET); one thread
  * per connection keeps slow handlers (quotes, injected delays) from blocking other clients.
  * Responses always carry Content-Length (buffer or sized callback responses, never chunked):
- * the official JS SDK's Unix-socket client cannot parse chunked replies (spec §7).
+ * the official JS SDK's Unix-socket client cannot parse chunked replies (protocol.md §7).
  */
 #include "sim.h"
 
@@ -69,7 +69,7 @@ static enum MHD_Result queue(sim_listener *l, struct MHD_Connection *c, struct M
         return MHD_NO;
     MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, ctype);
     MHD_add_response_header(resp, MHD_HTTP_HEADER_SERVER, SIM_SERVER_HEADER);
-    if (l->svc == SIM_SVC_WORKER) { /* spec §1.6 */
+    if (l->svc == SIM_SVC_WORKER) { /* protocol.md §1.6 */
         char app_version[128];
 
         snprintf(app_version, sizeof(app_version), "v%s (%s)", l->srv->ctx->profile->release,
@@ -344,7 +344,7 @@ static enum MHD_Result serve_rpc(sim_listener *l, struct MHD_Connection *c, cons
     }
 
     if (req->too_large) {
-        /* ra-rpc read_data(): 400 "failed to read data: payload too large" (spec §1.3) */
+        /* ra-rpc read_data(): 400 "failed to read data: payload too large" (protocol.md §1.3) */
         sim_reply_error(&reply, "failed to read data: payload too large");
         return queue_reply(l, c, &reply);
     }
@@ -597,7 +597,7 @@ sim_server *sim_server_start(sim_ctx *ctx, const char *dir, const char *http_add
     for (i = 0; i < SIM_SVC_COUNT; i++) {
         sim_listener *l = &srv->l[i];
 
-        /* A 0.3.x agent has no DstackGuest service at all (spec §0, §8): no dstack.sock. */
+        /* A 0.3.x agent has no DstackGuest service at all (protocol.md §0, §8): no dstack.sock. */
         if ((i == SIM_SVC_DSTACK || i == SIM_SVC_HTTP) && !ctx->profile->guest_socket)
             continue;
         if (files[i] != NULL) {

@@ -1,4 +1,4 @@
-/* dstack-sim — command line, configuration and lifecycle (DESIGN §8).
+/* dstack-sim — command line, configuration and lifecycle (architecture.md §8).
  *
  *   dstack-sim --dir D [--appkeys F] [--app-id HEX] [--compose F] [--quote F]
  *              [--http HOST:PORT] [--stripped-event-log] [--fault SPEC]...
@@ -102,7 +102,7 @@ static const char *json_text(json_object *obj, const char *name, const char *dfl
     return dflt;
 }
 
-/* compose_hash = SHA-256 of the raw bytes (spec §5.5); a few fields steer behaviour. */
+/* compose_hash = SHA-256 of the raw bytes (protocol.md §5.5); a few fields steer behaviour. */
 static bool load_compose(sim_ctx *ctx, const char *path, char *msg, size_t msg_len)
 {
     json_object *root;
@@ -138,7 +138,7 @@ static bool load_compose(sim_ctx *ctx, const char *path, char *msg, size_t msg_l
     return ctx->app_name != NULL && ctx->storage_fs != NULL;
 }
 
-/* vm_config and key_provider_info (spec §2.4). */
+/* vm_config and key_provider_info (protocol.md §2.4). */
 static bool build_config(sim_ctx *ctx)
 {
     unsigned char *spki = NULL;

@@ -1,4 +1,4 @@
-/* dstack-sim — synthetic TDX v4 quotes (spec §5.1).
+/* dstack-sim — synthetic TDX v4 quotes (protocol.md §5.1).
  *
  * Layout: 48-byte header, 584-byte TD report body, u32 signature-data length, then an
  * ECDSA-P256 signature-data section shaped like Intel's: quote signature over header+body,
@@ -144,7 +144,7 @@ static void fill_header_body(const sim_attest *att, const uint8_t rtmr[4][48],
     /* MRSIGNERSEAM, SEAMATTRIBUTES, TDATTRIBUTES (not debug) stay zero */
     memcpy(body + 128, att->xfam, 8);
     memcpy(body + 136, att->mrtd, 48);
-    /* MRCONFIGID, MROWNER, MROWNERCONFIG: zero (unused, spec §5.1) */
+    /* MRCONFIGID, MROWNER, MROWNERCONFIG: zero (unused, protocol.md §5.1) */
     memcpy(body + 328, rtmr, 4 * 48);
     memcpy(body + 520, report_data, 64);
 }

@@ -1,4 +1,4 @@
-/* dstack-sim — response bodies (spec §1.4, §1.5).
+/* dstack-sim — response bodies (protocol.md §1.4, §1.5).
  *
  * Success bodies are compact JSON in proto field order (serde_json::to_vec); RPC errors are
  * HTTP 400 with a pretty-printed {"error": "<message>"} object (ra-rpc encode_error).

@@ -1,4 +1,4 @@
-/* dstack-sim — request message decoding (spec §1.3, §1.4).
+/* dstack-sim — request message decoding (protocol.md §1.3, §1.4).
  *
  * prpc decodes JSON requests with serde: missing fields take proto3 defaults, unknown fields
  * are ignored, explicit null is rejected, bytes are hex strings with optional (repeated) 0x.
@@ -80,7 +80,7 @@ bool sim_args_from_json(sim_args *a, const char *type, const char *body, size_t 
 
     memset(a, 0, sizeof(*a));
     a->type = type;
-    if (len == 0) { /* spec §1.3: an empty POST body means "all fields default" */
+    if (len == 0) { /* protocol.md §1.3: an empty POST body means "all fields default" */
         a->obj = json_object_new_object();
         return a->obj != NULL;
     }
@@ -146,7 +146,7 @@ void sim_args_free(sim_args *a)
     a->obj = NULL;
 }
 
-/* Looks a field up. Returns false with an error for explicit null (spec §1.4). *v = NULL
+/* Looks a field up. Returns false with an error for explicit null (protocol.md §1.4). *v = NULL
  * when absent. */
 static bool field(sim_args *a, const char *name, json_object **v, const char *expected)
 {
@@ -217,7 +217,7 @@ bool sim_arg_opt_u64(sim_args *a, const char *name, bool *set, uint64_t *out)
 
     *set = false;
     *out = 0;
-    /* optional uint64: absent or null = unset (spec §1.4) */
+    /* optional uint64: absent or null = unset (protocol.md §1.4) */
     if (!json_object_object_get_ex(a->obj, name, &v) || v == NULL ||
         json_object_is_type(v, json_type_null))
         return true;

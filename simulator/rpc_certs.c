@@ -1,15 +1,15 @@
 /* dstack-sim — GetTlsKey and Tappd.DeriveKey: P-256 keys with CA-signed leaves
- * (spec §2.1, §2.2, §3.2, §4.6).
+ * (protocol.md §2.1, §2.2, §3.2, §4.6).
  *
  * Leaf layout follows rcgen as the agent uses it: serial from the key, CN only, SAN (IP or
  * DNS, 0.5.11), KeyUsage digitalSignature critical, EKU only as requested, then .1.9 app info
  * (with_app_info), .1.4 "app:custom", .1.8 attestation (usage_ra_tls) bound to the key by
  * report_data = SHA-512("ratls-cert:" || SPKI DER). Chain = [leaf, CA].
  *
- * Older emulated agents (ctx->profile, spec §0, §4.3, §4.6) differ: up to 0.5.5 the
+ * Older emulated agents (ctx->profile, protocol.md §0, §4.3, §4.6) differ: up to 0.5.5 the
  * attestation is a .1.1 quote + .1.2 event log, before 0.5.11 every SAN is a dNSName, 0.3
  * leaves have no KeyUsage, live 365 days and carry no attestation, and 0.3 DeriveKey
- * derives from the app CA key instead of the app key (spec §3.2).
+ * derives from the app CA key instead of the app key (protocol.md §3.2).
  */
 #include "sim.h"
 
@@ -33,7 +33,7 @@
 
 #define NOT_BEFORE_DEFAULT 157766400 /* 1975-01-01T00:00:00Z (rcgen default) */
 #define VALIDITY_DEFAULT (3650ll * 86400)
-#define VALIDITY_V03 (365ll * 86400) /* 0.3.x leaves (spec §4.6) */
+#define VALIDITY_V03 (365ll * 86400) /* 0.3.x leaves (protocol.md §4.6) */
 #define TIME_MAX 253402300799ull     /* 9999-12-31T23:59:59Z */
 
 typedef struct cert_request {
@@ -62,7 +62,7 @@ static size_t put_bin(uint8_t *out, const uint8_t *data, size_t len)
     return h + len;
 }
 
-/* .1.9: rmp_serde positional array of 8 bins (spec §4.5.3). */
+/* .1.9: rmp_serde positional array of 8 bins (protocol.md §4.5.3). */
 static uint8_t *app_info_ext(sim_ctx *ctx, const sim_evidence *ev, size_t *out_len)
 {
     const char *kp = ctx->key_provider_info;
@@ -133,8 +133,8 @@ static bool valid_alt_names(const cert_request *req, sim_reply *reply, bool *ok)
     return true;
 }
 
-/* Pre-0.5.11 agents wrote every alt name as a dNSName (spec §2.1); 0.3 leaves had no
- * KeyUsage (spec §4.6). The shared certificate builder writes the v0.5.11 shape, so older
+/* Pre-0.5.11 agents wrote every alt name as a dNSName (protocol.md §2.1); 0.3 leaves had no
+ * KeyUsage (protocol.md §4.6). The shared certificate builder writes the v0.5.11 shape, so older
  * shapes are edited here and the leaf is signed again by the CA. */
 static bool legacy_leaf_shape(sim_ctx *ctx, const cert_request *req, X509 *leaf)
 {
@@ -182,13 +182,13 @@ done:
     return ok;
 }
 
-/* The RA-TLS extension(s) an agent of this release puts into its leaves (spec §4.3). */
+/* The RA-TLS extension(s) an agent of this release puts into its leaves (protocol.md §4.3). */
 static bool attestation_exts(sim_ctx *ctx, const sim_evidence *ev, const uint8_t rd[64],
                              dstack_cert_ext *exts, size_t *n_exts, uint8_t **att, size_t *att_len,
                              char **log_json)
 {
     if (ctx->profile->cert_ext == SIM_CERT_EXT_ATTESTATION) {
-        /* certificates carry the stripped V0 form (spec §4.3, §4.4) */
+        /* certificates carry the stripped V0 form (protocol.md §4.3, §4.4) */
         if (!sim_attestation_v0(ctx, ev, rd, true, att, att_len))
             return false;
         exts[(*n_exts)++] = (dstack_cert_ext){DSTACK_OID_ATTESTATION, *att, *att_len};
@@ -307,7 +307,7 @@ bool sim_rpc_get_tls_key(sim_ctx *ctx, sim_service svc, sim_args *args, sim_repl
     (void)svc;
     memset(&req, 0, sizeof(req));
     /* not_before/not_after/with_app_info arrived in 0.5.6; older agents ignore them like
-     * any unknown field (spec §0, §1.4). */
+     * any unknown field (protocol.md §0, §1.4). */
     if (!sim_arg_string(args, "subject", &req.subject) ||
         !sim_arg_strings(args, "alt_names", &req.alt_names, &req.n_alt_names) ||
         !sim_arg_bool(args, "usage_ra_tls", &req.ra_tls) ||
@@ -320,7 +320,8 @@ bool sim_rpc_get_tls_key(sim_ctx *ctx, sim_service svc, sim_args *args, sim_repl
         ok = sim_reply_arg_error(reply, args);
         goto done;
     }
-    /* A fresh random key per call: 32 random bytes through HKDF with empty info (§2.1). */
+    /* A fresh random key per call: 32 random bytes through HKDF with empty info
+     * (protocol.md §2.1). */
     if (RAND_priv_bytes(seed, sizeof(seed)) != 1 ||
         dstack_derive_key(seed, (const uint8_t *)"", 0, secret, NULL) != DSTACK_OK)
         goto done;
@@ -332,7 +333,7 @@ done:
     return ok;
 }
 
-/* The 0.3.x IKM: the app CA's P-256 private scalar (spec §3.2 last row). */
+/* The 0.3.x IKM: the app CA's P-256 private scalar (protocol.md §3.2 last row). */
 static bool ca_scalar(const sim_identity *id, uint8_t out[32])
 {
     BIGNUM *priv = NULL;
@@ -359,7 +360,7 @@ bool sim_rpc_derive_key(sim_ctx *ctx, sim_service svc, sim_args *args, sim_reply
         goto done;
     }
     /* 0.3.x DeriveKeyArgs has only path, subject and alt_names; the usage flags and
-     * random_seed came with 0.4 (spec §8) and are ignored before, like unknown fields. */
+     * random_seed came with 0.4 (protocol.md §8) and are ignored before, like unknown fields. */
     if (!ctx->profile->derive_from_ca_key &&
         (!sim_arg_bool(args, "usage_ra_tls", &req.ra_tls) ||
          !sim_arg_bool(args, "usage_server_auth", &req.server_auth) ||
@@ -368,8 +369,8 @@ bool sim_rpc_derive_key(sim_ctx *ctx, sim_service svc, sim_args *args, sim_reply
         ok = sim_reply_arg_error(reply, args);
         goto done;
     }
-    /* P-256 scalar = HKDF(app key or 32 random bytes, path) (spec §2.2, §3.2); 0.3.x used the
-     * app CA key, so its keys differ from every later release's. */
+    /* P-256 scalar = HKDF(app key or 32 random bytes, path) (protocol.md §2.2, §3.2); 0.3.x used
+     * the app CA key, so its keys differ from every later release's. */
     if (random_seed) {
         if (RAND_priv_bytes(seed, sizeof(seed)) != 1)
             goto done;

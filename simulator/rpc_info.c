@@ -1,4 +1,4 @@
-/* dstack-sim — Info and Version on every service (spec §2.1, §2.3, §2.4).
+/* dstack-sim — Info and Version on every service (protocol.md §2.1, §2.3, §2.4).
  *
  * Info is internally consistent: its RTMRs come from a fresh quote (report_data zero) over the
  * current event log, its app fields are the payloads of the boot runtime events, and
@@ -12,7 +12,7 @@
 
 #include <openssl/sha.h>
 
-/* tcb_info: pretty-printed JSON object text (spec §2.4); event_log is a full array. 0.3.x
+/* tcb_info: pretty-printed JSON object text (protocol.md §2.4); event_log is a full array. 0.3.x
  * had rootfs_hash (here: the OS image hash) and none of the aggregated measurements. */
 static char *tcb_info_text(sim_ctx *ctx, const sim_evidence *ev, const uint8_t mr_agg[32],
                            const uint8_t device_id[32])
@@ -52,7 +52,7 @@ static char *tcb_info_text(sim_ctx *ctx, const sim_evidence *ev, const uint8_t m
     return text;
 }
 
-/* The Info message of the emulated release, fields in proto order (spec §2.4): AppInfo
+/* The Info message of the emulated release, fields in proto order (protocol.md §2.4): AppInfo
  * (0.5.1+; cloud_* since 0.5.6) or the older WorkerInfo (0.4–0.5.0: fields 1–13; 0.3.x: the
  * first seven, ids as hex strings — the same JSON text). */
 static void info_fields(sim_ctx *ctx, json_object *obj, bool hide, const char *tcb,
@@ -79,7 +79,7 @@ static void info_fields(sim_ctx *ctx, json_object *obj, bool hide, const char *t
     json_object_object_add(obj, "mr_aggregated", sim_json_hex(mr_agg, 32));
     if (worker) {
         /* mr_image: the OS image measurement (here the simulator's OS image hash);
-         * mr_key_provider = SHA-256(key-provider payload) as in spec §5.5. */
+         * mr_key_provider = SHA-256(key-provider payload) as in protocol.md §5.5. */
         SHA256((const uint8_t *)kp, strlen(kp), mr_key_provider);
         json_object_object_add(obj, "mr_image", sim_json_hex(ctx->os_image_hash, 32));
         json_object_object_add(obj, "mr_key_provider", sim_json_hex(mr_key_provider, 32));
@@ -101,7 +101,7 @@ bool sim_rpc_info(sim_ctx *ctx, sim_service svc, sim_args *args, sim_reply *repl
 {
     static const uint8_t zeros[64];
     uint8_t device_id[32], mr_agg[32], rtmr[4][48];
-    bool hide = svc == SIM_SVC_WORKER && !ctx->public_tcbinfo; /* spec §1.6, §2.3 */
+    bool hide = svc == SIM_SVC_WORKER && !ctx->public_tcbinfo; /* protocol.md §1.6, §2.3 */
     dstack_tdx_quote measured;
     sim_evidence ev;
     json_object *obj;
@@ -111,8 +111,8 @@ bool sim_rpc_info(sim_ctx *ctx, sim_service svc, sim_args *args, sim_reply *repl
     if (!sim_evidence_make(ctx, zeros, &ev))
         return false;
     SHA256((const uint8_t *)"", 0,
-           device_id); /* v0.5.11: SHA-256 of the empty string (spec §2.4) */
-    /* mr_aggregated uses RTMR3 replayed from the runtime events (spec §5.5). */
+           device_id); /* v0.5.11: SHA-256 of the empty string (protocol.md §2.4) */
+    /* mr_aggregated uses RTMR3 replayed from the runtime events (protocol.md §5.5). */
     measured = ev.parsed;
     dstack_event_log_replay(&ev.log, rtmr, NULL);
     memcpy(measured.rtmr[3], rtmr[3], 48);

@@ -1,7 +1,7 @@
-/* dstack-sim — GetKey, Tappd.DeriveK256Key, Sign, Verify (spec §2.1, §2.2, §3).
+/* dstack-sim — GetKey, Tappd.DeriveK256Key, Sign, Verify (protocol.md §2.1, §2.2, §3).
  *
- * Every key is HKDF(app key, path) (spec §3.1/§3.2); the same 32 bytes are the secp256k1
- * scalar and the Ed25519 seed. Signature chains follow spec §3.4.
+ * Every key is HKDF(app key, path) (protocol.md §3.1/§3.2); the same 32 bytes are the secp256k1
+ * scalar and the Ed25519 seed. Signature chains follow protocol.md §3.4.
  */
 #include "sim.h"
 
@@ -39,7 +39,7 @@ bool sim_key_pub(sim_key_kind alg, const uint8_t key[32], uint8_t pub[33], size_
     return dstack_secp256k1_pubkey(key, pub, NULL) == DSTACK_OK;
 }
 
-/* chain[0]: app key signs Keccak256(purpose ":" hex(pub)) (spec §3.4). */
+/* chain[0]: app key signs Keccak256(purpose ":" hex(pub)) (protocol.md §3.4). */
 static bool app_signature(const sim_identity *id, const char *purpose, const uint8_t *pub,
                           size_t pub_len, uint8_t sig[65])
 {
@@ -76,9 +76,9 @@ static bool get_key(sim_ctx *ctx, sim_args *args, sim_reply *reply, const char *
         !sim_arg_string(args, "algorithm", &algorithm))
         return sim_reply_arg_error(reply, args);
     /* Agents before 0.5.6 know no `algorithm` field and ignore it: always the secp256k1
-     * scalar, which is also the Ed25519 seed (spec §3.3). */
+     * scalar, which is also the Ed25519 seed (protocol.md §3.3). */
     alg = ctx->profile->getkey_algorithm ? parse_alg(algorithm, false) : ALG_SECP256K1;
-    if (alg == ALG_BAD) /* 0.5.7+: prehashed rejected here (spec §2.1) */
+    if (alg == ALG_BAD) /* 0.5.7+: prehashed rejected here (protocol.md §2.1) */
         return sim_reply_error(reply, "Unsupported algorithm");
     if (dstack_derive_key(ctx->id.app_key, (const uint8_t *)path, strlen(path), key, NULL) !=
         DSTACK_OK)
@@ -155,7 +155,7 @@ bool sim_rpc_sign(sim_ctx *ctx, sim_service svc, sim_args *args, sim_reply *repl
                              data_len);
         goto done;
     }
-    /* The signing key is GetKey(path "vms", purpose "signing") (spec §2.1). */
+    /* The signing key is GetKey(path "vms", purpose "signing") (protocol.md §2.1). */
     if (dstack_derive_key(ctx->id.app_key, (const uint8_t *)"vms", 3, key, NULL) != DSTACK_OK ||
         !sim_key_pub(alg == ALG_ED25519 ? SIM_KEY_ED25519 : SIM_KEY_SECP256K1, key, pub, &pub_len))
         goto done;
@@ -168,7 +168,7 @@ bool sim_rpc_sign(sim_ctx *ctx, sim_service svc, sim_args *args, sim_reply *repl
             SHA256(data, data_len, digest);
         else
             memcpy(digest, data, 32);
-        /* RFC 6979 low-S r||s; the recovery byte is dropped (spec §2.1). */
+        /* RFC 6979 low-S r||s; the recovery byte is dropped (protocol.md §2.1). */
         if (dstack_secp256k1_sign_recoverable(key, digest, sig, NULL) != DSTACK_OK)
             goto done;
         sig_len = 64;
@@ -196,7 +196,7 @@ done:
     return ok;
 }
 
-/* Ed25519: exact sizes, non-strict verification (spec §2.1). */
+/* Ed25519: exact sizes, non-strict verification (protocol.md §2.1). */
 static bool verify_ed25519(sim_reply *reply, const uint8_t *data, size_t len, const uint8_t *sig,
                            size_t sig_len, const uint8_t *pub, size_t pub_len, bool *valid)
 {
@@ -218,7 +218,7 @@ static bool verify_ed25519(sim_reply *reply, const uint8_t *data, size_t len, co
     return true;
 }
 
-/* secp256k1: SEC1 key (33/65), 64-byte r||s, low-S only (k256 semantics, spec §2.1). For
+/* secp256k1: SEC1 key (33/65), 64-byte r||s, low-S only (k256 semantics, protocol.md §2.1). For
  * prehashed input the digest goes through ecdsa's bits2field: < 16 bytes is an error,
  * shorter than 32 is left-padded, longer is truncated. */
 static bool verify_secp256k1(sim_reply *reply, bool prehashed, const uint8_t *data, size_t len,

@@ -1,5 +1,5 @@
 /* dstack-sim — GetQuote, Attest, EmitEvent, Tappd.TdxQuote/RawQuote and
- * Worker.GetAttestationForAppKey (spec §2.1–§2.3).
+ * Worker.GetAttestationForAppKey (protocol.md §2.1–§2.3).
  */
 #include "sim.h"
 
@@ -20,7 +20,7 @@ static json_object *text_string(char *text) /* takes ownership */
     return s;
 }
 
-/* GetQuoteResponse {quote, event_log, report_data, vm_config} (spec §2.1). */
+/* GetQuoteResponse {quote, event_log, report_data, vm_config} (protocol.md §2.1). */
 static bool quote_reply(sim_ctx *ctx, const uint8_t report_data[64], sim_reply *reply)
 {
     sim_evidence ev;
@@ -41,7 +41,7 @@ static bool quote_reply(sim_ctx *ctx, const uint8_t report_data[64], sim_reply *
     return sim_reply_json(reply, obj);
 }
 
-/* RawQuoteArgs for GetQuote/Attest: ≤ 64 bytes, right-padded with zeros (spec §2.1). */
+/* RawQuoteArgs for GetQuote/Attest: ≤ 64 bytes, right-padded with zeros (protocol.md §2.1). */
 static bool padded_report_data(sim_args *args, sim_reply *reply, uint8_t out[64], bool *ok)
 {
     uint8_t *data = NULL;
@@ -88,7 +88,7 @@ bool sim_rpc_attest(sim_ctx *ctx, sim_service svc, sim_args *args, sim_reply *re
         return ok;
     if (!sim_evidence_make(ctx, rd, &ev))
         return false;
-    /* Real v0.5.11 agent: V0 SCALE with the full event log (spec §2.1). */
+    /* Real v0.5.11 agent: V0 SCALE with the full event log (protocol.md §2.1). */
     ok = sim_attestation_v0(ctx, &ev, rd, false, &att, &att_len);
     sim_evidence_free(&ev);
     if (!ok)
@@ -111,13 +111,13 @@ bool sim_rpc_emit_event(sim_ctx *ctx, sim_service svc, sim_args *args, sim_reply
     if (!sim_arg_string(args, "event", &event) || !sim_arg_bytes(args, "payload", &payload, &len))
         return sim_reply_arg_error(reply, args);
     /* The real agent appends and extends RTMR3 (no name validation); the official 0.5.9+
-     * simulator refuses with 400 instead — we follow the agent (spec §2.1). */
+     * simulator refuses with 400 instead — we follow the agent (protocol.md §2.1). */
     ok = sim_attest_emit(ctx, event, payload, len) && sim_reply_raw(reply, "null");
     free(payload);
     return ok;
 }
 
-/* TdxQuote report_data: H(tag ":" data) zero-padded to 64, or raw (spec §2.2). */
+/* TdxQuote report_data: H(tag ":" data) zero-padded to 64, or raw (protocol.md §2.2). */
 static bool content_hash(const char *alg, const char *tag, const uint8_t *data, size_t len,
                          uint8_t out[64])
 {
@@ -203,7 +203,7 @@ bool sim_rpc_tdx_quote(sim_ctx *ctx, sim_service svc, sim_args *args, sim_reply 
     } else if (!content_hash(alg, prefix[0] ? prefix : "app-data", data, len, rd)) {
         ok = sim_reply_error(reply, "invalid hash algorithm");
     } else {
-        /* v0.5.11 echoes "app-data" even for a custom prefix (spec §2.2, §10 item 5) */
+        /* v0.5.11 echoes "app-data" even for a custom prefix (protocol.md §2.2, §10 item 5) */
         ok = tdx_quote_reply(ctx, rd, alg, "app-data", reply);
     }
     free(data);
@@ -268,7 +268,7 @@ bool sim_rpc_attestation_for_app_key(sim_ctx *ctx, sim_service svc, sim_args *ar
     (void)svc;
     if (!sim_arg_string(args, "algorithm", &alg))
         return sim_reply_arg_error(reply, args);
-    /* "" and secp256k1_prehashed are rejected in 0.5.7+ (spec §2.3, §10 item 6) */
+    /* "" and secp256k1_prehashed are rejected in 0.5.7+ (protocol.md §2.3, §10 item 6) */
     if (strcmp(alg, "ed25519") == 0) {
         kind = SIM_KEY_ED25519;
         label = "dip1::ed25519-pk:";

@@ -1,6 +1,6 @@
 /* dstack-sim — shared state and internal interfaces of the agent simulator.
  *
- * The simulator speaks the v0.5.11 guest-agent wire protocol (spec §1.3–§1.5, §2) on three
+ * The simulator speaks the v0.5.11 guest-agent wire protocol (protocol.md §1.3–§1.5, §2) on three
  * Unix sockets (and optionally TCP). Everything here is internal to simulator/.
  */
 #ifndef DSTACK_SIM_H
@@ -29,7 +29,7 @@
 #endif
 #define SIM_REV "dstack-sim " SIM_PROJECT_VERSION
 #define SIM_SERVER_HEADER "dstack Simulator"
-#define SIM_BODY_LIMIT (10u * 1024u * 1024u) /* spec §1.3: 10 MiB per request */
+#define SIM_BODY_LIMIT (10u * 1024u * 1024u) /* protocol.md §1.3: 10 MiB per request */
 
 /* ---- listeners / services ------------------------------------------------------------ */
 typedef enum sim_service {
@@ -43,7 +43,7 @@ typedef enum sim_service {
 
 const char *sim_service_name(sim_service svc);
 
-/* ---- emulated agent releases (versions.c, spec §0) ----------------------------------- */
+/* ---- emulated agent releases (versions.c, protocol.md §0) ----------------------------------- */
 typedef enum sim_agent_version {
     SIM_AGENT_0_3 = 0, /* tappd only */
     SIM_AGENT_0_4,
@@ -53,14 +53,14 @@ typedef enum sim_agent_version {
 
 typedef enum sim_info_kind {
     SIM_INFO_WORKER_V03, /* 0.3 WorkerInfo: string ids, tcb_info with rootfs_hash */
-    SIM_INFO_WORKER,     /* 0.4–0.5.0 WorkerInfo, fields 1–13 (spec §2.4) */
+    SIM_INFO_WORKER,     /* 0.4–0.5.0 WorkerInfo, fields 1–13 (protocol.md §2.4) */
     SIM_INFO_APP_V055,   /* AppInfo before cloud_vendor/cloud_product (0.5.6) */
     SIM_INFO_APP         /* v0.5.11 AppInfo */
 } sim_info_kind;
 
 typedef enum sim_cert_ext {
     SIM_CERT_EXT_NONE,       /* 0.3: agent leaves carry no attestation */
-    SIM_CERT_EXT_QUOTE,      /* <= 0.5.5: .1.1 quote + .1.2 full event log (spec §4.3) */
+    SIM_CERT_EXT_QUOTE,      /* <= 0.5.5: .1.1 quote + .1.2 full event log (protocol.md §4.3) */
     SIM_CERT_EXT_ATTESTATION /* 0.5.9+: .1.8 VersionedAttestation */
 } sim_cert_ext;
 
@@ -72,22 +72,22 @@ typedef struct sim_profile {
     const char *release;     /* reported by Version and X-App-Version */
     bool guest_socket;       /* dstack.sock / DstackGuest exists (0.4+) */
     bool prpc_full_names;    /* prpc 0.5: /prpc/Tappd.<M> only, unknown → 404 (0.3) */
-    bool getkey_algorithm;   /* GetKey honours `algorithm` (0.5.6+, spec §3.3) */
+    bool getkey_algorithm;   /* GetKey honours `algorithm` (0.5.6+, protocol.md §3.3) */
     bool derive_from_ca_key; /* 0.3 Tappd.DeriveKey: (path, subject, alt_names) only, IKM =
-                              * the app CA scalar (spec §3.2, §8) */
+                              * the app CA scalar (protocol.md §3.2, §8) */
     sim_info_kind info;
     bool quote_vm_config;  /* GetQuoteResponse.vm_config (0.5.4+) */
     sim_cert_ext cert_ext; /* attestation in agent-issued RA-TLS leaves */
     bool cert_ip_san;      /* IP literals become iPAddress SANs (0.5.11) */
     bool cert_options;     /* GetTlsKey not_before/not_after/with_app_info (0.5.6+) */
-    bool cert_v03_leaf;    /* 0.3 leaves: no KeyUsage, notAfter +365 days (spec §4.6) */
+    bool cert_v03_leaf;    /* 0.3 leaves: no KeyUsage, notAfter +365 days (protocol.md §4.6) */
 } sim_profile;
 
 /* NULL when name is not one of 0.3, 0.4, 0.5.5, 0.5.11. */
 const sim_profile *sim_profile_find(const char *name);
 const sim_profile *sim_profile_default(void);
 
-/* ---- faults (/tmp/faults.md contract, DESIGN §8) -------------------------------------- */
+/* ---- faults (/tmp/faults.md contract, architecture.md §8) ------------------------------------ */
 typedef enum sim_fault_kind {
     SIM_FAULT_DELAY = 0,
     SIM_FAULT_STATUS,
@@ -121,7 +121,7 @@ bool sim_faults_add(sim_faults *faults, const char *spec, char *msg, size_t msg_
 void sim_faults_plan(const sim_faults *faults, const char *method, sim_fault_plan *plan);
 void sim_faults_free(sim_faults *faults);
 
-/* ---- identity (spec §3.1, §3.4) ------------------------------------------------------- */
+/* ---- identity (protocol.md §3.1, §3.4) ------------------------------------------------------- */
 typedef struct sim_identity {
     bool builtin;               /* built-in insecure development identity */
     uint8_t app_key[32];        /* k256_key: the app key (secret) */
@@ -142,7 +142,7 @@ bool sim_identity_load(sim_identity *id, const char *appkeys_path, const uint8_t
 bool sim_identity_builtin(sim_identity *id, char *msg, size_t msg_len);
 void sim_identity_free(sim_identity *id);
 
-/* ---- attestation state (spec §5) ------------------------------------------------------ */
+/* ---- attestation state (protocol.md §5) ------------------------------------------------------ */
 typedef struct sim_attest {
     pthread_mutex_t lock; /* guards log (EmitEvent appends while others quote) */
     dstack_event_log log; /* full log: boot events + runtime events, in order */
@@ -181,7 +181,7 @@ typedef struct sim_ctx {
     atomic_ulong requests[SIM_SVC_COUNT];
 } sim_ctx;
 
-/* ---- request arguments (spec §1.3, §1.4) ---------------------------------------------- */
+/* ---- request arguments (protocol.md §1.3, §1.4) ---------------------------------------------- */
 typedef struct sim_args {
     json_object *obj; /* the request message (an object), never NULL once decoded */
     bool from_query;  /* GET: values are strings from the query string */
@@ -215,9 +215,9 @@ typedef struct sim_reply {
 
 /* 200 with the compact JSON of obj (takes ownership of obj). false on OOM. */
 bool sim_reply_json(sim_reply *r, json_object *obj);
-/* 200 with a literal body (e.g. "null" for google.protobuf.Empty, spec §1.4). */
+/* 200 with a literal body (e.g. "null" for google.protobuf.Empty, protocol.md §1.4). */
 bool sim_reply_raw(sim_reply *r, const char *text);
-/* 400 {"error": "<msg>"} pretty-printed as the agent does (spec §1.5). Returns true. */
+/* 400 {"error": "<msg>"} pretty-printed as the agent does (protocol.md §1.5). Returns true. */
 bool sim_reply_error(sim_reply *r, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 bool sim_reply_status(sim_reply *r, unsigned status, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
@@ -233,7 +233,7 @@ char *sim_json_text(json_object *obj, bool pretty);
  * with the service prefix stripped; *qualified tells whether a prefix was there. */
 bool sim_route(sim_service svc, const char *path, char *method_out, size_t method_len,
                bool *qualified);
-/* Runs a method of the emulated release (ctx->profile). body/query per spec §1.3 (json_mode
+/* Runs a method of the emulated release (ctx->profile). body/query per protocol.md §1.3 (json_mode
  * false → request was protobuf). */
 void sim_dispatch(sim_ctx *ctx, sim_service svc, const char *method, bool qualified, bool is_get,
                   bool json_mode, json_object *query, const char *body, size_t body_len,
@@ -260,7 +260,7 @@ bool sim_rpc_version(sim_ctx *, sim_service, sim_args *, sim_reply *);
 /* ---- attestation engine (attestation.c, quote.c) -------------------------------------------- */
 bool sim_attest_init(sim_ctx *ctx, const char *quote_path, char *msg, size_t msg_len);
 void sim_attest_free(sim_attest *att);
-/* Appends a runtime event (spec §5.3/§5.4). */
+/* Appends a runtime event (protocol.md §5.3/§5.4). */
 bool sim_attest_emit(sim_ctx *ctx, const char *event, const uint8_t *payload, size_t len);
 
 /* A consistent snapshot: quote with the given report_data and the event log it reflects. */
@@ -273,9 +273,9 @@ typedef struct sim_evidence {
 
 bool sim_evidence_make(sim_ctx *ctx, const uint8_t report_data[64], sim_evidence *ev);
 void sim_evidence_free(sim_evidence *ev);
-/* JSON text of the event log: full or stripped (spec §5.2). Caller frees. */
+/* JSON text of the event log: full or stripped (protocol.md §5.2). Caller frees. */
 char *sim_event_log_json(const dstack_event_log *log, bool stripped);
-/* V0 SCALE VersionedAttestation (spec §4.4); stripped = the form certificates carry. */
+/* V0 SCALE VersionedAttestation (protocol.md §4.4); stripped = the form certificates carry. */
 bool sim_attestation_v0(sim_ctx *ctx, const sim_evidence *ev, const uint8_t report_data[64],
                         bool stripped, uint8_t **out, size_t *out_len);
 /* Builds a synthetic TDX v4 quote (quote.c). */
@@ -283,7 +283,7 @@ bool sim_quote_synthesize(const sim_attest *att, const uint8_t rtmr[4][48],
                           const uint8_t report_data[64], uint8_t **out, size_t *out_len);
 bool sim_quote_keys_init(sim_ctx *ctx, char *msg, size_t msg_len);
 
-/* mr_aggregated and mr_system of a snapshot (spec §5.5). */
+/* mr_aggregated and mr_system of a snapshot (protocol.md §5.5). */
 void sim_mr_system(sim_ctx *ctx, const dstack_tdx_quote *q, uint8_t out[32]);
 
 /* ---- keys (rpc_keys.c) ---------------------------------------------------------------------- */

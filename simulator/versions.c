@@ -1,10 +1,10 @@
-/* dstack-sim — emulated agent releases (--agent-version, spec §0 version map, §8).
+/* dstack-sim — emulated agent releases (--agent-version, protocol.md §0 version map, §8).
  *
  * Two tables describe an older agent: which RPCs exist (the `since` column of the method
  * tables in dispatch.c) and how the ones that exist behave (the profiles below). Each
  * profile stands for the newest release of its line that the spec describes, so the
- * fallbacks of libdstack and the provider for old agents (DESIGN §4, spec §3.3) can be
- * exercised end to end.
+ * fallbacks of libdstack and the provider for old agents (architecture.md §4, protocol.md §3.3) can
+ * be exercised end to end.
  */
 #include "sim.h"
 
@@ -13,8 +13,8 @@
 static const sim_profile profiles[] = {
     {
         /* 0.3.x "tappd": only tappd.sock, prpc 0.5 (full method names, 404 for unknown
-         * methods), DeriveKey from the app CA key (spec §3.2 last row), WorkerInfo with
-         * string ids, leaves without KeyUsage valid 365 days (spec §4.6). */
+         * methods), DeriveKey from the app CA key (protocol.md §3.2 last row), WorkerInfo with
+         * string ids, leaves without KeyUsage valid 365 days (protocol.md §4.6). */
         .version = SIM_AGENT_0_3,
         .name = "0.3",
         .release = "0.3.6",
@@ -31,8 +31,8 @@ static const sim_profile profiles[] = {
     },
     {
         /* 0.4.x: DstackGuest on dstack.sock without EmitEvent/Attest/Sign/Verify/Version,
-         * GetKey ignores `algorithm` (spec §3.3), WorkerInfo, GetQuote without vm_config,
-         * RA-TLS leaves with .1.1 quote + .1.2 event log (spec §4.3). */
+         * GetKey ignores `algorithm` (protocol.md §3.3), WorkerInfo, GetQuote without vm_config,
+         * RA-TLS leaves with .1.1 quote + .1.2 event log (protocol.md §4.3). */
         .version = SIM_AGENT_0_4,
         .name = "0.4",
         .release = "0.4.2",

@@ -1,4 +1,4 @@
-/* dstack-keytool — command line, global options, dispatch, shared helpers (DESIGN §8).
+/* dstack-keytool — command line, global options, dispatch, shared helpers (architecture.md §8).
  *
  * Usage: dstack-keytool [global options] <command> [options] [args]
  * Every subcommand lives in its own file (keytool_show.c, keytool_export.c, keytool_info.c,

@@ -1,4 +1,4 @@
-/* dstack-keytool — what the subcommands share (DESIGN §8). */
+/* dstack-keytool — what the subcommands share (architecture.md §8). */
 #ifndef DSTACK_KEYTOOL_H
 #define DSTACK_KEYTOOL_H
 

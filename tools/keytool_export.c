@@ -1,4 +1,4 @@
-/* dstack-keytool export URI — the files unmodified servers read (DESIGN §6, §8):
+/* dstack-keytool export URI — the files unmodified servers read (architecture.md §6, §8):
  *   --key-ref F   reference PEM (-----BEGIN DSTACK KEY URI-----), mode 0600
  *   --cert F      the certificate a server presents: leaf, then its issuers, mode 0644
  *   --chain F     what a client trusts: the issuers (the leaf itself if self-signed), 0644
@@ -21,7 +21,7 @@
 
 #include <dstack/uri.h>
 
-/* DESIGN §6: SEQUENCE { desc VisibleString "dstack key URI v1", uri UTF8String }. */
+/* architecture.md §6: SEQUENCE { desc VisibleString "dstack key URI v1", uri UTF8String }. */
 #define REF_PEM_LABEL "DSTACK KEY URI"
 #define REF_DESC "dstack key URI v1"
 #define REF_MAX_URI 65535u

@@ -1,8 +1,8 @@
-/* dstack-keytool info | quote | version — agent information (DESIGN §8).
+/* dstack-keytool info | quote | version — agent information (architecture.md §8).
  *
  * `info` also checks the agent's measurements: it asks for a fresh quote over random
  * report_data, requires the quote to carry that report_data, and replays RTMR0–3 from the
- * quote's event log (spec §5.3). A mismatch is a verification failure (exit 3).
+ * quote's event log (protocol.md §5.3). A mismatch is a verification failure (exit 3).
  */
 #include "keytool.h"
 

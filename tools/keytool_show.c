@@ -1,5 +1,5 @@
-/* dstack-keytool show URI — what key a dstack: URI names (DESIGN §8): algorithm, public key,
- * SPKI SHA-256 (and the curl pin), Ethereum address for secp256k1, signature-chain status. */
+/* dstack-keytool show URI — what key a dstack: URI names (architecture.md §8): algorithm, public
+ * key, SPKI SHA-256 (and the curl pin), Ethereum address for secp256k1, signature-chain status. */
 #include "keytool.h"
 
 #include <getopt.h>

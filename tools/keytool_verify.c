@@ -1,5 +1,5 @@
 /* dstack-keytool verify — offline verification of a TDX quote or an RA-TLS certificate
- * (spec §4.7, §5.1): what was verified, and what cannot be without Intel collateral. */
+ * (protocol.md §4.7, §5.1): what was verified, and what cannot be without Intel collateral. */
 #include "keytool.h"
 
 #include <errno.h>

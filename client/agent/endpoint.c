@@ -1,4 +1,4 @@
-/* Agent endpoint discovery and classification (spec §1.2). */
+/* Agent endpoint discovery and classification (protocol.md §1.2). */
 #include "agent/transport_internal.h"
 
 #include <stdio.h>
@@ -10,7 +10,7 @@
 
 #include <openssl/crypto.h>
 
-/* The four locations every official SDK probes, in order (spec §1.2). The first entry is
+/* The four locations every official SDK probes, in order (protocol.md §1.2). The first entry is
  * also the answer when none exists, so that error messages name the usual path. */
 static const char *const guest_sockets[] = {
     "/var/run/dstack.sock",
@@ -25,7 +25,7 @@ static const char *const tappd_sockets[] = {
     "/run/dstack/tappd.sock",
 };
 
-/* The Worker service listens on TCP 8090 in production (spec §1.1); only the simulator puts
+/* The Worker service listens on TCP 8090 in production (protocol.md §1.1); only the simulator puts
  * it on a socket (external.sock), which tests pass through DSTACK_WORKER_ENDPOINT. */
 #define WORKER_DEFAULT_ENDPOINT "http://localhost:8090"
 
@@ -122,7 +122,7 @@ dstack_status dstack_endpoint_split(const char *endpoint, char **socket_path, ch
             goto oom;
     } else {
         const char *p = endpoint;
-        /* "unix:/path" is the form dstack's own tools use (DSTACK_AGENT_ADDRESS, spec §1.1). */
+        /* "unix:/path": the form of dstack's own tools (DSTACK_AGENT_ADDRESS, protocol.md §1.1). */
         if (has_prefix_ci(p, "unix:"))
             p += 5;
         if (strstr(endpoint, "://") != NULL) {

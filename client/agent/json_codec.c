@@ -1,4 +1,4 @@
-/* Strict JSON decoding of agent responses with proto3 defaults (spec §1.4). */
+/* Strict JSON decoding of agent responses with proto3 defaults (protocol.md §1.4). */
 #include "agent/json_codec.h"
 
 #include "agent/transport_internal.h"
@@ -294,7 +294,7 @@ dstack_status dstack_json_get_hex(const json_object *obj, const char *field, boo
     size_t slen = v != NULL ? (size_t)json_object_get_string_len(v) : 0;
     /* A fixed-size field (keys: 32 bytes) far longer than it can be is refused before it is
      * decoded: a hostile megabyte of "key" hex would otherwise exhaust the secure heap and be
-     * reported as out of memory. The slack allows a few "0x" prefixes (spec §1.4). */
+     * reported as out of memory. The slack allows a few "0x" prefixes (protocol.md §1.4). */
     if (expect_len != 0 && slen > 2 * expect_len + 16)
         return dstack_json_field_error(ctx, field, "is %zu characters long, expected %zu bytes",
                                        slen, expect_len);

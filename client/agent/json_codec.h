@@ -1,4 +1,4 @@
-/* libdstack internal — strict JSON decoding of agent responses (spec §1.4) and the shared
+/* libdstack internal — strict JSON decoding of agent responses (protocol.md §1.4) and the shared
  * "send a JSON request, get a JSON object back" step of every typed RPC. Not installed.
  *
  * Field getters follow proto3: a missing field yields its default ("", 0, false, [], empty
@@ -87,7 +87,7 @@ dstack_status dstack_json_nested_error(const dstack_json_ctx *ctx, const char *f
 
 void dstack_bytes_array_free(dstack_bytes *arr, size_t n);
 void dstack_string_array_free(char **arr, size_t n);
-/* Hex text → bytes (spec §1.4: repeated 0x prefix stripped, either case, even length). */
+/* Hex text → bytes (protocol.md §1.4: repeated 0x prefix stripped, either case, even length). */
 bool dstack_json_hex_to_bytes(const char *hex, size_t hex_len, bool secure, dstack_bytes *out,
                               bool *alloc_failed);
 

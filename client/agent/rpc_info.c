@@ -1,4 +1,4 @@
-/* Info and Version, on any service (spec §2.1, §2.4; WorkerInfo of 0.3.x–0.5.0). */
+/* Info and Version, on any service (protocol.md §2.1, §2.4; WorkerInfo of 0.3.x–0.5.0). */
 #include "agent/json_codec.h"
 
 #include <string.h>
@@ -47,7 +47,7 @@ static dstack_status oom(const dstack_json_ctx *ctx)
                             "out of memory");
 }
 
-/* mrtd / rtmrN: 48-byte hex, or null on non-TDX platforms (spec §2.4). Returns whether a
+/* mrtd / rtmrN: 48-byte hex, or null on non-TDX platforms (protocol.md §2.4). Returns whether a
  * usable 48-byte value was stored. */
 static dstack_status get_measurement(const json_object *obj, const char *field,
                                      uint8_t out[MEASUREMENT_LEN], bool *usable,
@@ -71,7 +71,7 @@ static dstack_status get_measurement(const json_object *obj, const char *field,
     return DSTACK_OK;
 }
 
-/* tcb_info is a JSON object inside a string; its event_log is an array (spec §2.4). */
+/* tcb_info is a JSON object inside a string; its event_log is an array (protocol.md §2.4). */
 static dstack_status decode_tcb_info(const char *text, dstack_tcb_info *out,
                                      const dstack_json_ctx *parent)
 {
@@ -84,7 +84,7 @@ static dstack_status decode_tcb_info(const char *text, dstack_tcb_info *out,
 
     ctx.scope = "tcb_info.";
     if (text[0] == '\0') {
-        /* Worker.Info without public_tcbinfo (spec §2.3): present stays false. */
+        /* Worker.Info without public_tcbinfo (protocol.md §2.3): present stays false. */
         rc = DSTACK_OK;
         goto defaults;
     }
@@ -134,7 +134,8 @@ done:
     return rc;
 }
 
-/* key_provider_info: JSON {"name": …, "id": "<hex>"} in a string, "" if absent (spec §2.4). */
+/* key_provider_info: JSON {"name": …, "id": "<hex>"} in a string, "" if absent
+ * (protocol.md §2.4). */
 static dstack_status decode_key_provider(const char *text, dstack_app_info *out,
                                          const dstack_json_ctx *parent)
 {

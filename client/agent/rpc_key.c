@@ -1,5 +1,5 @@
 /* GetKey (DstackGuest) and DeriveK256Key (Tappd): deterministic 32-byte keys with their
- * signature chain (spec §2.1 GetKey, §2.2 DeriveK256Key, §3.2, §3.4). */
+ * signature chain (protocol.md §2.1 GetKey, §2.2 DeriveK256Key, §3.2, §3.4). */
 #include "agent/json_codec.h"
 
 #include <string.h>
@@ -43,7 +43,7 @@ static dstack_status derive(dstack_client *c, const char *method, const char *ke
         (rc = dstack_json_add_string(req, "purpose", purpose, err)) != DSTACK_OK)
         goto done;
     /* Omitted when empty: the agent's default is secp256k1 and agents before 0.5.6 do not
-     * know the field (spec §3.3). */
+     * know the field (protocol.md §3.3). */
     if (algorithm != NULL && *algorithm != '\0' &&
         (rc = dstack_json_add_string(req, "algorithm", algorithm, err)) != DSTACK_OK)
         goto done;

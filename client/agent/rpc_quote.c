@@ -1,12 +1,12 @@
 /* Quotes and attestations: GetQuote and Attest (DstackGuest), TdxQuote and RawQuote (Tappd),
- * GetAttestationForAppKey (Worker) — spec §2.1–§2.3. */
+ * GetAttestationForAppKey (Worker) — protocol.md §2.1–§2.3. */
 #include "agent/json_codec.h"
 
 #include <string.h>
 
 #include <openssl/crypto.h>
 
-/* GetQuote / Attest accept at most 64 bytes of report_data (spec §2.1, §2.5). */
+/* GetQuote / Attest accept at most 64 bytes of report_data (protocol.md §2.1, §2.5). */
 #define REPORT_DATA_MAX 64
 
 void dstack_quote_response_free(dstack_quote_response *r)
@@ -48,7 +48,7 @@ static dstack_status decode(json_object *resp, bool tdx, dstack_quote_response *
             return dstack_error_set(ctx->err, DSTACK_ERR_INTERNAL, ctx->method, ctx->endpoint,
                                     "out of memory");
     }
-    /* event_log is JSON text inside a string (spec §1.4, §5.2); "" means no log. */
+    /* event_log is JSON text inside a string (protocol.md §1.4, §5.2); "" means no log. */
     if (out->event_log_json[0] != '\0') {
         rc = dstack_event_log_parse(out->event_log_json, strlen(out->event_log_json),
                                     &out->event_log, ctx->err);

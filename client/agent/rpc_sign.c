@@ -1,4 +1,4 @@
-/* Sign, Verify (0.5.6+) and EmitEvent (0.5.0–0.5.11) on DstackGuest (spec §2.1). */
+/* Sign, Verify (0.5.6+) and EmitEvent (0.5.0–0.5.11) on DstackGuest (protocol.md §2.1). */
 #include "agent/json_codec.h"
 
 #include <string.h>
@@ -94,7 +94,7 @@ dstack_status dstack_emit_event(dstack_client *c, const char *event, const uint8
     dstack_status rc;
 
     dstack_error_clear(err);
-    /* The agent accepts an empty name; the SDKs refuse it, and so do we (spec §2.1). */
+    /* The agent accepts an empty name; the SDKs refuse it, and so do we (protocol.md §2.1). */
     if (event == NULL || *event == '\0')
         return usage(err, "EmitEvent", "the event name must not be empty");
     if (payload_len > 0 && payload == NULL)
@@ -104,7 +104,7 @@ dstack_status dstack_emit_event(dstack_client *c, const char *event, const uint8
     if ((rc = dstack_json_add_string(req, "event", event, err)) != DSTACK_OK ||
         (rc = dstack_json_add_hex(req, "payload", payload, payload_len, err)) != DSTACK_OK)
         goto done;
-    /* The response is Empty: the literal null, an empty body, or {} (spec §1.4). */
+    /* The response is Empty: the literal null, an empty body, or {} (protocol.md §1.4). */
     rc = dstack_rpc_invoke(c, "EmitEvent", req, true, &resp, &ctx, err);
 done:
     json_object_put(resp);

@@ -1,5 +1,5 @@
 /* GetTlsKey (DstackGuest) and DeriveKey (Tappd): a P-256 key as PKCS#8 PEM plus the
- * agent-issued certificate chain (spec §2.1 GetTlsKey, §2.2 DeriveKey, §4.6). */
+ * agent-issued certificate chain (protocol.md §2.1 GetTlsKey, §2.2 DeriveKey, §4.6). */
 #include "agent/json_codec.h"
 
 #include <string.h>
@@ -118,7 +118,7 @@ dstack_status dstack_get_tls_key(dstack_client *c, const dstack_tls_key_request 
 
     if (rc != DSTACK_OK)
         goto done;
-    /* optional uint64: absent = unset, any number = set (spec §1.4). */
+    /* optional uint64: absent = unset, any number = set (protocol.md §1.4). */
     if (in->has_not_before && (rc = add_uint64(req, "not_before", in->not_before, err)))
         goto done;
     if (in->has_not_after && (rc = add_uint64(req, "not_after", in->not_after, err)))

@@ -1,4 +1,4 @@
-/* Agent transport: HTTP/1.1 POST over a Unix socket or http(s):// with libcurl (spec §1.3).
+/* Agent transport: HTTP/1.1 POST over a Unix socket or http(s):// with libcurl (protocol.md §1.3).
  *
  * One CURL easy handle per client, created on first use and reused, so sequential calls share
  * one keep-alive connection. In a fork() child the inherited handle is dropped without touching
@@ -65,7 +65,7 @@ static bool method_name_valid(const char *method)
     return true;
 }
 
-/* Path per service (spec §1.3): tappd keeps the "Tappd." prefix so 0.3.x agents work too. */
+/* Path per service (protocol.md §1.3): tappd keeps the "Tappd." prefix so 0.3.x agents work too. */
 static const char *service_path_prefix(dstack_service service)
 {
     switch (service) {
@@ -128,7 +128,7 @@ dstack_status dstack_client_new(const dstack_client_options *opts, dstack_client
     if (rc != DSTACK_OK)
         goto err;
 
-    /* JSON mode needs the Content-Type, else the agent reads protobuf (spec §1.3, §10.9);
+    /* JSON mode needs the Content-Type, else the agent reads protobuf (protocol.md §1.3, §10.9);
      * "Expect:" stops libcurl from waiting for a 100-continue the agent never sends. */
     static const char *const fixed[] = {"Content-Type: application/json",
                                         "Accept: application/json", "Expect:"};
@@ -499,7 +499,7 @@ dstack_status dstack_response_check_status(const dstack_client *c, const char *d
 
     if (resp->http_status == 200)
         return DSTACK_OK;
-    /* Agent errors are {"error": "<anyhow chain>"} (spec §1.5); other bodies (Rocket's HTML
+    /* Agent errors are {"error": "<anyhow chain>"} (protocol.md §1.5); other bodies (Rocket's HTML
      * 404 page, protobuf) are not echoed. */
     if (dstack_json_parse_text(resp->body, resp->body_len, &obj, NULL) == DSTACK_OK &&
         json_object_is_type(obj, json_type_object) &&
@@ -601,7 +601,7 @@ dstack_status dstack_call(dstack_client *c, const char *method, const char *json
     rc = dstack_response_check_status(c, display, &resp, err);
     if (rc != DSTACK_OK)
         goto done;
-    /* Empty responses (EmitEvent) are the literal null or an empty body (spec §1.4). */
+    /* Empty responses (EmitEvent) are the literal null or an empty body (protocol.md §1.4). */
     rc = dstack_json_parse_text(resp.body, resp.body_len, &obj, &why);
     if (rc != DSTACK_OK) {
         rc = dstack_error_set(err, DSTACK_ERR_PROTOCOL, display, c->endpoint,

@@ -11,14 +11,14 @@
 
 #include <dstack/client.h>
 
-/* Longest method name we send ("GetAttestationForAppKey" is the longest in spec §2). */
+/* Longest method name we send ("GetAttestationForAppKey" is the longest in protocol.md §2). */
 #define DSTACK_METHOD_MAX 48
-/* Response header block cap: the agent sends a handful of short headers (spec §1.3). */
+/* Response header block cap: the agent sends a handful of short headers (protocol.md §1.3). */
 #define DSTACK_MAX_HEADER_BYTES (64u * 1024u)
 
 struct dstack_client {
     dstack_service service;
-    char *endpoint;    /* as resolved (spec §1.2), used in every message */
+    char *endpoint;    /* as resolved (protocol.md §1.2), used in every message */
     char *socket_path; /* Unix socket path, NULL for http(s):// endpoints */
     char *base_url;    /* "http://localhost" for sockets, else the base without trailing '/' */
     long timeout_ms;
@@ -46,7 +46,7 @@ typedef struct dstack_transfer {
     char errbuf[CURL_ERROR_SIZE];
 } dstack_transfer;
 
-/* Endpoint classification (spec §1.2): "http://" / "https://" → URL; "unix:<path>" and
+/* Endpoint classification (protocol.md §1.2): "http://" / "https://" → URL; "unix:<path>" and
  * anything else → Unix socket path. Other "scheme://" forms are a usage error. */
 dstack_status dstack_endpoint_split(const char *endpoint, char **socket_path, char **base_url,
                                     dstack_error *err);

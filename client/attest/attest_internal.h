@@ -8,7 +8,7 @@
 #include <dstack/attest.h>
 #include <dstack/error.h>
 
-/* Input cap for VersionedAttestation decoders (spec §4.4). */
+/* Input cap for VersionedAttestation decoders (protocol.md §4.4). */
 #define DSTACK_ATTESTATION_MAX_LEN (10u * 1024u * 1024u)
 
 /* Decoders behind dstack_attestation_decode(); `out` is zeroed by the caller and released
@@ -23,7 +23,7 @@ dstack_status dstack_attestation_add_runtime_event(dstack_attestation *att, cons
                                                    size_t event_len, const uint8_t *payload,
                                                    size_t payload_len, dstack_error *err);
 
-/* RTMR3 replayed from a runtime-event list (v1 digests, spec §5.3). */
+/* RTMR3 replayed from a runtime-event list (v1 digests, protocol.md §5.3). */
 void dstack_runtime_events_replay(const dstack_runtime_event *events, size_t n, uint8_t out[48]);
 
 #endif

@@ -1,4 +1,4 @@
-/* VersionedAttestation: format dispatch and ownership (spec §4.4, §4.5). */
+/* VersionedAttestation: format dispatch and ownership (protocol.md §4.4, §4.5). */
 #include <dstack/attest.h>
 
 #include <stdlib.h>

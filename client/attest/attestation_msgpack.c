@@ -1,5 +1,5 @@
 /* VersionedAttestation V1: the msgpack encoding (rmp_serde::to_vec_named) of 0.5.9+
- * simulators and HEAD agents (spec §4.5). A small bounded reader: maps with string keys,
+ * simulators and HEAD agents (protocol.md §4.5). A small bounded reader: maps with string keys,
  * unknown keys skipped, nesting depth limited, byte arrays accepted as `bin` or as arrays of
  * small integers (serde's default for Vec<u8>). */
 #include <dstack/attest.h>

@@ -1,5 +1,5 @@
 /* VersionedAttestation V0: the SCALE encoding of the real agent's Attest and of 0.5.6+
- * certificate extensions (spec §4.4). Every length is checked against the remaining input
+ * certificate extensions (protocol.md §4.4). Every length is checked against the remaining input
  * before anything is allocated. */
 #include <dstack/attest.h>
 

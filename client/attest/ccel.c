@@ -1,4 +1,4 @@
-/* The boot-time event log from the CCEL ACPI table (spec §5.2): a TCG2 crypto-agile log
+/* The boot-time event log from the CCEL ACPI table (protocol.md §5.2): a TCG2 crypto-agile log
  * (TCG PC Client Platform Firmware Profile §10.2). The first record is a TCG_PCR_EVENT in the
  * SHA-1 format carrying the "Spec ID Event03" structure, which lists the digest algorithms
  * and their sizes; every following record is a TCG_PCR_EVENT2:

@@ -1,4 +1,4 @@
-/* Event logs in the agent's JSON form (spec §5.2): parse, build, serialise. */
+/* Event logs in the agent's JSON form (protocol.md §5.2): parse, build, serialise. */
 #include <dstack/attest.h>
 #include <dstack/keys.h>
 

@@ -1,4 +1,4 @@
-/* RTMR replay (spec §5.3) and its comparison with a quote. */
+/* RTMR replay (protocol.md §5.3) and its comparison with a quote. */
 #include <dstack/attest.h>
 #include <dstack/keys.h>
 
@@ -14,7 +14,7 @@ void dstack_runtime_event_digest(const char *name, const uint8_t *payload, size_
                                  uint8_t out[48])
 {
     /* LE32(0x08000001): the agent hashes the type in native order, little-endian on every
-     * supported host (spec §5.3). */
+     * supported host (protocol.md §5.3). */
     static const uint8_t type_le[4] = {0x01, 0x00, 0x00, 0x08};
     EVP_MD_CTX *ctx = EVP_MD_CTX_new();
     unsigned int out_len = RTMR_LEN;
@@ -57,7 +57,7 @@ void dstack_event_log_replay(const dstack_event_log *log, uint8_t rtmr[4][48], b
         if (ev->imr > 3)
             continue; /* not an RTMR (TCG index 0 = MRTD is dropped by the agent already) */
         if (ev->event_type == DSTACK_RUNTIME_EVENT_TYPE) {
-            /* Never trust a logged runtime digest: stripped logs blank it (spec §5.2). */
+            /* Never trust a logged runtime digest: stripped logs blank it (protocol.md §5.2). */
             dstack_runtime_event_digest(ev->event, ev->payload, ev->payload_len, digest);
         } else if (ev->digest_len == RTMR_LEN) {
             memcpy(digest, ev->digest, RTMR_LEN);

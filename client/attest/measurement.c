@@ -1,4 +1,4 @@
-/* Derived measurements (spec §5.5) and a human-readable summary of a quote. */
+/* Derived measurements (protocol.md §5.5) and a human-readable summary of a quote. */
 #include <dstack/attest.h>
 #include <dstack/keys.h>
 

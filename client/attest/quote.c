@@ -1,4 +1,4 @@
-/* TDX quote v4 header and TD report body (spec §5.1). Only the fields dstack verification
+/* TDX quote v4 header and TD report body (protocol.md §5.1). Only the fields dstack verification
  * needs are decoded; the signature data is bounds-checked but not DCAP-verified. */
 #include <dstack/attest.h>
 

@@ -1,4 +1,4 @@
-/* Offline DCAP verification of TDX v4 quotes (spec §5.1; §4.7 step 3).
+/* Offline DCAP verification of TDX v4 quotes (protocol.md §5.1; §4.7 step 3).
  *
  * Everything a quote carries is checked: the quote signature by the attestation key, the QE
  * report binding that key, the QE report signature by the PCK leaf, and the PCK chain up to a
@@ -24,7 +24,7 @@
 #include <openssl/x509.h>
 #include <openssl/x509_vfy.h>
 
-/* Quote v4 layout (spec §5.1): header || TD report body, u32 signature-data length, then
+/* Quote v4 layout (protocol.md §5.1): header || TD report body, u32 signature-data length, then
  * the ECDSA-P256 quote signature data. */
 #define SIGNED_LEN 632u /* header (48) + TD report body (584) */
 #define SIG_DATA_OFF 636u
@@ -429,7 +429,7 @@ dstack_status dstack_tdx_quote_verify(const uint8_t *quote, size_t len,
         goto done;
     out->structure_ok = true;
 
-    /* (f) policy, §4.7 step 3 */
+    /* (f) policy, protocol.md §4.7 step 3 */
     out->debug_td = q.debug;
     out->mr_signer_seam_zero = memcmp(q.mr_signer_seam, zero48, 48) == 0;
     out->policy_ok = (!out->debug_td || (opts->flags & DSTACK_QV_ALLOW_DEBUG)) &&

@@ -1,4 +1,4 @@
-/* Reading the attestation of an RA-TLS certificate (spec §4.1–§4.3, §4.7 steps 1, 2, 4, 5).
+/* Reading the attestation of an RA-TLS certificate (protocol.md §4.1–§4.3, §4.7 steps 1, 2, 4, 5).
  * DCAP signature verification needs Intel collateral and is out of scope here. */
 #include <dstack/attest.h>
 
@@ -36,7 +36,7 @@ void dstack_ratls_info_free(dstack_ratls_info *info)
 }
 
 /* Payload of a dstack extension: extnValue holds a DER OCTET STRING wrapping the raw bytes
- * (spec §4.1). *found is false when the certificate lacks the extension. The payload points
+ * (protocol.md §4.1). *found is false when the certificate lacks the extension. The payload points
  * into a buffer the caller frees with OPENSSL_free. */
 static dstack_status get_ext(X509 *cert, const char *oid, bool *found, unsigned char **payload,
                              size_t *payload_len, dstack_error *err)
@@ -80,7 +80,7 @@ done:
     return rc;
 }
 
-/* Legacy .1.1 + .1.2 form (spec §4.3): rebuild the attestation from quote and JSON log. */
+/* Legacy .1.1 + .1.2 form (protocol.md §4.3): rebuild the attestation from quote and JSON log. */
 static dstack_status rebuild_legacy(dstack_attestation *att, unsigned char *quote, size_t quote_len,
                                     const unsigned char *log_json, size_t log_len,
                                     dstack_error *err)
@@ -197,7 +197,8 @@ static dstack_status read_identity_exts(X509 *cert, dstack_ratls_info *out, dsta
 
     if ((rc = get_ext(cert, DSTACK_OID_APP_ID, &found, &payload, &len, err)) != DSTACK_OK)
         return rc;
-    /* 2024 development builds put other data in .1.3; only a 20-byte id counts (§4.1). */
+    /* 2024 development builds put other data in .1.3; only a 20-byte id counts
+     * (protocol.md §4.1). */
     if (found && len == APP_ID_LEN) {
         memcpy(out->app_id, payload, APP_ID_LEN);
         out->has_app_id = true;

@@ -1,4 +1,4 @@
-/* Verifying an RA-TLS certificate end to end (spec §4.7): the attestation it carries, the
+/* Verifying an RA-TLS certificate end to end (protocol.md §4.7): the attestation it carries, the
  * TDX quote's DCAP signatures (offline, quote_verify.c), the report_data binding of the
  * certificate key, RTMR3 replay of the runtime events, and an optional app policy.
  */
@@ -11,7 +11,7 @@
 #define APP_ID_LEN 20
 #define COMPOSE_HASH_LEN 32
 
-/* The payload of the boot-time runtime event `name` (spec §5.4). Only events before
+/* The payload of the boot-time runtime event `name` (protocol.md §5.4). Only events before
  * "boot-mr-done" count: the system writes app-id and compose-hash before it, while anything
  * after is application-emitted and must not be able to masquerade as them. */
 static bool boot_event(const dstack_attestation *att, const char *name, uint8_t *out, size_t len)
@@ -39,7 +39,8 @@ static void read_identity(const dstack_ratls_info *info, dstack_ratls_verificati
     dstack_mr_aggregated(&info->quote, out->mr_aggregated);
 }
 
-/* §4.7 step 6; returns the message of the first mismatch, NULL when all requested match. */
+/* protocol.md §4.7 step 6; returns the message of the first mismatch, NULL when all requested
+ * match. */
 static const char *check_policy(const dstack_ratls_policy *policy, dstack_ratls_verification *out)
 {
     const char *why = NULL;
@@ -105,7 +106,7 @@ dstack_status dstack_ratls_verify(X509 *cert, const dstack_ratls_policy *policy,
                                        &policy->quote, &out->quote_result, &quote_err);
     out->verified =
         out->report_data_binds_key && out->rtmr3_matches && quote_rc == DSTACK_OK && out->policy_ok;
-    /* The order of the messages follows §4.7: binding, quote, replay, policy. */
+    /* The order of the messages follows protocol.md §4.7: binding, quote, replay, policy. */
     if (out->verified)
         rc = DSTACK_OK;
     else if (!out->report_data_binds_key)

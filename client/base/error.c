@@ -1,4 +1,4 @@
-/* Error records: categories of DESIGN §9, no global state. */
+/* Error records: categories of architecture.md §9, no global state. */
 #include <dstack/error.h>
 
 #include <stdio.h>

@@ -1,4 +1,4 @@
-/* Lowercase hex encoding and the agent's lenient hex decoding (spec §1.4: repeated "0x"
+/* Lowercase hex encoding and the agent's lenient hex decoding (protocol.md §1.4: repeated "0x"
  * prefixes stripped, either case accepted, even length required). */
 #include <dstack/keys.h>
 

@@ -1,6 +1,6 @@
-/* X.509 v3 certificates in the layout of rcgen 0.13 as used by the dstack agent (spec §4.6):
+/* X.509 v3 certificates in the layout of rcgen 0.13 as used by the dstack agent (protocol.md §4.6):
  * subject O then CN (UTF8String), extensions SAN, KeyUsage, EKU, [SKI, BasicConstraints for
- * CAs], then the caller's custom extensions (spec §4.1 double OCTET STRING wrapping). */
+ * CAs], then the caller's custom extensions (protocol.md §4.1 double OCTET STRING wrapping). */
 #include "crypto/pkey_util.h"
 
 #include <string.h>
@@ -17,7 +17,7 @@
 #define TIME_MAX 253402300799LL
 #define RANDOM_SERIAL_LEN 16
 
-/* rcgen: serial = SHA-256(raw public key)[0..20] with the top bit cleared (spec §4.6). For
+/* rcgen: serial = SHA-256(raw public key)[0..20] with the top bit cleared (protocol.md §4.6). For
  * EC keys the raw key is the uncompressed point, for Ed25519 the 32 raw bytes. */
 static int serial_from_key(EVP_PKEY *key, uint8_t serial[SERIAL_LEN])
 {
@@ -95,7 +95,7 @@ static dstack_status add_san(X509 *x, const dstack_cert_spec *spec, dstack_error
                                   "subjectAltName entry %zu is empty", i);
             goto done;
         }
-        /* Since 0.5.11 the agent turns IP literals into iPAddress names (spec §2.1). */
+        /* Since 0.5.11 the agent turns IP literals into iPAddress names (protocol.md §2.1). */
         ip = a2i_IPADDRESS(value);
         if (ip != NULL) {
             gn = GENERAL_NAME_new();

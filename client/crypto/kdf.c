@@ -1,4 +1,4 @@
-/* Key derivation of spec §3.1 and the Ed25519 public key of a derived seed. */
+/* Key derivation of protocol.md §3.1 and the Ed25519 public key of a derived seed. */
 #include <dstack/keys.h>
 
 #include <string.h>

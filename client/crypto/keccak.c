@@ -1,5 +1,5 @@
 /* Original Keccak-256 (the pre-standard padding 0x01 that Ethereum and dstack's signature
- * chains use, spec §3.4). OpenSSL 3.0 only ships SHA3-256 (padding 0x06); 3.2+ has
+ * chains use, protocol.md §3.4). OpenSSL 3.0 only ships SHA3-256 (padding 0x06); 3.2+ has
  * "KECCAK-256", but one small portable implementation keeps every build identical. */
 #include <dstack/keys.h>
 

@@ -1,5 +1,5 @@
-/* OpenSSL keys from derived 32-byte secrets and their DER forms (DESIGN §4: keys are handed
- * to OpenSSL as PrivateKeyInfo so its own providers operate them). */
+/* OpenSSL keys from derived 32-byte secrets and their DER forms (architecture.md §4: keys are
+ * handed to OpenSSL as PrivateKeyInfo so its own providers operate them). */
 #include "crypto/pkey_util.h"
 
 #include <pthread.h>
@@ -51,7 +51,7 @@ static dstack_status pkey_from_scalar(int nid, const char *group, const char *la
     point = grp != NULL ? EC_POINT_new(grp) : NULL;
     if (point == NULL || priv == NULL || BN_bin2bn(secret, 32, priv) == NULL)
         goto err;
-    /* HKDF output used as a scalar must lie in [1, n-1] (spec §3.1). */
+    /* HKDF output used as a scalar must lie in [1, n-1] (protocol.md §3.1). */
     if (BN_is_zero(priv) || BN_cmp(priv, EC_GROUP_get0_order(grp)) >= 0) {
         rc = dstack_error_set(err, DSTACK_ERR_CRYPTO, NULL, NULL,
                               "derived scalar out of range for %s", label);
@@ -129,7 +129,7 @@ dstack_status dstack_pkey_to_pkcs8_der(EVP_PKEY *pkey, unsigned char **der, size
     *der_len = 0;
     dstack_secure_heap_init();
     /* EVP_PKEY2PKCS8 writes ECPrivateKey without the redundant [0] parameters, as RFC 5915
-     * recommends inside PKCS#8 — byte-identical to the agent's PKCS#8 (spec §9 V2). */
+     * recommends inside PKCS#8 — byte-identical to the agent's PKCS#8 (protocol.md §9 V2). */
     p8 = EVP_PKEY2PKCS8(pkey);
     if (p8 == NULL || (len = i2d_PKCS8_PRIV_KEY_INFO(p8, NULL)) <= 0)
         goto err;

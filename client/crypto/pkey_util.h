@@ -27,7 +27,7 @@ dstack_status dstack_pkey_to_spki_der(EVP_PKEY *pkey, unsigned char **der, size_
                                       dstack_error *err);
 
 /* A non-critical extension whose extnValue is OCTET STRING { OCTET STRING payload }
- * (spec §4.1 double wrapping). */
+ * (protocol.md §4.1 double wrapping). */
 typedef struct dstack_cert_ext {
     const char *oid;
     const uint8_t *payload;
@@ -48,7 +48,7 @@ typedef struct dstack_cert_spec {
     const dstack_cert_ext *exts; /* in order, after SAN/KU/EKU */
     size_t n_exts;
     /* Serial = first 20 bytes of SHA-256(raw EC point) with top bit cleared, as rcgen
-     * does (spec §4.6); false → 16 random bytes. */
+     * does (protocol.md §4.6); false → 16 random bytes. */
     bool serial_from_key;
 } dstack_cert_spec;
 

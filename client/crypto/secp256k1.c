@@ -1,5 +1,5 @@
 /* secp256k1 through libsecp256k1 (with its recovery module): public keys, recoverable
- * signatures and public-key recovery for the signature chains of spec §3.4. OpenSSL can sign
+ * signatures and public-key recovery for the signature chains of protocol.md §3.4. OpenSSL can sign
  * on secp256k1 but cannot recover a public key from (r, s, v). */
 #include <dstack/keys.h>
 

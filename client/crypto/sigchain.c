@@ -1,4 +1,4 @@
-/* Signature-chain verification of GetKey / DeriveK256Key / Sign responses (spec §3.4):
+/* Signature-chain verification of GetKey / DeriveK256Key / Sign responses (protocol.md §3.4):
  * chain[0] ties the derived key to the app key, chain[1] ties the app key to the KMS root. */
 #include <dstack/keys.h>
 

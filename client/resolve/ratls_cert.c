@@ -1,12 +1,13 @@
-/* Self-issued RA-TLS certificates (DESIGN §4 cert=self; spec §4.1, §4.2, §4.5.3, §4.8).
+/* Self-issued RA-TLS certificates (architecture.md §4 cert=self; protocol.md §4.1, §4.2, §4.5.3,
+ * §4.8).
  *
  * The certificate is self-signed with the derived key. Its evidence (gathered by
  * resolve_certs.c over report_data = SHA-512("ratls-cert:" || SPKI DER)) goes into the
- * dstack extensions, each non-critical with the double OCTET STRING wrapping of spec §4.1,
+ * dstack extensions, each non-critical with the double OCTET STRING wrapping of protocol.md §4.1,
  * in the agent's order: app info (.1.9), attestation (.1.8), then the legacy quote (.1.1)
  * and event log (.1.2) that verifiers older than 0.5.9 read.
  *
- * Validity: notBefore is 1975-01-01T00:00:00Z, as the agent's leaves (spec §4.6), so a
+ * Validity: notBefore is 1975-01-01T00:00:00Z, as the agent's leaves (protocol.md §4.6), so a
  * guest whose clock is wrong at boot still accepts its own certificate; notAfter is
  * issuance + 3650 days, also the agent's default. The identity is the key, which never
  * changes for a path; the certificate is re-made on every (uncached) load. The serial is
@@ -91,7 +92,7 @@ dstack_status ratls_cert_build(EVP_PKEY *key, const dstack_uri *uri, const ratls
     return dstack_cert_build(&spec, key, NULL, NULL, out, err);
 }
 
-/* ---- .1.9 app info (spec §4.5.3) ----------------------------------------------------------- */
+/* ---- .1.9 app info (protocol.md §4.5.3) ------------------------------------------------------ */
 
 typedef struct msgpack_buf {
     uint8_t *data;
@@ -143,7 +144,7 @@ static void mp_bin(msgpack_buf *b, const uint8_t *data, size_t len)
         mp_put(b, data, len);
 }
 
-/* spec §5.5: SHA-256(MRTD || RTMR0 || RTMR1 || RTMR2 || mr_key_provider), where
+/* protocol.md §5.5: SHA-256(MRTD || RTMR0 || RTMR1 || RTMR2 || mr_key_provider), where
  * mr_key_provider = SHA-256(payload of the key-provider runtime event) or 32 zero bytes. */
 static bool mr_system(const dstack_tcb_info *tcb, uint8_t out[32])
 {
@@ -153,7 +154,7 @@ static bool mr_system(const dstack_tcb_info *tcb, uint8_t out[32])
         if (e->event_type != DSTACK_RUNTIME_EVENT_TYPE || e->event == NULL)
             continue;
         if (strcmp(e->event, "system-ready") == 0)
-            break; /* later events cannot change the app's identity (spec §2.4) */
+            break; /* later events cannot change the app's identity (protocol.md §2.4) */
         if (strcmp(e->event, "key-provider") == 0) {
             if (EVP_Digest(e->payload, e->payload_len, key_provider, NULL, EVP_sha256(), NULL) != 1)
                 return false;
@@ -188,7 +189,7 @@ dstack_status ratls_app_info_encode(const dstack_app_info *info, uint8_t **out, 
                                 sizeof(os_image));
     if (!mr_system(&info->tcb_info, mr_sys))
         return dstack_error_set(err, DSTACK_ERR_CRYPTO, NULL, NULL, "SHA-256 failed");
-    /* rmp_serde::to_vec of AppInfo: a positional array of 8 bins (spec §4.5.3). */
+    /* rmp_serde::to_vec of AppInfo: a positional array of 8 bins (protocol.md §4.5.3). */
     mp_put(&b, "\x98", 1);
     mp_bin(&b, info->app_id.data, info->app_id.len);
     mp_bin(&b, info->compose_hash.data, info->compose_hash.len);

@@ -1,4 +1,4 @@
-/* Resolving a dstack: URI into key + certificates (DESIGN §4): the resolver, its
+/* Resolving a dstack: URI into key + certificates (architecture.md §4): the resolver, its
  * per-process clients, key derivation, and the KMS-root / app-id checks.
  *
  * Concurrency: one mutex per resolver serialises resolutions. A resolution is a handful of
@@ -62,9 +62,10 @@ bool resolve_method_missing(const dstack_error *e)
            (e->http_status == 404 || strstr(e->agent_error, "Service not found") != NULL);
 }
 
-/* A legacy agent has no guest socket at all, a newer one may lack tappd.sock (spec §0: 0.3.x/0.4.x
- * serve only tappd.sock). Only then does the resolver turn to Tappd: an agent that exists but drops
- * or resets a connection is failing, and papering over that with another service would hide faults.
+/* A legacy agent has no guest socket at all, a newer one may lack tappd.sock (protocol.md §0:
+ * 0.3.x/0.4.x serve only tappd.sock). Only then does the resolver turn to Tappd: an agent that
+ * exists but drops or resets a connection is failing, and papering over that with another service
+ * would hide faults.
  */
 static bool socket_absent(const char *endpoint)
 {
@@ -339,7 +340,7 @@ dstack_status resolver_info(dstack_resolver *r, const dstack_app_info **out, dst
     if (rc == DSTACK_OK)
         rc = dstack_info(c, &r->info, &guest_err);
     if (rc != DSTACK_OK && resolve_socket_missing(r->endpoint, &guest_err)) {
-        /* Legacy agent with only the Tappd socket (spec §2.2: same AppInfo). */
+        /* Legacy agent with only the Tappd socket (protocol.md §2.2: same AppInfo). */
         RDEBUG(r, RDEBUG_RPC, "Tappd.Info on %s", r->tappd_endpoint);
         if (resolver_tappd(r, &c, &tappd_err) == DSTACK_OK &&
             dstack_info(c, &r->info, &tappd_err) == DSTACK_OK) {
@@ -362,13 +363,13 @@ dstack_status resolver_info(dstack_resolver *r, const dstack_app_info **out, dst
 
 static const char *getkey_algorithm(dstack_key_alg alg)
 {
-    /* p256 uses the same 32 bytes as secp256k1 (spec §3.2); its chain signs the secp256k1
+    /* p256 uses the same 32 bytes as secp256k1 (protocol.md §3.2); its chain signs the secp256k1
      * public key of those bytes. */
     return alg == DSTACK_ALG_ED25519 ? "ed25519" : "secp256k1";
 }
 
 /* GetKey; agents that have only the legacy Tappd socket: Tappd.DeriveK256Key (same bytes,
- * same chain, spec §2.2). */
+ * same chain, protocol.md §2.2). */
 static dstack_status fetch_key(resolve_job *job, dstack_key_response *kr, dstack_error *err)
 {
     dstack_resolver *r = job->r;
@@ -395,7 +396,7 @@ static dstack_status fetch_key(resolve_job *job, dstack_key_response *kr, dstack
         rc = dstack_tappd_derive_k256_key(c, job->uri.path, job->uri.purpose, algorithm, kr,
                                           &tappd_err);
     if (rc == DSTACK_ERR_AGENT && resolve_method_missing(&tappd_err)) {
-        /* A 0.3.x agent: Tappd without DeriveK256Key (spec §8). */
+        /* A 0.3.x agent: Tappd without DeriveK256Key (protocol.md §8). */
         if (job->uri.alg == DSTACK_ALG_P256) {
             dstack_error_clear(&tappd_err);
             rc = resolve_legacy_p256_key(job, kr, &tappd_err);
@@ -445,7 +446,7 @@ static dstack_status check_app_id(resolve_job *job, dstack_error *err)
                             r->endpoint, got[0] != '\0' ? got : "(empty)", want);
 }
 
-/* Spec §3.4: the chain must lead from the derived key to the configured KMS root. */
+/* protocol.md §3.4: the chain must lead from the derived key to the configured KMS root. */
 static dstack_status verify_chain(resolve_job *job, const dstack_key_response *kr,
                                   dstack_error *err)
 {
@@ -473,7 +474,7 @@ static dstack_status verify_chain(resolve_job *job, const dstack_key_response *k
                                        job->uri.purpose, chain, lens, n, info->app_id.data,
                                        info->app_id.len, r->cfg.kms_root, &result, err);
     if (rc != DSTACK_OK && job->uri.alg == DSTACK_ALG_ED25519) {
-        /* Agents before 0.5.6 ignore `algorithm` (spec §3.3): the bytes are the same Ed25519
+        /* Agents before 0.5.6 ignore `algorithm` (protocol.md §3.3): the bytes are the same Ed25519
          * seed, but chain[0] signs their secp256k1 public key. Either proves the app key
          * endorsed these 32 bytes. */
         dstack_error retry;

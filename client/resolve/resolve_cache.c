@@ -1,4 +1,4 @@
-/* The per-process cache of resolved objects (DESIGN §4 "Cache").
+/* The per-process cache of resolved objects (architecture.md §4 "Cache").
  *
  * Keyed by canonical URI + endpoints (the caller builds the key), so spelling variants of a
  * URI share an entry and two agents never do. Entries hold the PKCS#8 key in OpenSSL's

@@ -1,4 +1,4 @@
-/* Certificate sources of DESIGN §4: agent-issued (Tappd.DeriveKey), self-issued RA-TLS
+/* Certificate sources of architecture.md §4: agent-issued (Tappd.DeriveKey), self-issued RA-TLS
  * (evidence from Attest / GetQuote, certificate built by ratls_cert.c), ephemeral
  * (GetTlsKey), auto, none. Runs under the resolver lock, after the key is known.
  */
@@ -18,7 +18,7 @@
 
 /* ---- agent-issued chains ------------------------------------------------------------------- */
 
-/* Real agents return [leaf, CA] (spec §4.6); a longer chain than this is hostile or broken,
+/* Real agents return [leaf, CA] (protocol.md §4.6); a longer chain than this is hostile or broken,
  * and every entry costs a PEM decode and a copy in the result. */
 #define RESOLVE_MAX_CHAIN 16
 
@@ -115,14 +115,15 @@ static dstack_status cert_agent(resolve_job *job, bool may_fall_back, bool *fell
                                 "cert=agent needs alg=p256: the agent issues P-256 "
                                 "certificates only (use cert=self for %s)",
                                 dstack_key_alg_name(job->uri.alg));
-    /* Tappd.DeriveKey has no with_app_info field (spec §2.2). */
+    /* Tappd.DeriveKey has no with_app_info field (protocol.md §2.2). */
     if (job->uri.app_info)
         return dstack_error_set(err, DSTACK_ERR_USAGE, NULL, NULL,
                                 "app-info=yes cannot be used with cert=agent: Tappd.DeriveKey "
                                 "cannot embed app info (use cert=self or ephemeral=yes)");
     tls_request(job, job->uri.path, &req);
     req.path = job->uri.path;
-    req.random_seed = false; /* deterministic: the leaf carries the derived key (spec §3.2) */
+    /* deterministic: the leaf carries the derived key (protocol.md §3.2) */
+    req.random_seed = false;
     RDEBUG(r, RDEBUG_RPC, "Tappd.DeriveKey on %s", r->tappd_endpoint);
     rc = resolver_tappd(r, &c, &call_err);
     if (rc == DSTACK_OK)
@@ -147,7 +148,7 @@ done:
     return rc;
 }
 
-/* GetTlsKey issues P-256 keys (spec §2.1); the result is labelled p256, so nothing else. */
+/* GetTlsKey issues P-256 keys (protocol.md §2.1); the result is labelled p256, so nothing else. */
 static bool is_p256(const EVP_PKEY *pkey)
 {
     char group[64];
@@ -157,10 +158,10 @@ static bool is_p256(const EVP_PKEY *pkey)
            (strcmp(group, "prime256v1") == 0 || strcmp(group, "P-256") == 0);
 }
 
-/* Agents before 0.4 have no Tappd.DeriveK256Key. Their p256 key is, by definition (DESIGN §3),
- * the Tappd.DeriveKey(path) key — derived from the app CA key there (spec §3.2, §8), so it
- * differs from what 0.4+ agents derive. The scalar goes to `kr->key` (secure heap); there is
- * no signature chain. */
+/* Agents before 0.4 have no Tappd.DeriveK256Key. Their p256 key is, by definition (architecture.md
+ * §3), the Tappd.DeriveKey(path) key — derived from the app CA key there (protocol.md §3.2, §8), so
+ * it differs from what 0.4+ agents derive. The scalar goes to `kr->key` (secure heap); there is no
+ * signature chain. */
 dstack_status resolve_legacy_p256_key(resolve_job *job, dstack_key_response *kr, dstack_error *err)
 {
     dstack_resolver *r = job->r;
@@ -274,7 +275,7 @@ static dstack_status get_attestation(resolve_job *job, const uint8_t rd[64], rat
 }
 
 /* GetQuote; with only the Tappd socket, Tappd.RawQuote (rd is exactly 64 bytes, which is
- * what RawQuote needs, spec §2.2). */
+ * what RawQuote needs, protocol.md §2.2). */
 static dstack_status get_quote(resolve_job *job, const uint8_t rd[64], ratls_evidence *ev,
                                dstack_error *err)
 {
@@ -332,7 +333,7 @@ static dstack_status gather_evidence(resolve_job *job, const uint8_t rd[64], rat
         rc = get_attestation(job, rd, ev, &attest_err);
         if (rc == DSTACK_OK)
             goto app_info;
-        /* Agents before 0.5.6 have no Attest, legacy agents no guest socket (spec §0). */
+        /* Agents before 0.5.6 have no Attest, legacy agents no guest socket (protocol.md §0). */
         if (!resolve_method_missing(&attest_err) &&
             !resolve_socket_missing(job->r->endpoint, &attest_err)) {
             if (err != NULL)
@@ -368,7 +369,7 @@ static dstack_status cert_self(resolve_job *job, dstack_error *err)
     dstack_status rc;
 
     memset(&ev, 0, sizeof(ev));
-    /* spec §4.2: the attestation binds exactly this certificate's SubjectPublicKeyInfo. */
+    /* protocol.md §4.2: the attestation binds exactly this certificate's SubjectPublicKeyInfo. */
     dstack_ratls_report_data(job->out->spki_der, job->out->spki_der_len, rd);
     rc = gather_evidence(job, rd, &ev, err);
     if (rc == DSTACK_OK)

@@ -1,4 +1,4 @@
-/* libdstack internal — the pieces of dstack_resolve() (DESIGN §4), split by concern:
+/* libdstack internal — the pieces of dstack_resolve() (architecture.md §4), split by concern:
  *   resolve.c        resolver lifetime, clients, key derivation, KMS / app-id checks
  *   resolve_cache.c  the per-process cache of resolved objects
  *   resolve_certs.c  certificate sources: agent, self, ephemeral
@@ -103,7 +103,7 @@ dstack_status resolver_tappd(dstack_resolver *r, dstack_client **out, dstack_err
 /* Info, fetched once per resolver (guest, else Tappd when the guest socket is absent). */
 dstack_status resolver_info(dstack_resolver *r, const dstack_app_info **out, dstack_error *err);
 
-/* True when an agent error means "this agent does not have that method" (spec §1.5:
+/* True when an agent error means "this agent does not have that method" (protocol.md §1.5:
  * 400 "Service not found: <m>", 0.3.x: 404). */
 bool resolve_method_missing(const dstack_error *e);
 
@@ -141,7 +141,7 @@ void ratls_evidence_clear(ratls_evidence *ev);
 dstack_status ratls_cert_build(EVP_PKEY *key, const dstack_uri *uri, const ratls_evidence *ev,
                                X509 **out, dstack_error *err);
 
-/* The .1.9 payload (spec §4.5.3) from an agent's Info. */
+/* The .1.9 payload (protocol.md §4.5.3) from an agent's Info. */
 dstack_status ratls_app_info_encode(const dstack_app_info *info, uint8_t **out, size_t *out_len,
                                     dstack_error *err);
 

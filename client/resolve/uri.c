@@ -1,4 +1,4 @@
-/* The dstack: key URI (DESIGN §3): strict, table-driven parsing and the canonical form.
+/* The dstack: key URI (architecture.md §3): strict, table-driven parsing and the canonical form.
  *
  * Every error is DSTACK_ERR_USAGE and its message starts with the URI as the user wrote it
  * (non-printable bytes escaped, long URIs shortened) followed by the offending part, so a
@@ -369,7 +369,7 @@ static dstack_status parse_param(parse_ctx *pc, const char *seg, size_t len, boo
     return rc;
 }
 
-/* Rules that involve more than one parameter (DESIGN §3). */
+/* Rules that involve more than one parameter (architecture.md §3). */
 static dstack_status check_combination(parse_ctx *pc, const bool seen[], dstack_uri *uri)
 {
     if (uri->ephemeral) {

@@ -1,5 +1,5 @@
 /* libdstack — TDX quotes, event logs, RTMR replay, VersionedAttestation, RA-TLS extensions
- * (spec §4, §5). Pure parsing and computation: nothing here talks to the agent.
+ * (protocol.md §4, §5). Pure parsing and computation: nothing here talks to the agent.
  */
 #ifndef DSTACK_ATTEST_H
 #define DSTACK_ATTEST_H
@@ -18,9 +18,9 @@ typedef struct json_object json_object;
 typedef struct x509_st X509;
 
 #define DSTACK_RUNTIME_EVENT_TYPE 0x08000001u
-#define DSTACK_QUOTE_MIN_LEN 632u /* header + TD report body (spec §5.1) */
+#define DSTACK_QUOTE_MIN_LEN 632u /* header + TD report body (protocol.md §5.1) */
 
-/* OIDs under 1.3.6.1.4.1.62397.1 (spec §4.1). */
+/* OIDs under 1.3.6.1.4.1.62397.1 (protocol.md §4.1). */
 #define DSTACK_OID_TDX_QUOTE "1.3.6.1.4.1.62397.1.1"
 #define DSTACK_OID_EVENT_LOG "1.3.6.1.4.1.62397.1.2"
 #define DSTACK_OID_APP_ID "1.3.6.1.4.1.62397.1.3"
@@ -28,7 +28,7 @@ typedef struct x509_st X509;
 #define DSTACK_OID_ATTESTATION "1.3.6.1.4.1.62397.1.8"
 #define DSTACK_OID_APP_INFO "1.3.6.1.4.1.62397.1.9"
 
-/* ---- TDX quote v4 (spec §5.1) ------------------------------------------------------ */
+/* ---- TDX quote v4 (protocol.md §5.1) ------------------------------------------------------ */
 typedef struct dstack_tdx_quote {
     uint16_t version;
     uint16_t attestation_key_type;
@@ -55,7 +55,7 @@ typedef struct dstack_tdx_quote {
 dstack_status dstack_tdx_quote_parse(const uint8_t *buf, size_t len, dstack_tdx_quote *out,
                                      dstack_error *err);
 
-/* ---- Event log (spec §5.2) ----------------------------------------------------------- */
+/* ---- Event log (protocol.md §5.2) ----------------------------------------------------------- */
 typedef struct dstack_event {
     uint32_t imr;
     uint32_t event_type;
@@ -109,7 +109,7 @@ dstack_status dstack_event_log_check_quote(const dstack_event_log *log,
                                            const dstack_tdx_quote *quote, unsigned which,
                                            dstack_error *err);
 
-/* ---- VersionedAttestation (spec §4.4, §4.5) ------------------------------------------ */
+/* ---- VersionedAttestation (protocol.md §4.4, §4.5) ------------------------------------------ */
 typedef struct dstack_runtime_event {
     char *event;
     uint8_t *payload;
@@ -136,7 +136,7 @@ dstack_status dstack_attestation_encode_v0(const dstack_attestation *att, uint8_
                                            size_t *out_len, dstack_error *err);
 void dstack_attestation_free(dstack_attestation *att);
 
-/* ---- RA-TLS certificates (spec §4.1–§4.3, §4.7) ---------------------------------------- */
+/* ---- RA-TLS certificates (protocol.md §4.1–§4.3, §4.7) --------------------------------------- */
 /* SHA-512("ratls-cert:" || spki_der). */
 void dstack_ratls_report_data(const uint8_t *spki_der, size_t spki_len, uint8_t out[64]);
 
@@ -160,7 +160,7 @@ typedef struct dstack_ratls_info {
 dstack_status dstack_ratls_inspect(X509 *cert, dstack_ratls_info *out, dstack_error *err);
 void dstack_ratls_info_free(dstack_ratls_info *info);
 
-/* ---- Offline DCAP verification of a TDX quote (spec §5.1, §4.7 step 3) -------------------
+/* ---- Offline DCAP verification of a TDX quote (protocol.md §5.1, §4.7 step 3) -------------------
  * What is checked, for a v4 quote with attestation key type 2 (ECDSA-P256):
  *   (a) the quote signature (raw r||s) over SHA-256(header || TD report body) verifies with
  *       the attestation public key (raw x||y) carried in the quote;
@@ -221,7 +221,7 @@ dstack_status dstack_tdx_quote_verify(const uint8_t *quote, size_t len,
 /* The embedded Intel SGX Root CA (PEM), the default trust anchor. */
 const char *dstack_intel_sgx_root_ca_pem(void);
 
-/* ---- Verifying an RA-TLS certificate (spec §4.7) ----------------------------------------- */
+/* ---- Verifying an RA-TLS certificate (protocol.md §4.7) -------------------------------------- */
 typedef struct dstack_ratls_policy {
     dstack_quote_verify_opts quote;
     bool has_app_id; /* require the "app-id" runtime event (20 bytes) to equal app_id */
@@ -236,9 +236,9 @@ typedef struct dstack_ratls_verification {
     bool has_attestation;                    /* the certificate carries .1.8 or .1.1+.1.2 */
     bool from_legacy_oids;                   /* rebuilt from .1.1/.1.2 */
     bool quote_parsed;                       /* a TDX v4 quote was found */
-    bool report_data_binds_key;              /* §4.7 steps 2 and 5 */
-    bool rtmr3_matches;                      /* §4.7 step 4 */
-    dstack_quote_verify_result quote_result; /* §4.7 step 3 */
+    bool report_data_binds_key;              /* protocol.md §4.7 steps 2 and 5 */
+    bool rtmr3_matches;                      /* protocol.md §4.7 step 4 */
+    dstack_quote_verify_result quote_result; /* protocol.md §4.7 step 3 */
     dstack_tdx_quote quote;
     bool has_app_id; /* from the "app-id" runtime event (bound by RTMR3) */
     uint8_t app_id[20];
@@ -250,15 +250,16 @@ typedef struct dstack_ratls_verification {
     bool verified;       /* every check above held */
 } dstack_ratls_verification;
 
-/* §4.7: dstack_ratls_inspect, then DCAP-verify the quote offline (dstack_tdx_quote_verify
- * with policy->quote), the report_data binding, RTMR3 replay and the optional policy. Fills
- * `out` as far as it got. DSTACK_OK only when out->verified; DSTACK_ERR_CRYPTO when a check
- * failed (the message names the first); DSTACK_ERR_PROTOCOL for an unreadable attestation or
- * a certificate without one. `policy` may be NULL (Intel root, now, no app policy). */
+/* protocol.md §4.7: dstack_ratls_inspect, then DCAP-verify the quote offline
+ * (dstack_tdx_quote_verify with policy->quote), the report_data binding, RTMR3 replay and the
+ * optional policy. Fills `out` as far as it got. DSTACK_OK only when out->verified;
+ * DSTACK_ERR_CRYPTO when a check failed (the message names the first); DSTACK_ERR_PROTOCOL for an
+ * unreadable attestation or a certificate without one. `policy` may be NULL (Intel root, now, no
+ * app policy). */
 dstack_status dstack_ratls_verify(X509 *cert, const dstack_ratls_policy *policy,
                                   dstack_ratls_verification *out, dstack_error *err);
 
-/* ---- Measurements (spec §5.5) ------------------------------------------------------------ */
+/* ---- Measurements (protocol.md §5.5) --------------------------------------------------------- */
 /* SHA-256(MRTD||RTMR0..3 [|| MRCONFIGID||MROWNER||MROWNERCONFIG if any non-zero]). */
 void dstack_mr_aggregated(const dstack_tdx_quote *quote, uint8_t out[32]);
 /* SHA-256 of the raw compose bytes compared with an expected 32-byte hash. */

@@ -1,4 +1,4 @@
-/* libdstack — agent connection, raw calls and batches (spec §1).
+/* libdstack — agent connection, raw calls and batches (protocol.md §1).
  *
  * A dstack_client talks to one service (DstackGuest, Tappd or Worker) at one endpoint. It
  * keeps one HTTP/1.1 connection alive across sequential calls, reconnects transparently in
@@ -32,7 +32,7 @@ typedef enum dstack_service {
 
 typedef struct dstack_client_options {
     dstack_service service;
-    /* Socket path or http(s):// base URL. NULL or "" → discovery (spec §1.2):
+    /* Socket path or http(s):// base URL. NULL or "" → discovery (protocol.md §1.2):
      * env DSTACK_SIMULATOR_ENDPOINT / TAPPD_SIMULATOR_ENDPOINT, else the first existing
      * socket of the standard list, else the first list entry. Worker has no discovery
      * default beyond env DSTACK_WORKER_ENDPOINT, else http://localhost:8090. */

@@ -2,7 +2,7 @@
  *
  * Every fallible libdstack function returns a dstack_status and, when the caller passes a
  * non-NULL dstack_error, fills it in. There is no global or thread-local error state, so
- * the library is safe to use from many threads at once (DESIGN §9).
+ * the library is safe to use from many threads at once (architecture.md §9).
  */
 #ifndef DSTACK_ERROR_H
 #define DSTACK_ERROR_H
@@ -13,7 +13,7 @@
 extern "C" {
 #endif
 
-/* The failure categories of DESIGN §9. DSTACK_OK is zero so `if (rc)` means failure. */
+/* The failure categories of architecture.md §9. DSTACK_OK is zero so `if (rc)` means failure. */
 typedef enum dstack_status {
     DSTACK_OK = 0,
     DSTACK_ERR_USAGE,      /* bad argument, bad URI, bad configuration */

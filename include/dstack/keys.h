@@ -1,4 +1,4 @@
-/* libdstack — key derivation helpers, Keccak-256, signature chains (spec §3). */
+/* libdstack — key derivation helpers, Keccak-256, signature chains (protocol.md §3). */
 #ifndef DSTACK_KEYS_H
 #define DSTACK_KEYS_H
 
@@ -25,7 +25,7 @@ void dstack_keccak256(const uint8_t *data, size_t len, uint8_t out[32]);
  * false for any other size. */
 bool dstack_keccak(const uint8_t *data, size_t len, uint8_t *out, size_t out_len);
 
-/* HKDF-SHA256, salt "RATLS", info = path bytes, L = 32 (spec §3.1). */
+/* HKDF-SHA256, salt "RATLS", info = path bytes, L = 32 (protocol.md §3.1). */
 dstack_status dstack_derive_key(const uint8_t app_key[32], const uint8_t *info, size_t info_len,
                                 uint8_t out[32], dstack_error *err);
 
@@ -48,7 +48,7 @@ dstack_status dstack_secp256k1_recover(const uint8_t sig[65], const uint8_t dige
 dstack_status dstack_secp256k1_sign_recoverable(const uint8_t secret[32], const uint8_t digest[32],
                                                 uint8_t sig[65], dstack_error *err);
 
-/* Signature-chain verification (spec §3.4).
+/* Signature-chain verification (protocol.md §3.4).
  *   algorithm: "secp256k1"/"k256"/"" or "ed25519" — how `key` is used
  *   chain[0]:  app signature over Keccak256(purpose ":" hex(pub))
  *   chain[1]:  KMS signature over Keccak256("dstack-kms-issued:" app_id app_pub); may be empty

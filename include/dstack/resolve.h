@@ -1,4 +1,4 @@
-/* libdstack — resolving a dstack: URI into a key and certificates (DESIGN §4).
+/* libdstack — resolving a dstack: URI into a key and certificates (architecture.md §4).
  *
  * This is the ONE place that turns a URI into key material. The provider's store and
  * decoder, the ENGINE and dstack-keytool all call dstack_resolve(); none has its own copy.
@@ -22,7 +22,7 @@ extern "C" {
 #endif
 
 typedef struct dstack_resolve_config {
-    const char *endpoint;       /* NULL → discovery (spec §1.2) */
+    const char *endpoint;       /* NULL → discovery (protocol.md §1.2) */
     const char *tappd_endpoint; /* NULL → discovery */
     long timeout_ms;            /* 0 → 5000 */
     dstack_cert_mode default_cert;

@@ -1,4 +1,4 @@
-/* libdstack — typed RPCs of the dstack guest agent (spec §2, v0.5.11 and older).
+/* libdstack — typed RPCs of the dstack guest agent (protocol.md §2, v0.5.11 and older).
  *
  * Each function sends one request on the client's service and decodes the response into a
  * struct the caller frees with the matching *_free(). Hex fields arrive as bytes; JSON-in-string

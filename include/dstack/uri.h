@@ -1,4 +1,4 @@
-/* libdstack — the dstack: key URI (DESIGN §3, a contract).
+/* libdstack — the dstack: key URI (architecture.md §3, a contract).
  *
  *   dstack:<path>[?<param>=<value>[&<param>=<value>]...]
  */

@@ -1,4 +1,4 @@
-/* dstack_attestation_decode (V0 SCALE and V1 msgpack, spec §4.4/§4.5). Whatever decodes must
+/* dstack_attestation_decode (V0 SCALE and V1 msgpack, protocol.md §4.4/§4.5). Whatever decodes must
  * re-encode as V0, and that encoding must be a fixed point of decode+encode. */
 #include <stdint.h>
 #include <stdio.h>

@@ -1,4 +1,4 @@
-/* dstack_event_log_parse (event-log JSON, spec §5.2): parse, replay, serialise; the
+/* dstack_event_log_parse (event-log JSON, protocol.md §5.2): parse, replay, serialise; the
  * serialised form must parse back to the same serialisation. */
 #include <stdint.h>
 #include <stdio.h>

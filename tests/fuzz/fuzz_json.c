@@ -1,4 +1,4 @@
-/* Agent response bodies through libdstack's strict JSON codec (spec §1.4) and the nested
+/* Agent response bodies through libdstack's strict JSON codec (protocol.md §1.4) and the nested
  * decoders the RPCs apply to them: hex fields, hex arrays, string arrays, the event_log
  * string, tcb_info's JSON-in-string with its event_log array, and attestation hex. */
 #include <stdint.h>

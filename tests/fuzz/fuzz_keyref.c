@@ -1,5 +1,5 @@
-/* The reference-PEM payload (DESIGN §6): DER SEQUENCE { VisibleString, UTF8String }, parsed
- * with the same OpenSSL template as provider/decoder.c (replicated here; the provider is not
+/* The reference-PEM payload (architecture.md §6): DER SEQUENCE { VisibleString, UTF8String },
+ * parsed with the same OpenSSL template as provider/decoder.c (replicated here; the provider is not
  * linked into fuzzers). Accepted input must re-encode and re-parse to the same strings. */
 #include <stdint.h>
 #include <stdlib.h>

@@ -1,4 +1,4 @@
-/* dstack_tdx_quote_parse (spec §5.1), the measurement helpers on what it accepts, and the
+/* dstack_tdx_quote_parse (protocol.md §5.1), the measurement helpers on what it accepts, and the
  * offline verifier on everything (it must never accept a mutated quote as verified unless
  * the mutation left the signed bytes and the certification data intact). */
 #include <stdint.h>

@@ -1,4 +1,4 @@
-/* dstack_ratls_inspect (spec §4.1–§4.3, §4.7) on certificates from d2i_X509. The first input
+/* dstack_ratls_inspect (protocol.md §4.1–§4.3, §4.7) on certificates from d2i_X509. The first input
  * byte picks how the rest is used:
  *   0  the rest is certificate DER;
  *   1  the rest is the .1.8 attestation extension of a certificate signed here;

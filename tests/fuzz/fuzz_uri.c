@@ -1,4 +1,4 @@
-/* dstack_uri_parse on arbitrary text, with the canonical-form invariant (DESIGN §3: the
+/* dstack_uri_parse on arbitrary text, with the canonical-form invariant (architecture.md §3: the
  * canonical text is the cache key, so it must be a fixed point):
  *   parse(x) ok  ⇒  c = canonical(parse(x)) parses, and canonical(parse(c)) == c. */
 #include <stdint.h>

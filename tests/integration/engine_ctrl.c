@@ -1,4 +1,4 @@
-/* The dstack ENGINE through its C API (DESIGN §7), against dstack-sim: control commands,
+/* The dstack ENGINE through its C API (architecture.md §7), against dstack-sim: control commands,
  * ENGINE_load_private_key / load_pubkey, and LOAD_CERT_CTRL (libp11's convention), which no
  * command-line tool exercises. */
 #define OPENSSL_SUPPRESS_DEPRECATED

@@ -57,7 +57,7 @@ render "$CONF_DIR/haproxy-dstack-openssl-conf.cfg" "$cfg2" PORT="$PORT" TLSDIR="
 OPENSSL_CONF="$CONF_DIR/openssl-dstack.cnf" run_variant "OPENSSL_CONF" "$cfg2"
 
 # ---- agent down -------------------------------------------------------------------------
-# haproxy only reports "unable to load private key"; the provider's log (DESIGN §5) carries
+# haproxy only reports "unable to load private key"; the provider's log (architecture.md §5) carries
 # the cause, so the debug variable is set as an operator would to see why.
 stop_sim
 expect_start_failure "haproxy (ssl-provider) without agent" 10 \

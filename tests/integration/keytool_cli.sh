@@ -58,7 +58,7 @@ assert_eq "chain not verified without a root" false "$(json_get chain_verified <
 # Options after the URI and before the command are the same.
 json2=$("$KEYTOOL" --json show 'dstack:tls/web?san=web.example.test')
 assert_eq "global option before the command" "$pin" "$(json_get pin <<<"$json2")"
-# The key does not depend on san/cn: only the path derives it (DESIGN §3).
+# The key does not depend on san/cn: only the path derives it (architecture.md §3).
 assert_eq "san does not change the key" "$pin" "$("$KEYTOOL" show dstack:tls/web --json | json_get pin)"
 assert_ne "another path, another key" "$pin" "$("$KEYTOOL" show dstack:tls/other --json | json_get pin)"
 text=$("$KEYTOOL" show dstack:tls/web)
@@ -85,7 +85,7 @@ assert_eq "chain mode" 644 "$(stat -c %a "$out/ca.pem")"
 assert_eq "combined mode" 600 "$(stat -c %a "$out/web.pem")"
 assert_eq "no temporary files left" "" "$(find "$out" -name '.*' -type f)"
 assert_contains "export prints the pin" "$(cat "$out/export.txt")" "$pin"
-# Reference PEM layout (DESIGN §6): SEQUENCE { VisibleString, UTF8String }.
+# Reference PEM layout (architecture.md §6): SEQUENCE { VisibleString, UTF8String }.
 check "key-ref PEM label" grep -q '^-----BEGIN DSTACK KEY URI-----$' "$out/web.key"
 asn1=$(sed -n '/BEGIN DSTACK KEY URI/,/END DSTACK KEY URI/p' "$out/web.key" |
     openssl asn1parse -inform PEM 2>&1)
@@ -179,7 +179,7 @@ v=$("$KEYTOOL" version)
 assert_contains "version names the tool" "$v" "dstack-keytool "
 assert_contains "version names the agent endpoint" "$v" "$SIM_ENDPOINT"
 
-# ---- signature chain to a KMS root (fixture app keys, spec §9) -------------------------
+# ---- signature chain to a KMS root (fixture app keys, protocol.md §9) -------------------------
 stop_sim
 start_sim kms --appkeys "$DSTACK_FIXTURES/appkeys.json" || fail "sim with fixture appkeys"
 root=0321529e458424ab1f710a3a57ec4dad2fb195ddca572f7469242ba6c7563085b6

@@ -1,5 +1,5 @@
-# dstack-sim --agent-version (older agents, spec §0) and the client/provider fallbacks for
-# them (DESIGN §4).
+# dstack-sim --agent-version (older agents, protocol.md §0) and the client/provider fallbacks for
+# them (architecture.md §4).
 dstack_script_test(legacy_sim integration/legacy_sim.sh LABELS "sim;legacy" TIMEOUT 120)
 if(TARGET dstack_provider)
   dstack_script_test(legacy_provider integration/legacy_provider.sh LABELS "provider;legacy"

@@ -1,5 +1,5 @@
 # Shared by tests/integration/legacy_*.sh: dstack-sim emulating older agents
-# (--agent-version, spec §0 version map, docs/dstack-sim.md "Older agents").
+# (--agent-version, protocol.md §0 version map, docs/dstack-sim.md "Older agents").
 # shellcheck source=provider_lib.sh
 source "$DSTACK_SOURCE_DIR/tests/integration/provider_lib.sh"
 require curl python3
@@ -64,7 +64,7 @@ tappd_p256_pub() {
 }
 
 # getkey_p256_pub <dstack socket> <path> — the P-256 public key of GetKey(path)'s 32 bytes
-# (DESIGN §3: p256 uses the same bytes), built as a SEC1 ECPrivateKey with openssl.
+# (architecture.md §3: p256 uses the same bytes), built as a SEC1 ECPrivateKey with openssl.
 getkey_p256_pub() {
     local key
     key=$(rpc "$1" /GetKey "{\"path\":\"$2\"}" | sed '$d' | json_get key)

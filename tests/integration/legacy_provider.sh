@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
-# The provider against older agents (dstack-sim --agent-version, spec §0): the documented
-# fallbacks of DESIGN §4 end to end with the real openssl CLI — p256 keys equal Tappd.DeriveKey
+# The provider against older agents (dstack-sim --agent-version, protocol.md §0): the documented
+# fallbacks of architecture.md §4 end to end with the real openssl CLI — p256 keys equal Tappd.DeriveKey
 # (and GetKey's bytes), cert=auto takes the agent chain, ratls=auto falls back from Attest to
 # GetQuote (.1.1/.1.2 instead of .1.8), ratls=attest fails naming Attest, ed25519 on agents
-# that ignore `algorithm` (spec §3.3) gives the same key as on 0.5.11.
+# that ignore `algorithm` (protocol.md §3.3) gives the same key as on 0.5.11.
 source "$DSTACK_SOURCE_DIR/tests/integration/legacy_lib.sh"
 
 declare -A DIR
@@ -82,7 +82,7 @@ for v in 0.4 0.5.5; do
 done
 
 # alg=ed25519: agents before 0.5.6 ignore `algorithm` and return the same 32 bytes, which are
-# the Ed25519 seed anyway (spec §3.3), so the key equals 0.5.11's.
+# the Ed25519 seed anyway (protocol.md §3.3), so the key equals 0.5.11's.
 ed0511=$(at 0.5.11 pkey -in "dstack:wallet/sol?alg=ed25519" -pubout 2>/dev/null)
 check "0.5.11: ed25519 key loads" test -n "$ed0511"
 for v in 0.4 0.5.5; do

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# dstack-sim --agent-version: the method × release table (spec §0) on the wire, and the
-# behaviour differences of older agents (spec §1.3, §2.4, §3.2, §3.3, §4.3, §4.6, §8).
+# dstack-sim --agent-version: the method × release table (protocol.md §0) on the wire, and the
+# behaviour differences of older agents (protocol.md §1.3, §2.4, §3.2, §3.3, §4.3, §4.6, §8).
 source "$DSTACK_SOURCE_DIR/tests/integration/legacy_lib.sh"
 
 APPKEYS="$DSTACK_FIXTURES/appkeys.json"
@@ -100,7 +100,7 @@ for pair in 0.3:0.3.6 0.4:0.4.2 0.5.5:0.5.5 0.5.11:0.5.11; do
     assert_contains "$v X-App-Version" "$hdr" "v$rel ("
 done
 
-# GetKey ignores `algorithm` before 0.5.6 (spec §3.3): same bytes, same chain, any value.
+# GetKey ignores `algorithm` before 0.5.6 (protocol.md §3.3): same bytes, same chain, any value.
 for v in 0.4 0.5.5; do
     s="${DIR[$v]}/dstack.sock"
     k=$(rpc "$s" /GetKey '{"path":"p","purpose":"x","algorithm":"secp256k1"}' | sed '$d')
@@ -121,7 +121,7 @@ e04=$(rpc "${DIR[0.4]}/dstack.sock" /GetKey '{"path":"p","algorithm":"ed25519"}'
 assert_ne "0.4 ed25519 chain signs the secp256k1 key, not the ed25519 one" "$e0511" "$e04"
 
 # Tappd.DeriveKey: 0.4+ derive from the app key (= GetKey bytes), 0.3 from the app CA's
-# P-256 scalar (spec §3.2 last row), checked against HKDF-SHA256(salt "RATLS") computed here.
+# P-256 scalar (protocol.md §3.2 last row), checked against HKDF-SHA256(salt "RATLS") computed here.
 p04=$(tappd_p256_pub "${DIR[0.4]}/tappd.sock" tls/web)
 check "0.4 DeriveKey key present" test -n "$p04"
 assert_eq "0.4 DeriveKey = GetKey bytes as P-256" "$(getkey_p256_pub "${DIR[0.4]}/dstack.sock" tls/web)" "$p04"
@@ -142,7 +142,7 @@ want03_pub=$(printf '30310201010420%sa00a06082a8648ce3d030107' "$want03" | xxd -
     openssl ec -inform DER -pubout 2>/dev/null)
 assert_eq "0.3 DeriveKey = HKDF(app CA scalar, path)" "$want03_pub" "$p03"
 
-# Info message per release (spec §2.4).
+# Info message per release (protocol.md §2.4).
 keys=$(rpc "${DIR[0.3]}/tappd.sock" /prpc/Tappd.Info | sed '$d' | json_keys)
 assert_eq "0.3 WorkerInfo fields" "app_id,instance_id,app_cert,tcb_info,app_name,public_logs,public_sysinfo" "$keys"
 tcb=$(rpc "${DIR[0.3]}/tappd.sock" /prpc/Tappd.Info | sed '$d' | json_get tcb_info | json_keys)
@@ -161,7 +161,7 @@ assert_eq "0.4 GetQuote fields" "quote,event_log,report_data" "$keys"
 keys=$(rpc "${DIR[0.5.5]}/dstack.sock" /GetQuote | sed '$d' | json_keys)
 assert_eq "0.5.5 GetQuote fields" "quote,event_log,report_data,vm_config" "$keys"
 
-# Agent-issued leaves (spec §4.3, §4.6): extensions, SAN kinds, KeyUsage, validity.
+# Agent-issued leaves (protocol.md §4.3, §4.6): extensions, SAN kinds, KeyUsage, validity.
 leaf() { # leaf <version> <socket> <path> <body> → $DSTACK_TMP/leaf-<version>.pem
     rpc "${DIR[$1]}/$2" "$3" "$4" | sed '$d' | json_get certificate_chain |
         python3 -c 'import json,sys; print(json.load(sys.stdin)[0], end="")' \

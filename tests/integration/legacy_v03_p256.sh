@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # On a 0.3 agent, which has only tappd.sock and no Tappd.DeriveK256Key, the provider still
-# loads the default p256 key: DESIGN §3 defines p256 as byte-identical to
+# loads the default p256 key: architecture.md §3 defines p256 as byte-identical to
 # Tappd.DeriveKey(path), the one key-bearing RPC a 0.3 agent has. Other algorithms fail with a
 # message saying the agent is too old.
 source "$DSTACK_SOURCE_DIR/tests/integration/legacy_lib.sh"

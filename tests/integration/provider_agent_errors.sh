@@ -56,7 +56,7 @@ fault_case 'GetKey=garbage' "$KEY_URI" GetKey "malformed response from the dstac
     "$DSTACK_TMP"
 fault_case 'GetKey=truncate' "$KEY_URI" GetKey "malformed response from the dstack agent" \
     "$DSTACK_TMP"
-# GetKey=close alone is answered by the legacy Tappd fallback (DESIGN §4); closing every
+# GetKey=close alone is answered by the legacy Tappd fallback (architecture.md §4); closing every
 # socket leaves nothing to fall back to — see the '*=close' case below.
 fault_case 'GetKey=oversize' "$KEY_URI" GetKey "malformed response from the dstack agent" \
     "exceeds"

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The examples/ programs: secp256k1 signing with the Ethereum address, Ed25519 signing —
-# run against dstack-sim with the official appkeys.json; the printed keys equal spec §9 V2.
+# run against dstack-sim with the official appkeys.json; the printed keys equal protocol.md §9 V2.
 source "$DSTACK_SOURCE_DIR/tests/integration/provider_lib.sh"
 
 start_sim ex --appkeys "$DSTACK_FIXTURES/appkeys.json" || { fail "simulator"; finish; }

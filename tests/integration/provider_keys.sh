@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# dstack provider: derived public keys equal spec §9 V2 under the official appkeys.json,
+# dstack provider: derived public keys equal protocol.md §9 V2 under the official appkeys.json,
 # p256 equals Tappd.DeriveKey's key, storeutl lists key/leaf/chain in order, expect hints,
 # OPENSSL_CONF-only operation and `openssl list -providers` without an agent.
 source "$DSTACK_SOURCE_DIR/tests/integration/provider_lib.sh"

@@ -9,7 +9,7 @@ export OPENSSL_MODULES="$DSTACK_PROVIDER_DIR"
 PROV_CONF="$DSTACK_SOURCE_DIR/conf/openssl-dstack.cnf"
 PROV_FLAGS=(-provider-path "$DSTACK_PROVIDER_DIR" -provider dstack -provider default)
 
-# Spec §9 V2 (official simulator appkeys.json), path /test/path.
+# protocol.md §9 V2 (official simulator appkeys.json), path /test/path.
 V2_PATH=/test/path
 V2_K256_PUB=02c1082e78670feed1c847db81dbd71be37e4d53200a746c0a89f0afa8173cf566
 V2_ED25519_PUB=2149e71e37ed8568f5a240e6966b5d6f6017428069ddf06ed4c04151de4b2304
@@ -55,7 +55,7 @@ make_cnf() {
     } >"$out"
 }
 
-# make_ref_pem <uri> [description] — a DSTACK KEY URI reference PEM (DESIGN §6) on stdout,
+# make_ref_pem <uri> [description] — a DSTACK KEY URI reference PEM (architecture.md §6) on stdout,
 # built with openssl asn1parse so the test does not share code with the provider.
 make_ref_pem() {
     local uri=$1 desc=${2:-dstack key URI v1} gen
@@ -68,7 +68,7 @@ make_ref_pem() {
 }
 
 # ratls_binds <cert.pem> — the certificate carries an RA-TLS attestation extension (.1.8 or
-# .1.1) whose report_data is SHA-512("ratls-cert:" || SPKI DER) of its own key (spec §4.2).
+# .1.1) whose report_data is SHA-512("ratls-cert:" || SPKI DER) of its own key (protocol.md §4.2).
 # The 64 bytes are looked up raw (TDX quote, SCALE) and as a msgpack integer array (V1).
 ratls_binds() {
     local cert=$1 want text

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# dstack provider: the reference-PEM decoder (DESIGN §6). `openssl pkey -in ref.pem` returns
+# dstack provider: the reference-PEM decoder (architecture.md §6). `openssl pkey -in ref.pem` returns
 # the derived key — alone, after certificates in a combined file, and through OPENSSL_CONF;
 # a wrong description/version or a broken block fails clearly.
 source "$DSTACK_SOURCE_DIR/tests/integration/provider_lib.sh"

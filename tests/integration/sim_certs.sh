@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# dstack-sim certificates (spec §2.1, §2.2, §4.6): every chain verifies with openssl, leaf
+# dstack-sim certificates (protocol.md §2.1, §2.2, §4.6): every chain verifies with openssl, leaf
 # layout (serial, validity, SAN IP/DNS, KeyUsage, EKU, custom extensions), key/cert match.
 source "$DSTACK_SOURCE_DIR/tests/lib/common.sh"
 require curl jq openssl xxd
@@ -69,7 +69,7 @@ for ident in builtin appkeys; do
     check "server purpose" openssl verify -purpose sslserver -CAfile "$C.ca" "$C.leaf"
     check "client purpose" openssl verify -purpose sslclient -CAfile "$C.ca" "$C.leaf"
     order=$(grep -oE '(X509v3 [A-Za-z ]+|1\.3\.6\.1\.4\.1\.62397\.1\.[0-9])' <<<"$TEXT" | grep -v "X509v3 extensions" | tr '\n' ',')
-    assert_eq "extension order (spec §4.6)" "X509v3 Subject Alternative Name,X509v3 Key Usage,X509v3 Extended Key Usage,1.3.6.1.4.1.62397.1.9,1.3.6.1.4.1.62397.1.4,1.3.6.1.4.1.62397.1.8," "$order"
+    assert_eq "extension order (protocol.md §4.6)" "X509v3 Subject Alternative Name,X509v3 Key Usage,X509v3 Extended Key Usage,1.3.6.1.4.1.62397.1.9,1.3.6.1.4.1.62397.1.4,1.3.6.1.4.1.62397.1.8," "$order"
 
     issue "$SIM_ENDPOINT" /GetTlsKey '{"subject":"zero","not_before":0,"not_after":0}' -no_check_time
     assert_contains "0/0 accepted like v0.5.11 (1970 certificate)" "$(openssl x509 -in "$C.leaf" -noout -enddate)" "Jan  1 00:00:00 1970 GMT"

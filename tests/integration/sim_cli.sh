@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# dstack-sim command line (DESIGN §8): options, startup lines, --compose, --quote, --http,
+# dstack-sim command line (architecture.md §8): options, startup lines, --compose, --quote, --http,
 # --app-id, error exits, stale sockets, signals, nothing secret printed.
 source "$DSTACK_SOURCE_DIR/tests/lib/common.sh"
 require curl jq openssl xxd
@@ -91,7 +91,7 @@ check "first simulator still served after the refused start" \
 kill -INT "$SIM_PID"; wait "$SIM_PID"; assert_eq "SIGINT: clean exit" 0 "$?"
 check "SIGINT: sockets removed" test ! -e "$SIM_DIR/dstack.sock"
 
-# key_provider variants of appkeys.json (spec §3.1): Local and Kms (tmp_ca_key/tmp_ca_cert)
+# key_provider variants of appkeys.json (protocol.md §3.1): Local and Kms (tmp_ca_key/tmp_ca_cert)
 jq '.key_provider = {"Local": {"key": .key_provider.None.key, "mr": "00"}}' \
     "$DSTACK_FIXTURES/appkeys.json" >"$DSTACK_TMP/local.json"
 jq '.key_provider = {"Kms": {"url": "https://kms.invalid", "pubkey": "00", "tmp_ca_key": .key_provider.None.key, "tmp_ca_cert": .ca_cert}} | .ca_cert = "unused"' \

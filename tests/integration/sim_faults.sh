@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# dstack-sim fault injection (the simulator fault contract, DESIGN §8) and the stats route.
+# dstack-sim fault injection (the simulator fault contract, architecture.md §8) and the stats route.
 source "$DSTACK_SOURCE_DIR/tests/lib/common.sh"
 require curl jq python3 xxd
 

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# dstack-sim with the official appkeys.json reproduces spec §9 V2 (GetKey, DeriveK256Key,
+# dstack-sim with the official appkeys.json reproduces protocol.md §9 V2 (GetKey, DeriveK256Key,
 # Sign key, DeriveKey PKCS#8), V1-style GetAttestationForAppKey report_data and V3.
 source "$DSTACK_SOURCE_DIR/tests/lib/common.sh"
 require curl jq openssl xxd
@@ -29,7 +29,7 @@ r=$(post "$SIM_TAPPD" /prpc/Tappd.DeriveK256Key '{"path":"/test/path","purpose":
 assert_eq "DeriveK256Key key" "$KEY" "$(jq -r .k256_key <<<"$r")"
 assert_eq "DeriveK256Key chain[1]" "$KMS_SIG" "$(jq -r '.k256_signature_chain[1]' <<<"$r")"
 
-# Sign key = GetKey("vms") (spec §9 V2 sign key)
+# Sign key = GetKey("vms") (protocol.md §9 V2 sign key)
 r=$(post "$SIM_ENDPOINT" /GetKey '{"path":"vms"}')
 assert_eq "sign secret" 1091a4d6721f6a719ca57320e4975f7e237649131111ee1c5032f661dc1cfef2 "$(jq -r .key <<<"$r")"
 r=$(post "$SIM_ENDPOINT" /Sign '{"algorithm":"secp256k1","data":"68656c6c6f"}')
@@ -55,7 +55,7 @@ check "openssl verifies the Ed25519 Sign output" openssl pkeyutl -verify -pubin 
 r=$(post "$SIM_ENDPOINT" /Sign '{"algorithm":"secp256k1_prehashed","data":"'"$(printf '%064d' 7)"'"}')
 assert_eq "Sign prehashed 32 bytes" 128 "$(jq -r .signature <<<"$r" | tr -d '\n' | wc -c)"
 
-# Tappd.DeriveKey: PKCS#8 DER of spec §9 V2
+# Tappd.DeriveKey: PKCS#8 DER of protocol.md §9 V2
 r=$(post "$SIM_TAPPD" /prpc/Tappd.DeriveKey '{"path":"/test/path","subject":"demo"}')
 der=$(jq -r .key <<<"$r" | sed '/-----/d' | tr -d '\n' | openssl base64 -d -A | xxd -p | tr -d '\n')
 assert_eq "DeriveKey PKCS#8 DER" 308187020100301306072a8648ce3d020106082a8648ce3d030107046d306b0201010420b9fbb7171185c421c58610a2acba8ceae93623ae47815618cbad1e98fc042cb7a144034200040aac9a859333d1a79e726018d9fdd0a41c42b252090380e300db1b3aa135184b629c51179943040144e1858a7e9020785cc528807c6f592c7dce0b8dc980eb20 "$der"
@@ -64,7 +64,7 @@ jq -r '.certificate_chain[0]' <<<"$r" >"$DSTACK_TMP/leaf.pem"
 jq -r '.certificate_chain[1]' <<<"$r" >"$DSTACK_TMP/ca.pem"
 assert_eq "chain[1] = appkeys ca_cert" "$(jq -r .ca_cert "$DSTACK_FIXTURES/appkeys.json")" "$(cat "$DSTACK_TMP/ca.pem")"
 check "DeriveKey chain verifies" openssl verify -CAfile "$DSTACK_TMP/ca.pem" "$DSTACK_TMP/leaf.pem"
-# RA-TLS report_data of this key (spec §9 V2)
+# RA-TLS report_data of this key (protocol.md §9 V2)
 spki_rd=$( { printf 'ratls-cert:'; openssl x509 -in "$DSTACK_TMP/leaf.pem" -pubkey -noout | openssl pkey -pubin -outform DER; } | openssl dgst -sha512 -r | cut -d' ' -f1)
 assert_eq "RA-TLS report_data vector" 99eaa8b266e587905106eda7a26b6d20ef7d29ac00d0dd0854161e0f9d10b9e45a6c91d7e8db009d6842329c5f2ba7b6b76386d95345d4ab819ee0a798c7e7c2 "$spki_rd"
 r=$(post "$SIM_TAPPD" /prpc/Tappd.DeriveKey '{"path":"/test/path","random_seed":true}')
@@ -77,7 +77,7 @@ assert_eq "Info app_id" 5bb4ff9a3837357f19dc176407a5709c62eb6c56 "$(jq -r .app_i
 ca_spki=$(openssl x509 -in "$DSTACK_TMP/ca.pem" -pubkey -noout | openssl pkey -pubin -outform DER | xxd -p | tr -d '\n')
 assert_eq "key_provider_info id = CA SPKI" "{\"name\":\"kms\",\"id\":\"$ca_spki\"}" "$(jq -r .key_provider_info <<<"$info")"
 
-# GetAttestationForAppKey report_data (spec §2.3)
+# GetAttestationForAppKey report_data (protocol.md §2.3)
 r=$(curl -sS --unix-socket "$SIM_EXTERNAL" -H 'Content-Type: application/json' -d '{"algorithm":"secp256k1"}' http://localhost/prpc/Worker.GetAttestationForAppKey)
 pub_b64=$(printf '036105f01d1fd781568f7c208b087b1c4f522601410ed7e9c7870d573de7c46d54' | xxd -r -p | openssl base64 -A | tr '+/' '-_' | tr -d '=')
 assert_eq "GetAttestationForAppKey secp256k1 report_data" "$(printf 'dip1::secp256k1c-pk:%s' "$pub_b64" | xxd -p | tr -d '\n')" "$(jq -r .report_data <<<"$r")"

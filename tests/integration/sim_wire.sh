@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# dstack-sim wire rules (spec §1.3–§1.5, §2.5): paths per socket, JSON/query decoding,
+# dstack-sim wire rules (protocol.md §1.3–§1.5, §2.5): paths per socket, JSON/query decoding,
 # error status + message shape, headers, body limit.
 source "$DSTACK_SOURCE_DIR/tests/lib/common.sh"
 require curl jq head
@@ -105,7 +105,7 @@ post "$SIM_ENDPOINT" /GetTlsKey '{"not_before":1.5}';  expect_error "float u64" 
 post "$SIM_ENDPOINT" /GetTlsKey '{"not_before":null,"not_after":null}'
 assert_eq "optional u64 null = unset" 200 "$STATUS"
 
-# --- RPC errors of spec §2.5 -----------------------------------------------------------------
+# --- RPC errors of protocol.md §2.5 -----------------------------------------------------------------
 rd65=$(printf '%0130d' 0)
 post "$SIM_ENDPOINT" /GetQuote "{\"report_data\":\"$rd65\"}"; expect_error "GetQuote > 64" "Report data is too long"
 post "$SIM_ENDPOINT" /Attest "{\"report_data\":\"$rd65\"}";   expect_error "Attest > 64" "Report data is too long"

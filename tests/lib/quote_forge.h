@@ -1,4 +1,4 @@
-/* TDX v4 quotes (spec §5.1) signed by keys a test controls: the signed header + TD report
+/* TDX v4 quotes (protocol.md §5.1) signed by keys a test controls: the signed header + TD report
  * body, the attestation key, a QE report binding it (SHA-256(att_key || auth data)), the QE
  * report signed by a "PCK" key, and a PEM certificate chain — the same layout Intel's quotes
  * have, so dstack_tdx_quote_verify() can be exercised with test PKIs and forgeries. */

@@ -92,7 +92,7 @@ static void w_int_array(mpw *w, const uint8_t *p, size_t n)
         w_uint(w, p[i]);
 }
 
-/* V1 form of a decoded attestation (spec §4.5); options exercise the decoder's leniency. */
+/* V1 form of a decoded attestation (protocol.md §4.5); options exercise the decoder's leniency. */
 static void write_v1(mpw *w, const dstack_attestation *a, bool bytes_as_bin, bool extra_keys,
                      const char *stack_kind)
 {

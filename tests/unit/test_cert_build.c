@@ -1,5 +1,5 @@
-/* dstack_cert_build (spec §4.6 layout) and dstack_ratls_inspect (spec §4.1–§4.3, §4.7) on
- * certificates built here around the fixture attestation. */
+/* dstack_cert_build (protocol.md §4.6 layout) and dstack_ratls_inspect (protocol.md §4.1–§4.3,
+ * §4.7) on certificates built here around the fixture attestation. */
 #include <string.h>
 
 #include <json-c/json.h>
@@ -75,7 +75,7 @@ static void test_ca_matches_simulator(void)
     CU_ASSERT_FATAL(ASN1_TIME_to_tm(na, &tm) == 1);
     spec.not_after = (int64_t)timegm(&tm);
     CU_ASSERT_EQUAL_FATAL(dstack_cert_build(&spec, key, NULL, NULL, &ca, &err), DSTACK_OK);
-    /* spec §4.6 [verified]: serial = SHA-256(raw point)[0..20], top bit cleared */
+    /* protocol.md §4.6 [verified]: serial = SHA-256(raw point)[0..20], top bit cleared */
     CU_ASSERT_EQUAL(ASN1_INTEGER_cmp(X509_get0_serialNumber(ca), X509_get0_serialNumber(ref)), 0);
     CU_ASSERT_EQUAL(
         ASN1_OCTET_STRING_cmp(X509_get0_subject_key_id(ca), X509_get0_subject_key_id(ref)), 0);
@@ -256,7 +256,7 @@ static void test_cert_build_negative(void)
 /* ---- RA-TLS inspection ------------------------------------------------------------------ */
 
 /* attestation.bin re-targeted at `key`: report_data in the attestation and in quote bytes
- * 568..632, exactly what the simulator does (spec §6). */
+ * 568..632, exactly what the simulator does (protocol.md §6). */
 static void attestation_for_key(EVP_PKEY *key, dstack_attestation *att, uint8_t rd[64])
 {
     size_t len;
@@ -299,7 +299,7 @@ static void test_report_data_vector(void)
 
     CU_ASSERT_EQUAL_FATAL(dstack_pkey_to_spki_der(key, &spki, &spki_len, &err), DSTACK_OK);
     dstack_ratls_report_data(spki, spki_len, rd);
-    /* spec §9 V2 */
+    /* protocol.md §9 V2 */
     CU_ASSERT_HEX_EQUAL(
         rd, 64,
         "99eaa8b266e587905106eda7a26b6d20ef7d29ac00d0dd0854161e0f9d10b9e45a6c91d7e8d"
@@ -419,7 +419,7 @@ static void test_inspect_legacy(void)
         CU_ASSERT_EQUAL(info.attestation.runtime_events_len, 9);
         dstack_ratls_info_free(&info);
         X509_free(x);
-        /* .1.1 without .1.2 is an error (spec §4.3) */
+        /* .1.1 without .1.2 is an error (protocol.md §4.3) */
         x = cert_with_exts(key, exts, 1);
         CU_ASSERT_EQUAL(dstack_ratls_inspect(x, &info, &err), DSTACK_ERR_PROTOCOL);
         CU_ASSERT_PTR_NOT_NULL(strstr(err.message, DSTACK_OID_EVENT_LOG));

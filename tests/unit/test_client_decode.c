@@ -41,7 +41,7 @@ static void test_legacy_worker_info(void)
     dstack_app_info info;
     dstack_error e;
 
-    /* 0.3.x: string ids, rootfs_hash-style tcb_info without mr_aggregated (spec §2.4). */
+    /* 0.3.x: string ids, rootfs_hash-style tcb_info without mr_aggregated (protocol.md §2.4). */
     set_body("{\"app_id\":\"app-7\",\"instance_id\":\"0a0b\",\"app_cert\":\"\","
              "\"tcb_info\":\"{\\\"rootfs_hash\\\":\\\"ab\\\",\\\"event_log\\\":[]}\","
              "\"app_name\":\"old\",\"public_logs\":true,\"public_sysinfo\":false}");
@@ -168,7 +168,7 @@ static void test_bad_quotes_and_misc(void)
     set_body("{\"version\":[]}");
     expect_protocol(dstack_version(c, &v, &e), &e, "\"version\" is array");
 
-    /* Empty responses: null, an empty body and {} are all fine for EmitEvent (spec §1.4). */
+    /* Empty responses: null, an empty body and {} are all fine for EmitEvent (protocol.md §1.4). */
     static const char *const empty[] = {"null", "", "{}", " \n"};
     for (int i = 0; i < 4; i++) {
         set_body(empty[i]);

@@ -1,4 +1,4 @@
-/* Endpoint discovery and classification (spec §1.2) and client option validation. No agent
+/* Endpoint discovery and classification (protocol.md §1.2) and client option validation. No agent
  * is needed: nothing here connects. */
 #include "test_client_util.h"
 

@@ -1,4 +1,4 @@
-/* The strict JSON field decoder of libdstack (client/agent/json_codec.h, spec §1.4): proto3
+/* The strict JSON field decoder of libdstack (client/agent/json_codec.h, protocol.md §1.4): proto3
  * defaults for missing fields, DSTACK_ERR_PROTOCOL naming the field for wrong types. */
 #include "test_client_util.h"
 
@@ -124,7 +124,7 @@ static void test_hex_fields(void)
     size_t n = 9;
 
     setup_sample();
-    /* Repeated 0x prefixes are stripped and either case accepted (spec §1.4). */
+    /* Repeated 0x prefixes are stripped and either case accepted (protocol.md §1.4). */
     CU_ASSERT_EQUAL(dstack_json_get_hex(sample, "h", false, 0, &b, &ctx), DSTACK_OK);
     CU_ASSERT_HEX_EQUAL(b.data, b.len, "abcd");
     dstack_bytes_free(&b);

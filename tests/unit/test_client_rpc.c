@@ -1,5 +1,5 @@
 /* Typed RPCs, keep-alive, fork safety and batches against dstack-sim with the official
- * appkeys.json (expected values: spec §9 V2/V3). */
+ * appkeys.json (expected values: protocol.md §9 V2/V3). */
 #include "test_client_util.h"
 
 #include <sys/wait.h>
@@ -45,7 +45,7 @@ static void check_app_chain(const dstack_key_response *k, const char *purpose,
     char *got;
 
     CU_ASSERT_EQUAL_FATAL(k->signature_chain_len, 2);
-    /* chain[0]: app key over purpose ":" hex(pub) (spec §3.4). */
+    /* chain[0]: app key over purpose ":" hex(pub) (protocol.md §3.4). */
     n = (size_t)snprintf(msg, sizeof(msg), "%s:%s", purpose, derived_pub_hex);
     got = recover_hex(&k->signature_chain[0], (const uint8_t *)msg, n);
     CU_ASSERT_STRING_EQUAL(got, APP_PUB);
@@ -151,7 +151,7 @@ static void test_tappd_keys(void)
     check_app_chain(&k, "test-purpose", PUB_TEST_PATH);
     dstack_key_response_free(&k);
 
-    /* Tappd.DeriveKey(path, random_seed=false): P-256 scalar = GetKey bytes (spec §3.2). */
+    /* Tappd.DeriveKey(path, random_seed=false): P-256 scalar = GetKey bytes (protocol.md §3.2). */
     dstack_tls_key_request req = {.path = "/test/path", .subject = "demo"};
     CU_ASSERT_EQUAL_FATAL(dstack_tappd_derive_key(c, &req, &t, &e), DSTACK_OK);
     BIO *bio = BIO_new_mem_buf(t.key_pem, -1);
@@ -218,7 +218,7 @@ static void test_get_quote(void)
     unsigned long conns;
 
     CU_ASSERT_EQUAL_FATAL(dstack_get_quote(c, want, 12, &q, &e), DSTACK_OK);
-    /* Right-padded with zeros to 64 bytes (spec §2.1) and patched into the quote. */
+    /* Right-padded with zeros to 64 bytes (protocol.md §2.1) and patched into the quote. */
     CU_ASSERT_EQUAL(q.report_data.len, 64);
     CU_ASSERT(q.report_data.len == 64 && memcmp(q.report_data.data, want, 64) == 0);
     CU_ASSERT_FATAL(q.quote.len >= DSTACK_QUOTE_MIN_LEN);
@@ -250,7 +250,7 @@ static void test_tappd_quotes(void)
     uint8_t expect[64], raw[64];
     const char *content = "test content";
 
-    /* V3: default hash sha512 over "app-data:" || report_data (spec §2.2, §9). */
+    /* V3: default hash sha512 over "app-data:" || report_data (protocol.md §2.2, §9). */
     SHA512((const uint8_t *)"app-data:test content", 21, expect);
     CU_ASSERT_EQUAL_FATAL(
         dstack_tappd_tdx_quote(c, (const uint8_t *)content, strlen(content), NULL, NULL, &q, &e),
@@ -295,7 +295,8 @@ static void test_attest(void)
 }
 
 /* dstack-sim builds Info from its own compose file and measurements (not from the official
- * simulator's attestation.bin), so check what spec §2.4/§5.5 say must hold between fields. */
+ * simulator's attestation.bin), so check what protocol.md §2.4/§5.5 say must hold between
+ * fields. */
 static void check_info(const dstack_app_info *i, bool worker)
 {
     uint8_t digest[32], rtmr[4][48];
@@ -314,7 +315,7 @@ static void check_info(const dstack_app_info *i, bool worker)
     CU_ASSERT_PTR_NOT_NULL(i->cloud_vendor);
     CU_ASSERT_FALSE(i->legacy_worker_info);
     if (worker) {
-        /* Worker.Info hides tcb_info unless public_tcbinfo (spec §2.3). */
+        /* Worker.Info hides tcb_info unless public_tcbinfo (protocol.md §2.3). */
         CU_ASSERT_EQUAL(i->tcb_info.present, i->tcb_info_json[0] != '\0');
         return;
     }
@@ -422,7 +423,7 @@ static void test_emit_event(void)
     dstack_error e;
     dstack_status rc = dstack_emit_event(c, "test-event", (const uint8_t *)"xy", 2, &e);
 
-    /* The v0.5.9+ simulator refuses runtime events with a fixed message (spec §2.1); an
+    /* The v0.5.9+ simulator refuses runtime events with a fixed message (protocol.md §2.1); an
      * agent that accepts them answers null. Either way the call must decode cleanly. */
     if (rc != DSTACK_OK) {
         CU_ASSERT_EQUAL(rc, DSTACK_ERR_AGENT);

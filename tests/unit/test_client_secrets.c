@@ -1,4 +1,4 @@
-/* Key material must not be left behind in freed heap memory (DESIGN §10: cleanse secrets).
+/* Key material must not be left behind in freed heap memory (architecture.md §10: cleanse secrets).
  *
  * This program replaces malloc/calloc/realloc/free (glibc's __libc_* underneath) so that every
  * block freed by libdstack or json-c is searched for the hex of a key, and realloc() always

@@ -1,4 +1,4 @@
-/* The simulator fixtures not covered elsewhere: app-compose.json (compose hash, spec §5.5),
+/* The simulator fixtures not covered elsewhere: app-compose.json (compose hash, protocol.md §5.5),
  * sys-config.json (vm_config → os_image_hash) and every field of appkeys.json. */
 #include <string.h>
 
@@ -59,7 +59,7 @@ static void test_app_compose(void)
     CU_ASSERT_FALSE(dstack_compose_hash_matches(compose, len, expected));
     compose[len / 2] ^= 0x20;
 
-    /* spec §5.5: the simulator's compose file is not what attestation.bin measured */
+    /* protocol.md §5.5: the simulator's compose file is not what attestation.bin measured */
     CU_ASSERT_EQUAL_FATAL(dstack_attestation_decode(bin, bin_len, &att, &err), DSTACK_OK);
     ev = runtime_event(&att, "compose-hash");
     CU_ASSERT_PTR_NOT_NULL_FATAL(ev);
@@ -132,7 +132,7 @@ static void test_appkeys(void)
     CU_ASSERT(dstack_hex_decode(field(root, "env_crypt_key"), 64, buf, 32, &n) && n == 32);
     CU_ASSERT_STRING_EQUAL(field(root, "gateway_app_id"), "any");
 
-    /* k256_key → app public key (spec §9 V2) → k256_signature recovers the KMS root */
+    /* k256_key → app public key (protocol.md §9 V2) → k256_signature recovers the KMS root */
     s = field(root, "k256_key");
     CU_ASSERT_FATAL(dstack_hex_decode(s, strlen(s), buf, 32, &n) && n == 32);
     CU_ASSERT_EQUAL_FATAL(dstack_secp256k1_pubkey(buf, app_pub, &err), DSTACK_OK);

@@ -1,4 +1,4 @@
-/* Key derivation, Keccak-256, secp256k1 and signature chains against spec §9 vectors. */
+/* Key derivation, Keccak-256, secp256k1 and signature chains against protocol.md §9 vectors. */
 #include <string.h>
 
 #include <json-c/json.h>
@@ -106,7 +106,7 @@ static void test_keccak_wide(void)
     CU_ASSERT_FALSE(dstack_keccak(data, 10, out, 0));
 }
 
-/* Spec §9 V1. */
+/* protocol.md §9 V1. */
 static void test_hkdf_v1(void)
 {
     uint8_t app_key[32], key[32], pub[33], ed[32];
@@ -127,7 +127,7 @@ static void test_hkdf_v1(void)
     CU_ASSERT_NOT_EQUAL(key[0] ^ 0x9d, 0);
 }
 
-/* Spec §9 V2: simulator app key, GetKey('/test/path'), Sign key. */
+/* protocol.md §9 V2: simulator app key, GetKey('/test/path'), Sign key. */
 static void test_simulator_keys_v2(void)
 {
     uint8_t app_key[32], kms_sig[65], key[32], pub[33], ed[32], digest[32], sig[65], rec[33];
@@ -168,7 +168,7 @@ static void test_simulator_keys_v2(void)
     CU_ASSERT_HEX_EQUAL(ed, 32, "698f56bd587d8ce3ca8db0e1c361ba9d190089f98dc4d9df800ff92ed073a65d");
 }
 
-/* Spec §9 V4: key = 1, SHA-256("Satoshi Nakamoto"). */
+/* protocol.md §9 V4: key = 1, SHA-256("Satoshi Nakamoto"). */
 static void test_rfc6979_v4(void)
 {
     uint8_t one[32] = {0}, digest[32], sig[65], rec[33], pub[33];
@@ -225,7 +225,7 @@ static void test_eth_address(void)
     CU_ASSERT_EQUAL(dstack_eth_address(bad, addr, &err), DSTACK_ERR_CRYPTO);
 }
 
-/* ---- signature chains (spec §3.4 with §9 V2 vectors) --------------------------------- */
+/* ---- signature chains (protocol.md §3.4 with protocol.md §9 V2 vectors) ---------------------- */
 
 static const char *kms_root_hex =
     "0321529e458424ab1f710a3a57ec4dad2fb195ddca572f7469242ba6c7563085b6";

@@ -1,5 +1,5 @@
 /* The provider after fork(): the parent loads a key, then 4 children each load and sign
- * with their own agent connection (the resolver is re-created in the child, DESIGN §5);
+ * with their own agent connection (the resolver is re-created in the child, architecture.md §5);
  * the parent keeps working afterwards. */
 #include <stdio.h>
 #include <sys/wait.h>

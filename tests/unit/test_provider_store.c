@@ -157,7 +157,7 @@ static void test_search_refused(void)
     OSSL_STORE_close(store);
 }
 
-/* PEM of a reference (DESIGN §6) for a URI shorter than 100 bytes. */
+/* PEM of a reference (architecture.md §6) for a URI shorter than 100 bytes. */
 static void write_ref(BIO *out, const char *uri, const char *desc)
 {
     unsigned char der[256];

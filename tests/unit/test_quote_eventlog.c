@@ -105,7 +105,7 @@ static void test_runtime_digest(void)
                         "333a1c6effef82a73d0a4f2");
 }
 
-/* Unstripped log of an older agent: every RTMR replays (spec §5.3 [verified]). */
+/* Unstripped log of an older agent: every RTMR replays (protocol.md §5.3 [verified]). */
 static void test_quote_report_replay(void)
 {
     getquote g;
@@ -158,7 +158,7 @@ static void test_attestation_bin_replay(void)
     CU_ASSERT_EQUAL_FATAL(dstack_tdx_quote_parse(att.quote, att.quote_len, &q, &err), DSTACK_OK);
     CU_ASSERT_EQUAL(q.signature_data_len + 636 + 70, att.quote_len);
     CU_ASSERT_EQUAL(dstack_event_log_check_quote(&att.tdx_event_log, &q, 0xF, &err), DSTACK_OK);
-    /* spec §9 V2: the simulator's Info mr_aggregated */
+    /* protocol.md §9 V2: the simulator's Info mr_aggregated */
     dstack_mr_aggregated(&q, mr);
     CU_ASSERT_HEX_EQUAL(mr, 32, "85334a62c97d0f8bf82d0245d31b539d17a2d7c258e2a13efc928aaea0e107cb");
     dstack_attestation_free(&att);

@@ -1,4 +1,4 @@
-/* Forged PCK chains and signature encodings against the offline quote verifier (spec §5.1):
+/* Forged PCK chains and signature encodings against the offline quote verifier (protocol.md §5.1):
  * a root that copies the Intel SGX Root CA's name and key id, a QE report signed by a key
  * other than the PCK leaf, a reordered chain, oversized chains, and r||s values whose DER
  * form needs a leading zero or drops one. Each forged quote is first shown to verify under

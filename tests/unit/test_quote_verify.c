@@ -401,7 +401,7 @@ static void test_custom_root_and_policy(void)
     CU_ASSERT_EQUAL(verify(q, len, &opts, &r, &err), DSTACK_ERR_USAGE);
     free(q);
 
-    /* Policy (§4.7 step 3): a debug TD and a non-zero MRSIGNERSEAM, validly signed. */
+    /* Policy (protocol.md §4.7 step 3): a debug TD and a non-zero MRSIGNERSEAM, validly signed. */
     opts.trusted_root_pem = pki.root_pem;
     body[168] |= 1;
     q = synth_quote(&pki, body, &len);

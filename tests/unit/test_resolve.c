@@ -1,4 +1,4 @@
-/* dstack_resolve() against the real simulator with the official appkeys.json (spec §9 V2):
+/* dstack_resolve() against the real simulator with the official appkeys.json (protocol.md §9 V2):
  * keys, signature-chain and app-id checks, every certificate and RA-TLS mode, the cache,
  * legacy Tappd-only agents, threads and fork. */
 #include <pthread.h>

@@ -161,7 +161,7 @@ static void test_quote_replay_and_emit(void)
         CU_ASSERT_STRING_EQUAL(last->event, "sim-test");
         CU_ASSERT_EQUAL(last->imr, 3);
         CU_ASSERT_EQUAL(last->event_type, DSTACK_RUNTIME_EVENT_TYPE);
-        /* stripped logs (--stripped-event-log) blank runtime digests (spec §5.2) */
+        /* stripped logs (--stripped-event-log) blank runtime digests (protocol.md §5.2) */
         CU_ASSERT(last->digest_len == 0 ||
                   (last->digest_len == 48 && memcmp(last->digest, digest, 48) == 0));
         CU_ASSERT(last->payload_len == 4 && memcmp(last->payload, payload, 4) == 0);
@@ -429,7 +429,7 @@ static void test_tdx_quote_hashes(void)
     json_object *o;
     char *raw = NULL;
 
-    check_tdx_quote("", "", EVP_sha512()); /* spec §9 V3 */
+    check_tdx_quote("", "", EVP_sha512()); /* protocol.md §9 V3 */
     check_tdx_quote("sha256", "", EVP_sha256());
     check_tdx_quote("sha384", "custom", EVP_sha384());
     check_tdx_quote("sha3-256", "", EVP_sha3_256());

@@ -1,4 +1,4 @@
-/* dstack: URI grammar (DESIGN §3): a table of good URIs with their canonical form and of
+/* dstack: URI grammar (architecture.md §3): a table of good URIs with their canonical form and of
  * bad URIs with the message part that must name the problem. */
 #include <stdio.h>
 #include <stdlib.h>

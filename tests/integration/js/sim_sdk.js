@@ -13,7 +13,7 @@ const { DstackClient, TappdClient } = load('@phala/dstack-sdk');
 const { secp256k1 } = load('@noble/curves/secp256k1');
 const { keccak_256, keccak_384, keccak_512 } = load('@noble/hashes/sha3');
 
-// Published in docs/dstack-sim.md (built-in identity) and spec §9 V2 (appkeys fixture).
+// Published in docs/dstack-sim.md (built-in identity) and protocol.md §9 V2 (appkeys fixture).
 const KMS_ROOT = {
   builtin: process.env.SIM_DEV_KMS_ROOT,
   appkeys: '0321529e458424ab1f710a3a57ec4dad2fb195ddca572f7469242ba6c7563085b6',
