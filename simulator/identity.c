@@ -12,9 +12,12 @@
  */
 #include "sim.h"
 
+#include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <openssl/crypto.h>
 #include <openssl/pem.h>
@@ -274,6 +277,80 @@ done:
     OPENSSL_cleanse(tmp, sizeof(tmp));
     if (!ok)
         sim_identity_free(id);
+    return ok;
+}
+
+static char *key_pem(EVP_PKEY *key)
+{
+    BIO *bio = BIO_new(BIO_s_secmem());
+    char *data = NULL, *out = NULL;
+    long n;
+
+    if (bio == NULL)
+        return NULL;
+    if (PEM_write_bio_PrivateKey(bio, key, NULL, NULL, 0, NULL, NULL) == 1) {
+        n = BIO_get_mem_data(bio, &data);
+        out = n > 0 ? strndup(data, (size_t)n) : NULL;
+    }
+    BIO_free(bio);
+    return out;
+}
+
+bool sim_identity_write_appkeys(const sim_identity *id, const char *path, char *msg, size_t msg_len)
+{
+    json_object *root = json_object_new_object(), *kp = json_object_new_object(),
+                *none = json_object_new_object();
+    char *pem = key_pem(id->ca_key), *k256 = sim_hex(id->app_key, 32),
+         *sig = sim_hex(id->k256_signature, id->k256_signature_len);
+    const char *text;
+    FILE *f = NULL;
+    bool ok = false;
+    int fd;
+
+    if (root == NULL || kp == NULL || none == NULL || pem == NULL || k256 == NULL || sig == NULL) {
+        snprintf(msg, msg_len, "out of memory");
+        goto done;
+    }
+    json_object_object_add(root, "disk_crypt_key", json_object_new_string(""));
+    json_object_object_add(root, "env_crypt_key", json_object_new_string(""));
+    json_object_object_add(root, "k256_key", json_object_new_string(k256));
+    json_object_object_add(root, "k256_signature", json_object_new_string(sig));
+    json_object_object_add(root, "gateway_app_id", json_object_new_string(""));
+    json_object_object_add(root, "ca_cert", json_object_new_string(id->ca_pem));
+    json_object_object_add(none, "key", json_object_new_string(pem));
+    json_object_object_add(kp, "None", none);
+    none = NULL;
+    json_object_object_add(root, "key_provider", kp);
+    kp = NULL;
+    text = json_object_to_json_string_ext(root,
+                                          JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_NOSLASHESCAPE);
+    fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0600);
+    if (fd < 0 || (f = fdopen(fd, "w")) == NULL) {
+        if (fd >= 0)
+            close(fd);
+        snprintf(msg, msg_len, "cannot create %s: %s", path, strerror(errno));
+        goto done;
+    }
+    if (fputs(text, f) < 0 || fputc('\n', f) < 0) {
+        snprintf(msg, msg_len, "cannot write %s: %s", path, strerror(errno));
+        goto done;
+    }
+    ok = true;
+done:
+    if (f != NULL && fclose(f) != 0 && ok) {
+        snprintf(msg, msg_len, "cannot write %s: %s", path, strerror(errno));
+        ok = false;
+    }
+    json_object_put(none);
+    json_object_put(kp);
+    json_object_put(root);
+    if (pem != NULL)
+        OPENSSL_cleanse(pem, strlen(pem));
+    if (k256 != NULL)
+        OPENSSL_cleanse(k256, strlen(k256));
+    free(pem);
+    free(k256);
+    free(sig);
     return ok;
 }
 

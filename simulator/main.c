@@ -3,6 +3,7 @@
  *   dstack-sim --dir D [--appkeys F] [--app-id HEX] [--compose F] [--quote F]
  *              [--http HOST:PORT] [--stripped-event-log] [--fault SPEC]...
  *              [--agent-version 0.3|0.4|0.5.5|0.5.11]
+ *   dstack-sim --write-appkeys FILE
  *
  * Startup contract: once every listener accepts connections the endpoint lines are printed
  * to stdout and flushed. SIGINT/SIGTERM stop the listeners, remove the sockets, free
@@ -39,6 +40,7 @@ typedef struct sim_options {
     const char *compose;
     const char *quote;
     const char *http;
+    const char *write_appkeys;
     bool has_app_id;
     uint8_t app_id[20];
 } sim_options;
@@ -61,6 +63,8 @@ static void usage(FILE *out)
                  "                        status:<code>, garbage, truncate, close, oversize\n"
                  "  --agent-version V     emulate an older agent: 0.3 (tappd only), 0.4, 0.5.5,\n"
                  "                        0.5.11 (default)\n"
+                 "  --write-appkeys FILE  write the built-in identity as an appkeys.json (mode\n"
+                 "                        0600) and exit; load it with --appkeys and --app-id\n"
                  "  --help, --version\n");
 }
 
@@ -174,7 +178,7 @@ done:
 
 static int parse_args(int argc, char **argv, sim_options *o, sim_ctx *ctx)
 {
-    enum { OPT_APP_ID = 256, OPT_STRIPPED, OPT_AGENT_VERSION };
+    enum { OPT_APP_ID = 256, OPT_STRIPPED, OPT_AGENT_VERSION, OPT_WRITE_APPKEYS };
     static const struct option longopts[] = {
         {"dir", required_argument, NULL, 'd'},
         {"appkeys", required_argument, NULL, 'k'},
@@ -185,6 +189,7 @@ static int parse_args(int argc, char **argv, sim_options *o, sim_ctx *ctx)
         {"fault", required_argument, NULL, 'f'},
         {"stripped-event-log", no_argument, NULL, OPT_STRIPPED},
         {"agent-version", required_argument, NULL, OPT_AGENT_VERSION},
+        {"write-appkeys", required_argument, NULL, OPT_WRITE_APPKEYS},
         {"help", no_argument, NULL, 'h'},
         {"version", no_argument, NULL, 'V'},
         {NULL, 0, NULL, 0},
@@ -236,6 +241,9 @@ static int parse_args(int argc, char **argv, sim_options *o, sim_ctx *ctx)
                 return 2;
             }
             break;
+        case OPT_WRITE_APPKEYS:
+            o->write_appkeys = optarg;
+            break;
         case 'h':
             usage(stdout);
             return 0;
@@ -247,6 +255,13 @@ static int parse_args(int argc, char **argv, sim_options *o, sim_ctx *ctx)
             usage(stderr);
             return 2;
         }
+    }
+    if (o->write_appkeys != NULL) {
+        if (optind == argc && o->dir == NULL && o->appkeys == NULL)
+            return -1;
+        fprintf(stderr, "dstack-sim: --write-appkeys writes the built-in identity and exits; "
+                        "it takes no --dir, --appkeys or arguments\n");
+        return 2;
     }
     if (optind < argc || o->dir == NULL) {
         fprintf(stderr, "dstack-sim: %s\n",
@@ -298,6 +313,16 @@ int main(int argc, char **argv)
         return rc;
     }
     rc = 1;
+    if (opts.write_appkeys != NULL) {
+        if (sim_identity_builtin(&ctx.id, msg, sizeof(msg)) &&
+            sim_identity_write_appkeys(&ctx.id, opts.write_appkeys, msg, sizeof(msg)))
+            rc = 0;
+        else
+            fprintf(stderr, "dstack-sim: %s\n", msg);
+        sim_identity_free(&ctx.id);
+        sim_faults_free(&ctx.faults);
+        return rc;
+    }
     /* Block the stop signals before any thread exists; main waits for them below. */
     sigemptyset(&set);
     sigaddset(&set, SIGINT);

@@ -140,6 +140,10 @@ typedef struct sim_identity {
 bool sim_identity_load(sim_identity *id, const char *appkeys_path, const uint8_t *app_id, char *msg,
                        size_t msg_len);
 bool sim_identity_builtin(sim_identity *id, char *msg, size_t msg_len);
+/* Writes an identity in the official appkeys.json format (key provider None, mode 0600), so
+ * tests and other agents can load the built-in identity with --appkeys. */
+bool sim_identity_write_appkeys(const sim_identity *id, const char *path, char *msg,
+                                size_t msg_len);
 void sim_identity_free(sim_identity *id);
 
 /* ---- attestation state (protocol.md §5) ------------------------------------------------------ */

@@ -18,9 +18,8 @@ pin=$(key_pin www)
 
 # start_haproxy CFG — foreground haproxy; waits for $PORT. Sets HAP_PID.
 start_haproxy() {
-    run_foreign haproxy -db -f "$1" >"$HAP/stdout" 2>"$HAP/stderr" &
-    HAP_PID=$!
-    _dstack_pids+=("$HAP_PID")
+    bg run_foreign haproxy -db -f "$1" >"$HAP/stdout" 2>"$HAP/stderr"
+    HAP_PID=$BG_PID
     local i
     for i in $(seq 1 200); do
         if (exec 3<>"/dev/tcp/127.0.0.1/$PORT") 2>/dev/null; then return 0; fi

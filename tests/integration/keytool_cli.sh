@@ -179,10 +179,8 @@ v=$("$KEYTOOL" version)
 assert_contains "version names the tool" "$v" "dstack-keytool "
 assert_contains "version names the agent endpoint" "$v" "$SIM_ENDPOINT"
 
-# ---- signature chain to a KMS root (fixture app keys, protocol.md §9) -------------------------
-stop_sim
-start_sim kms --appkeys "$DSTACK_FIXTURES/appkeys.json" || fail "sim with fixture appkeys"
-root=0321529e458424ab1f710a3a57ec4dad2fb195ddca572f7469242ba6c7563085b6
+# ---- signature chain to a KMS root (the development KMS root, docs/dstack-sim.md) ----------
+root=$DSTACK_DEV_KMS_ROOT
 k=$("$KEYTOOL" --endpoint "$SIM_ENDPOINT" --tappd-endpoint "$SIM_TAPPD" --kms-root-pubkey "$root" \
     show dstack:tls/web --json)
 check "show with the right KMS root exits 0" test $? -eq 0

@@ -4,12 +4,12 @@
 # the same 32 bytes, which still leads to the KMS root.
 source "$DSTACK_SOURCE_DIR/tests/integration/legacy_lib.sh"
 
-start_agent v04 0.4 --appkeys "$DSTACK_FIXTURES/appkeys.json" || { fail "simulator"; finish; }
-make_cnf "$DSTACK_TMP/root.cnf" "kms-root-pubkey = $V2_KMS_ROOT"
-k=$(ossl_conf "$DSTACK_TMP/root.cnf" pkey -in "dstack:$V2_PATH?alg=secp256k1" -pubout 2>&1)
+start_agent v04 0.4 || { fail "simulator"; finish; }
+make_cnf "$DSTACK_TMP/root.cnf" "kms-root-pubkey = $DSTACK_DEV_KMS_ROOT"
+k=$(ossl_conf "$DSTACK_TMP/root.cnf" pkey -in "dstack:$DSTACK_DEV_PATH?alg=secp256k1" -pubout 2>&1)
 assert_contains "0.4 secp256k1 with kms-root-pubkey" "$k" "BEGIN PUBLIC KEY"
-ed=$(ossl_conf "$DSTACK_TMP/root.cnf" pkey -in "dstack:$V2_PATH?alg=ed25519" -pubout -outform DER \
+ed=$(ossl_conf "$DSTACK_TMP/root.cnf" pkey -in "dstack:$DSTACK_DEV_PATH?alg=ed25519" -pubout -outform DER \
     2>"$DSTACK_TMP/err" | tail -c 32 | xxd -p -c 64)
 [ -s "$DSTACK_TMP/err" ] && log "provider: $(cat "$DSTACK_TMP/err")"
-assert_eq "0.4 ed25519 with kms-root-pubkey = protocol.md §9 V2 key" "$V2_ED25519_PUB" "$ed"
+assert_eq "0.4 ed25519 with kms-root-pubkey = the dev identity key" "$DSTACK_DEV_ED25519_PUB" "$ed"
 finish

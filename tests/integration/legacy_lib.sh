@@ -14,10 +14,9 @@ start_agent() {
     fi
     SIM_DIR="$DSTACK_TMP/$name"
     mkdir -p "$SIM_DIR"
-    "$DSTACK_SIM" --dir "$SIM_DIR" --agent-version 0.3 "$@" >"$SIM_DIR/sim.out" \
-        2>"$SIM_DIR/sim.err" &
-    SIM_PID=$!
-    _dstack_pids+=("$SIM_PID")
+    bg "$DSTACK_SIM" --dir "$SIM_DIR" --agent-version 0.3 "$@" >"$SIM_DIR/sim.out" \
+        2>"$SIM_DIR/sim.err"
+    SIM_PID=$BG_PID
     local i
     for i in $(seq 1 200); do
         if [ -S "$SIM_DIR/tappd.sock" ] &&

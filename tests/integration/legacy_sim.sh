@@ -3,11 +3,13 @@
 # behaviour differences of older agents (protocol.md §1.3, §2.4, §3.2, §3.3, §4.3, §4.6, §8).
 source "$DSTACK_SOURCE_DIR/tests/integration/legacy_lib.sh"
 
-APPKEYS="$DSTACK_FIXTURES/appkeys.json"
+# The development identity as an appkeys.json: the 0.3 derivation below reads its CA key.
+APPKEYS=$(dev_appkeys) || { fail "dstack-sim --write-appkeys"; finish; }
 VERSIONS=(0.3 0.4 0.5.5 0.5.11)
 declare -A DIR
 for v in "${VERSIONS[@]}"; do
-    start_agent "v$v" "$v" --appkeys "$APPKEYS" || { fail "simulator $v"; finish; }
+    start_agent "v$v" "$v" --appkeys "$APPKEYS" --app-id "$DSTACK_DEV_APP_ID" ||
+        { fail "simulator $v"; finish; }
     DIR[$v]=$SIM_DIR
 done
 

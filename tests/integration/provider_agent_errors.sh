@@ -18,7 +18,7 @@ unset SIM_ENDPOINT SIM_TAPPD
 
 # Agent slower than timeout-ms: fails within the timeout plus a generous margin.
 make_cnf "$DSTACK_TMP/timeout.cnf" "timeout-ms = 500"
-start_sim slow --appkeys "$DSTACK_FIXTURES/appkeys.json" --fault 'GetKey=delay:4000' ||
+start_sim slow --fault 'GetKey=delay:4000' ||
     { fail "simulator"; finish; }
 t0=$(date +%s%N)
 out=$(ossl_conf "$DSTACK_TMP/timeout.cnf" pkey -in "$URI" -pubout 2>&1)
@@ -33,7 +33,7 @@ stop_sim
 # fault_case <spec> <uri> <rpc> <reason substring> <message substring>
 fault_case() {
     local spec=$1 uri=$2 rpc=$3 reason=$4 text=$5 out
-    start_sim "fault$RANDOM" --appkeys "$DSTACK_FIXTURES/appkeys.json" --fault "$spec" ||
+    start_sim "fault$RANDOM" --fault "$spec" ||
         { fail "simulator for $spec"; return; }
     if out=$(timeout 60 env DSTACK_SIMULATOR_ENDPOINT="$SIM_ENDPOINT" \
         TAPPD_SIMULATOR_ENDPOINT="$SIM_TAPPD" OPENSSL_MODULES="$OPENSSL_MODULES" \
@@ -61,7 +61,7 @@ fault_case 'GetKey=truncate' "$KEY_URI" GetKey "malformed response from the dsta
 fault_case 'GetKey=oversize' "$KEY_URI" GetKey "malformed response from the dstack agent" \
     "exceeds"
 # A delay within timeout-ms is just a slow answer.
-start_sim delayok --appkeys "$DSTACK_FIXTURES/appkeys.json" --fault 'GetKey=delay:300' ||
+start_sim delayok --fault 'GetKey=delay:300' ||
     fail "simulator"
 check "delay below timeout-ms succeeds" ossl pkey -in "$KEY_URI" -pubout -out /dev/null
 stop_sim

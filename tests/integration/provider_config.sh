@@ -4,31 +4,31 @@
 # value, the man page documenting every parameter, and a debug log without key bytes.
 source "$DSTACK_SOURCE_DIR/tests/integration/provider_lib.sh"
 
-start_sim cfg --appkeys "$DSTACK_FIXTURES/appkeys.json" || { fail "simulator"; finish; }
-URI="dstack:$V2_PATH?alg=secp256k1&cert=none"
+start_sim cfg || { fail "simulator"; finish; }
+URI="dstack:$DSTACK_DEV_PATH?alg=secp256k1&cert=none"
 
-make_cnf "$DSTACK_TMP/root-good.cnf" "kms-root-pubkey = $V2_KMS_ROOT"
+make_cnf "$DSTACK_TMP/root-good.cnf" "kms-root-pubkey = $DSTACK_DEV_KMS_ROOT"
 out=$(ossl_conf "$DSTACK_TMP/root-good.cnf" pkey -in "$URI" -pubout 2>&1)
 check "kms-root-pubkey = fixture KMS root loads: $out" test $? -eq 0
 out=$(ossl_conf "$DSTACK_TMP/root-good.cnf" pkey -in "dstack:tls/web?cert=none" -pubout 2>&1)
 check "kms-root-pubkey: p256 keys verify too: $out" test $? -eq 0
 
 # A valid secp256k1 point that is not the KMS root.
-make_cnf "$DSTACK_TMP/root-bad.cnf" "kms-root-pubkey = $V2_K256_PUB"
+make_cnf "$DSTACK_TMP/root-bad.cnf" "kms-root-pubkey = $DSTACK_DEV_K256_PUB"
 out=$(ossl_conf "$DSTACK_TMP/root-bad.cnf" pkey -in "$URI" -pubout 2>&1)
 check "wrong kms-root-pubkey refuses" test $? -ne 0
 assert_contains "wrong root: reason" "$out" "dstack key or certificate verification failed"
 assert_contains "wrong root: message" "$out" "kms-root-pubkey"
-assert_contains "wrong root: names the URI" "$out" "dstack:$V2_PATH"
+assert_contains "wrong root: names the URI" "$out" "dstack:$DSTACK_DEV_PATH"
 
-make_cnf "$DSTACK_TMP/app-good.cnf" "app-id = $V2_APP_ID"
+make_cnf "$DSTACK_TMP/app-good.cnf" "app-id = $DSTACK_DEV_APP_ID"
 out=$(ossl_conf "$DSTACK_TMP/app-good.cnf" pkey -in "$URI" -pubout 2>&1)
 check "matching app-id loads: $out" test $? -eq 0
 make_cnf "$DSTACK_TMP/app-bad.cnf" "app-id = 00112233445566778899aabbccddeeff00112233"
 out=$(ossl_conf "$DSTACK_TMP/app-bad.cnf" pkey -in "$URI" -pubout 2>&1)
 check "app-id mismatch refuses" test $? -ne 0
 assert_contains "app-id mismatch: message" "$out" "00112233445566778899aabbccddeeff00112233"
-assert_contains "app-id mismatch: agent's app id" "$out" "$V2_APP_ID"
+assert_contains "app-id mismatch: agent's app id" "$out" "$DSTACK_DEV_APP_ID"
 
 # Invalid values: the provider refuses to load and says which parameter and value.
 bad_values=(
@@ -72,24 +72,24 @@ done < <(sed -n '/reason_strings\[\] = {/,/^};/p' "$DSTACK_SOURCE_DIR/provider/e
 # Debug log at the highest level: effective config, file:line func(), no key bytes.
 log_file="$DSTACK_TMP/debug.log"
 DSTACK_PROVIDER_DEBUG="file:$log_file,level:3" ossl_conf "$PROV_CONF" pkey \
-    -in "dstack:$V2_PATH?alg=secp256k1" -pubout -out /dev/null 2>/dev/null
+    -in "dstack:$DSTACK_DEV_PATH?alg=secp256k1" -pubout -out /dev/null 2>/dev/null
 DSTACK_PROVIDER_DEBUG="file:$log_file,level:3" ossl_conf "$PROV_CONF" pkey \
-    -in "dstack:$V2_PATH" -out /dev/null 2>/dev/null
+    -in "dstack:$DSTACK_DEV_PATH" -out /dev/null 2>/dev/null
 DSTACK_PROVIDER_DEBUG="file:$log_file,level:3" ossl_conf "$PROV_CONF" storeutl -noout \
-    "dstack:$V2_PATH?alg=ed25519&cert=self" >/dev/null 2>&1
+    "dstack:$DSTACK_DEV_PATH?alg=ed25519&cert=self" >/dev/null 2>&1
 check "debug log written" test -s "$log_file"
 logtext=$(cat "$log_file")
 assert_contains "debug log: effective config" "$logtext" "effective config: endpoint=$SIM_ENDPOINT"
 assert_contains "debug log: file:line func()" "$logtext" "objects.c:"
-assert_contains "debug log: URI" "$logtext" "dstack:$V2_PATH"
-upper=$(echo "$V2_SECRET" | tr a-f A-F)
-assert_not_contains "debug log has no key bytes (hex)" "$logtext" "$V2_SECRET"
+assert_contains "debug log: URI" "$logtext" "dstack:$DSTACK_DEV_PATH"
+upper=$(echo "$DSTACK_DEV_SECRET" | tr a-f A-F)
+assert_not_contains "debug log has no key bytes (hex)" "$logtext" "$DSTACK_DEV_SECRET"
 assert_not_contains "debug log has no key bytes (HEX)" "$logtext" "$upper"
-assert_not_contains "debug log has no key bytes (16-byte prefix)" "$logtext" "${V2_SECRET:0:32}"
-b64=$(echo "$V2_SECRET" | xxd -r -p | openssl base64 -A)
+assert_not_contains "debug log has no key bytes (16-byte prefix)" "$logtext" "${DSTACK_DEV_SECRET:0:32}"
+b64=$(echo "$DSTACK_DEV_SECRET" | xxd -r -p | openssl base64 -A)
 assert_not_contains "debug log has no key bytes (base64)" "$logtext" "${b64:0:40}"
 check "debug log has no raw key bytes" python3 -c \
     'import sys; sys.exit(bytes.fromhex(sys.argv[1]) in open(sys.argv[2], "rb").read())' \
-    "$V2_SECRET" "$log_file"
+    "$DSTACK_DEV_SECRET" "$log_file"
 
 finish

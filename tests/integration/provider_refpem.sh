@@ -4,10 +4,10 @@
 # a wrong description/version or a broken block fails clearly.
 source "$DSTACK_SOURCE_DIR/tests/integration/provider_lib.sh"
 
-start_sim ref --appkeys "$DSTACK_FIXTURES/appkeys.json" || { fail "simulator"; finish; }
+start_sim ref || { fail "simulator"; finish; }
 
-want=$(echo "$V2_P256_PKCS8" | xxd -r -p | openssl pkey -inform DER -pubout)
-make_ref_pem "dstack:$V2_PATH" >"$DSTACK_TMP/ref.pem"
+want=$(echo "$DSTACK_DEV_P256_PKCS8" | xxd -r -p | openssl pkey -inform DER -pubout)
+make_ref_pem "dstack:$DSTACK_DEV_PATH" >"$DSTACK_TMP/ref.pem"
 check "reference PEM holds no key material" bash -c "! grep -q PRIVATE '$DSTACK_TMP/ref.pem'"
 
 got=$(ossl pkey -in "$DSTACK_TMP/ref.pem" -pubout 2>"$DSTACK_TMP/err")
@@ -18,16 +18,16 @@ got=$(ossl_conf "$PROV_CONF" pkey -in "$DSTACK_TMP/ref.pem" -pubout 2>/dev/null)
 assert_eq "ref.pem through OPENSSL_CONF only" "$want" "$got"
 
 # ed25519 and secp256k1 references.
-make_ref_pem "dstack:$V2_PATH?alg=ed25519" >"$DSTACK_TMP/ref-ed.pem"
+make_ref_pem "dstack:$DSTACK_DEV_PATH?alg=ed25519" >"$DSTACK_TMP/ref-ed.pem"
 ed=$(ossl pkey -in "$DSTACK_TMP/ref-ed.pem" -pubout -outform DER 2>/dev/null | tail -c 32 | xxd -p -c 64)
-assert_eq "ed25519 reference" "$V2_ED25519_PUB" "$ed"
-make_ref_pem "dstack:$V2_PATH?alg=secp256k1" >"$DSTACK_TMP/ref-k.pem"
+assert_eq "ed25519 reference" "$DSTACK_DEV_ED25519_PUB" "$ed"
+make_ref_pem "dstack:$DSTACK_DEV_PATH?alg=secp256k1" >"$DSTACK_TMP/ref-k.pem"
 k=$(ossl pkey -in "$DSTACK_TMP/ref-k.pem" -pubout 2>/dev/null |
     openssl ec -pubin -conv_form compressed -outform DER 2>/dev/null | tail -c 33 | xxd -p -c 64)
-assert_eq "secp256k1 reference" "$V2_K256_PUB" "$k"
+assert_eq "secp256k1 reference" "$DSTACK_DEV_K256_PUB" "$k"
 
 # haproxy-style combined file: certificate chain first, the reference last.
-ossl storeutl -certs "dstack:$V2_PATH?cert=agent" >"$DSTACK_TMP/combined.pem" 2>/dev/null
+ossl storeutl -certs "dstack:$DSTACK_DEV_PATH?cert=agent" >"$DSTACK_TMP/combined.pem" 2>/dev/null
 cat "$DSTACK_TMP/ref.pem" >>"$DSTACK_TMP/combined.pem"
 check "combined file has certificates first" test "$(grep -c 'BEGIN CERT' "$DSTACK_TMP/combined.pem")" -ge 2
 got=$(ossl pkey -in "$DSTACK_TMP/combined.pem" -pubout 2>/dev/null)
@@ -36,11 +36,11 @@ leaf=$(openssl x509 -in "$DSTACK_TMP/combined.pem" -noout -pubkey)
 assert_eq "combined file: leaf matches the referenced key" "$want" "$leaf"
 
 # Wrong version / description / encoding: a clear error, not "no start line".
-make_ref_pem "dstack:$V2_PATH" "dstack key URI v2" >"$DSTACK_TMP/v2.pem"
+make_ref_pem "dstack:$DSTACK_DEV_PATH" "dstack key URI v2" >"$DSTACK_TMP/v2.pem"
 out=$(ossl pkey -in "$DSTACK_TMP/v2.pem" -pubout 2>&1)
 check "v2 reference refused" test $? -ne 0
 assert_contains "v2 reference: message" "$out" 'unsupported DSTACK KEY URI description "dstack key URI v2"'
-make_ref_pem "dstack:$V2_PATH" "pkcs11 key URI v1" >"$DSTACK_TMP/other.pem"
+make_ref_pem "dstack:$DSTACK_DEV_PATH" "pkcs11 key URI v1" >"$DSTACK_TMP/other.pem"
 out=$(ossl pkey -in "$DSTACK_TMP/other.pem" -pubout 2>&1)
 check "foreign description refused" test $? -ne 0
 assert_contains "foreign description: message" "$out" 'unsupported DSTACK KEY URI description'

@@ -5,7 +5,7 @@
 source "$DSTACK_SOURCE_DIR/tests/integration/provider_lib.sh"
 require python3
 
-start_sim tls --appkeys "$DSTACK_FIXTURES/appkeys.json" || { fail "simulator"; finish; }
+start_sim tls || { fail "simulator"; finish; }
 
 # serve <uri> <tls-flag> — starts s_server on a free port (sets PORT, SERVER_PID).
 serve() {
@@ -117,7 +117,7 @@ run_case "restart: second server" "$SELF_URI" -tls1_3 PIN -partial_chain
 spki2=$(cert_spki_sha256 <"$DSTACK_TMP/leaf.pem")
 assert_eq "same SPKI after server restart" "$spki1" "$spki2"
 stop_sim
-start_sim tls2 --appkeys "$DSTACK_FIXTURES/appkeys.json" || { fail "simulator restart"; finish; }
+start_sim tls2 || { fail "simulator restart"; finish; }
 serve "$AGENT_URI" -tls1_3 || fail "server after simulator restart"
 connect "$DSTACK_TMP/sim-ca.pem" -tls1_3 || fail "connect after simulator restart"
 kill "$SERVER_PID" 2>/dev/null; wait "$SERVER_PID" 2>/dev/null

@@ -4,7 +4,7 @@
 # dstack URI" reason and a message naming the offending part; no agent request is made.
 source "$DSTACK_SOURCE_DIR/tests/integration/provider_lib.sh"
 
-start_sim urierr --appkeys "$DSTACK_FIXTURES/appkeys.json" || { fail "simulator"; finish; }
+start_sim urierr || { fail "simulator"; finish; }
 
 long_cn=$(printf 'c%.0s' $(seq 1 80))
 # uri <TAB> expected substring of the error output

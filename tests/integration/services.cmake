@@ -9,5 +9,5 @@ dstack_script_test(example_tls_server integration/example_tls_server.sh LABELS s
 # The engine's C API (LOAD_CERT_CTRL has no command-line user), against the fixture identity.
 dstack_unit_test(engine_ctrl SOURCES ${CMAKE_CURRENT_SOURCE_DIR}/integration/engine_ctrl.c
                  ${CMAKE_CURRENT_SOURCE_DIR}/unit/test_resolve_util.c
-                 SIM "--appkeys @FIXTURES@/appkeys.json" LABELS services TIMEOUT 120)
+                 SIM "--appkeys @FIXTURES@/dstack/appkeys.json" LABELS services TIMEOUT 120)
 target_include_directories(engine_ctrl PRIVATE ${CMAKE_CURRENT_SOURCE_DIR}/unit)

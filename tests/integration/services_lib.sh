@@ -65,10 +65,9 @@ key_pin() {
 # Sets NGINX_PID. Returns 1 if nginx exited instead (its stderr is in PREFIX/stderr).
 start_nginx() {
     local prefix=$1
-    run_foreign nginx -p "$prefix" -c "$prefix/nginx.conf" -e "$prefix/error.log" \
-        -g 'daemon off;' >"$prefix/stdout" 2>"$prefix/stderr" &
-    NGINX_PID=$!
-    _dstack_pids+=("$NGINX_PID")
+    bg run_foreign nginx -p "$prefix" -c "$prefix/nginx.conf" -e "$prefix/error.log" \
+        -g 'daemon off;' >"$prefix/stdout" 2>"$prefix/stderr"
+    NGINX_PID=$BG_PID
     local i
     for i in $(seq 1 200); do
         if (exec 3<>"/dev/tcp/127.0.0.1/$PORT") 2>/dev/null; then return 0; fi

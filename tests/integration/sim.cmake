@@ -2,9 +2,12 @@
 dstack_unit_test(sim_attest SOURCES ${CMAKE_CURRENT_LIST_DIR}/../unit/test_sim_attest.c
                  SIM "--http 127.0.0.1:0" LABELS sim TIMEOUT 60)
 dstack_unit_test(sim_attest_appkeys SOURCES ${CMAKE_CURRENT_LIST_DIR}/../unit/test_sim_attest.c
-                 SIM "--appkeys @FIXTURES@/appkeys.json --stripped-event-log" LABELS sim
+                 SIM "--appkeys @FIXTURES@/dstack/appkeys.json --stripped-event-log" LABELS sim
                  TIMEOUT 60)
 
 foreach(t vectors wire certs faults stress cli js)
   dstack_script_test(sim_${t} integration/sim_${t}.sh LABELS sim TIMEOUT 120)
 endforeach()
+# The JS SDK against the official simulator's appkeys.json (upstream data, skipped without).
+dstack_script_test(sim_js_upstream integration/sim_js.sh ARGS appkeys LABELS "sim;upstream"
+                   TIMEOUT 120)

@@ -27,9 +27,19 @@ serial_ok() { # serial = SHA-256(uncompressed point)[0..20], top bit cleared
     [ "$expected" == "$got" ]
 }
 
+# An appkeys.json whose CA is not the built-in one: the development identity with a CA made
+# here by openssl.
+openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -subj "/O=Test/CN=Test CA" \
+    -addext basicConstraints=critical,CA:TRUE -days 30 -keyout "$DSTACK_TMP/ca.key" \
+    -out "$DSTACK_TMP/ca.crt" 2>/dev/null || fail "make a test CA"
+jq --rawfile key "$DSTACK_TMP/ca.key" --rawfile crt "$DSTACK_TMP/ca.crt" \
+    '.key_provider = {"None": {"key": $key}} | .ca_cert = $crt' "$(dev_appkeys)" \
+    >"$DSTACK_TMP/appkeys.json" || fail "write appkeys.json"
+
 for ident in builtin appkeys; do
     if [ "$ident" == appkeys ]; then
-        start_sim certs-$ident --appkeys "$DSTACK_FIXTURES/appkeys.json" || { fail "sim start"; finish; }
+        start_sim certs-$ident --appkeys "$DSTACK_TMP/appkeys.json" \
+            --app-id "$DSTACK_DEV_APP_ID" || { fail "sim start"; finish; }
     else
         start_sim certs-$ident || { fail "sim start"; finish; }
     fi

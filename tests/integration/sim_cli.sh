@@ -16,6 +16,10 @@ expect_exit() { # expect_exit <what> <code> <stderr needle> args...
     assert_contains "$what: message" "$err" "$needle"
 }
 mkdir -p "$DSTACK_TMP/d"
+APPKEYS=$(dev_appkeys) || { fail "dstack-sim --write-appkeys"; finish; }
+check "--write-appkeys: mode 0600" test "$(stat -c %a "$APPKEYS")" == 600
+expect_exit "--write-appkeys with --dir" 2 "takes no --dir" --write-appkeys "$DSTACK_TMP/x.json" --dir "$DSTACK_TMP/d"
+expect_exit "--write-appkeys unwritable" 1 "cannot create" --write-appkeys "$DSTACK_TMP/no/such/x.json"
 expect_exit "no --dir" 2 "--dir is required"
 expect_exit "unknown option" 2 "Usage" --dir "$DSTACK_TMP/d" --bogus
 expect_exit "extra argument" 2 "unexpected argument" --dir "$DSTACK_TMP/d" extra
@@ -26,12 +30,12 @@ expect_exit "fault delay not a number" 2 "delay must be" --dir "$DSTACK_TMP/d" -
 expect_exit "fault status out of range" 2 "status must be" --dir "$DSTACK_TMP/d" --fault GetKey=status:42
 expect_exit "fault close with argument" 2 "takes no" --dir "$DSTACK_TMP/d" --fault GetKey=close:1
 expect_exit "--app-id without --appkeys" 2 "--app-id needs --appkeys" --dir "$DSTACK_TMP/d" --app-id "$(printf '%040d' 1)"
-expect_exit "--app-id wrong length" 2 "20 bytes" --dir "$DSTACK_TMP/d" --appkeys "$DSTACK_FIXTURES/appkeys.json" --app-id 1234
+expect_exit "--app-id wrong length" 2 "20 bytes" --dir "$DSTACK_TMP/d" --appkeys "$APPKEYS" --app-id 1234
 expect_exit "missing appkeys" 1 "cannot read" --dir "$DSTACK_TMP/d" --appkeys "$DSTACK_TMP/nope.json"
 echo '{"k256_key":"zz"}' >"$DSTACK_TMP/bad-appkeys.json"
 expect_exit "malformed appkeys" 1 "k256_key must be 32 bytes" --dir "$DSTACK_TMP/d" --appkeys "$DSTACK_TMP/bad-appkeys.json"
 jq '.key_provider.None.key = "-----BEGIN PRIVATE KEY-----\nMC4CAQAwBQYDK2VwBCIEIHHu9Ysx+Kn5jiDa3D0J8n+DPHQuf6rzTQg4zGCMbQiI\n-----END PRIVATE KEY-----\n"' \
-    "$DSTACK_FIXTURES/appkeys.json" >"$DSTACK_TMP/wrong-ca.json"
+    "$APPKEYS" >"$DSTACK_TMP/wrong-ca.json"
 expect_exit "CA key not matching ca_cert" 1 "not a P-256 key matching ca_cert" --dir "$DSTACK_TMP/d" --appkeys "$DSTACK_TMP/wrong-ca.json"
 printf 'not json' >"$DSTACK_TMP/bad-compose.json"
 expect_exit "bad compose" 1 "must be a JSON object" --dir "$DSTACK_TMP/d" --compose "$DSTACK_TMP/bad-compose.json"
@@ -43,12 +47,19 @@ touch "$DSTACK_TMP/d/dstack.sock"
 expect_exit "regular file in the way" 1 "is not a socket" --dir "$DSTACK_TMP/d"
 check "regular file left alone" test -f "$DSTACK_TMP/d/dstack.sock"
 
-# --compose, --quote, --http, --app-id together; a stale socket is replaced
+# --compose, --quote, --http, --app-id together; a stale socket is replaced. The quote is one
+# the simulator synthesised itself; the compose is this test's own.
+start_sim quote-source || { fail "sim start"; finish; }
+curl -sS --unix-socket "$SIM_ENDPOINT" -H 'Content-Type: application/json' -d '{}' \
+    http://localhost/GetQuote | jq -r .quote | xxd -r -p >"$DSTACK_TMP/quote.bin"
+stop_sim
+COMPOSE="$DSTACK_TMP/app-compose.json"
+printf '{"manifest_version": 2, "name": "sim-cli-app", "runner": "docker-compose",\n "public_tcbinfo": true}\n' >"$COMPOSE"
 python3 -c 'import socket,sys; s=socket.socket(socket.AF_UNIX); s.bind(sys.argv[1])' "$DSTACK_TMP/stale.sock"
 mkdir -p "$DSTACK_TMP/full"; mv "$DSTACK_TMP/stale.sock" "$DSTACK_TMP/full/dstack.sock"
 APPID=00112233445566778899aabbccddeeff00112233
-start_sim full --appkeys "$DSTACK_FIXTURES/appkeys.json" --app-id "$APPID" \
-    --compose "$DSTACK_FIXTURES/app-compose.json" --quote "$DSTACK_FIXTURES/tdx_quote" \
+start_sim full --appkeys "$APPKEYS" --app-id "$APPID" \
+    --compose "$COMPOSE" --quote "$DSTACK_TMP/quote.bin" \
     --http 127.0.0.1:0 || { fail "sim start"; finish; }
 lines=$(cat "$SIM_DIR/sim.out")
 http=$(sed -n 's/^DSTACK_SIMULATOR_HTTP=//p' <<<"$lines")
@@ -63,11 +74,11 @@ assert_eq "http connections counted" 1 "$(curl -sS --unix-socket "$SIM_DIR/sim-c
 
 info=$(curl -sS --unix-socket "$SIM_ENDPOINT" http://localhost/Info)
 assert_eq "--app-id" "$APPID" "$(jq -r .app_id <<<"$info")"
-assert_eq "compose_hash = SHA-256(--compose bytes)" "$(openssl dgst -sha256 -r "$DSTACK_FIXTURES/app-compose.json" | cut -d' ' -f1)" "$(jq -r .compose_hash <<<"$info")"
-assert_eq "app_name from compose" guest-agent "$(jq -r .app_name <<<"$info")"
-assert_eq "tcb_info.app_compose verbatim" "$(cat "$DSTACK_FIXTURES/app-compose.json")" "$(jq -r '.tcb_info|fromjson|.app_compose' <<<"$info")"
-fixture_hex=$(xxd -p "$DSTACK_FIXTURES/tdx_quote" | tr -d '\n')
-assert_eq "--quote: RTMR3 from the real quote" "${fixture_hex:1040:96}" "$(jq -r '.tcb_info|fromjson|.rtmr3' <<<"$info")"
+assert_eq "compose_hash = SHA-256(--compose bytes)" "$(openssl dgst -sha256 -r "$COMPOSE" | cut -d' ' -f1)" "$(jq -r .compose_hash <<<"$info")"
+assert_eq "app_name from compose" sim-cli-app "$(jq -r .app_name <<<"$info")"
+assert_eq "tcb_info.app_compose verbatim" "$(cat "$COMPOSE")" "$(jq -r '.tcb_info|fromjson|.app_compose' <<<"$info")"
+fixture_hex=$(xxd -p "$DSTACK_TMP/quote.bin" | tr -d '\n')
+assert_eq "--quote: RTMR3 from the given quote" "${fixture_hex:1040:96}" "$(jq -r '.tcb_info|fromjson|.rtmr3' <<<"$info")"
 winfo=$(curl -sS --unix-socket "$SIM_EXTERNAL" http://localhost/prpc/Worker.Info)
 assert_ne "public_tcbinfo true: Worker.Info shows tcb_info" "" "$(jq -r .tcb_info <<<"$winfo")"
 
@@ -79,7 +90,7 @@ assert_eq "--quote: report_data patched" "$rd" "${q:1136:128}"
 assert_eq "--quote: bytes after report_data untouched" "${fixture_hex:1264}" "${q:1264}"
 
 # nothing secret on stdout/stderr
-k256=$(jq -r .k256_key "$DSTACK_FIXTURES/appkeys.json")
+k256=$(jq -r .k256_key "$APPKEYS")
 assert_not_contains "app key never printed" "$(cat "$SIM_DIR/sim.out" "$SIM_DIR/sim.err")" "$k256"
 assert_not_contains "no PEM printed" "$(cat "$SIM_DIR/sim.out" "$SIM_DIR/sim.err")" "PRIVATE KEY"
 
@@ -93,9 +104,9 @@ check "SIGINT: sockets removed" test ! -e "$SIM_DIR/dstack.sock"
 
 # key_provider variants of appkeys.json (protocol.md §3.1): Local and Kms (tmp_ca_key/tmp_ca_cert)
 jq '.key_provider = {"Local": {"key": .key_provider.None.key, "mr": "00"}}' \
-    "$DSTACK_FIXTURES/appkeys.json" >"$DSTACK_TMP/local.json"
+    "$APPKEYS" >"$DSTACK_TMP/local.json"
 jq '.key_provider = {"Kms": {"url": "https://kms.invalid", "pubkey": "00", "tmp_ca_key": .key_provider.None.key, "tmp_ca_cert": .ca_cert}} | .ca_cert = "unused"' \
-    "$DSTACK_FIXTURES/appkeys.json" >"$DSTACK_TMP/kms.json"
+    "$APPKEYS" >"$DSTACK_TMP/kms.json"
 for kp in local kms; do
     start_sim "kp-$kp" --appkeys "$DSTACK_TMP/$kp.json" || { fail "sim start ($kp)"; continue; }
     curl -sS --unix-socket "$SIM_TAPPD" -H 'Content-Type: application/json' -d '{"path":"p"}' \
@@ -103,7 +114,7 @@ for kp in local kms; do
     jq -r '.certificate_chain[0]' "$DSTACK_TMP/$kp.out" >"$DSTACK_TMP/$kp.leaf"
     jq -r '.certificate_chain[1]' "$DSTACK_TMP/$kp.out" >"$DSTACK_TMP/$kp.ca"
     check "$kp key provider: chain verifies" openssl verify -CAfile "$DSTACK_TMP/$kp.ca" "$DSTACK_TMP/$kp.leaf"
-    assert_eq "$kp key provider: CA = fixture CA" "$(jq -r .ca_cert "$DSTACK_FIXTURES/appkeys.json")" "$(cat "$DSTACK_TMP/$kp.ca")"
+    assert_eq "$kp key provider: CA = the file's CA" "$(jq -r .ca_cert "$APPKEYS")" "$(cat "$DSTACK_TMP/$kp.ca")"
     kill -TERM "$SIM_PID"; wait "$SIM_PID"; assert_eq "dstack-sim clean exit" 0 "$?"
 done
 
@@ -118,5 +129,13 @@ assert_contains "documented CA SPKI" "$(cat "$doc")" "$(jq -r .key_provider_info
 assert_contains "documented instance_id" "$(cat "$doc")" "$(jq -r .instance_id <<<"$info")"
 r=$(curl -sS --unix-socket "$SIM_ENDPOINT" -H 'Content-Type: application/json' -d '{"path":"x","purpose":"p"}' http://localhost/GetKey)
 assert_contains "documented KMS signature (chain[1])" "$(cat "$doc")" "$(jq -r '.signature_chain[1]' <<<"$r")"
+kill -TERM "$SIM_PID"; wait "$SIM_PID"; assert_eq "dstack-sim clean exit" 0 "$?"
+
+# --write-appkeys: loading the file reproduces the built-in identity's keys and KMS chain
+start_sim reloaded --appkeys "$APPKEYS" --app-id "$DSTACK_DEV_APP_ID" || { fail "sim start"; finish; }
+r=$(curl -sS --unix-socket "$SIM_ENDPOINT" -H 'Content-Type: application/json' \
+    -d "{\"path\":\"$DSTACK_DEV_PATH\"}" http://localhost/GetKey)
+assert_eq "--write-appkeys file: same key" "$DSTACK_DEV_SECRET" "$(jq -r .key <<<"$r")"
+assert_contains "--write-appkeys file: same KMS signature" "$(cat "$doc")" "$(jq -r '.signature_chain[1]' <<<"$r")"
 kill -TERM "$SIM_PID"; wait "$SIM_PID"; assert_eq "dstack-sim clean exit" 0 "$?"
 finish

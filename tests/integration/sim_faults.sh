@@ -85,9 +85,9 @@ assert_eq "stats shape" "connections:dstack,tappd,external,http requests:dstack,
 check "tappd connections counted" test "$(jq .connections.tappd <<<"$after")" -ge 2
 
 # SIGTERM while a request sits in a 5 s delay: prompt, clean exit, sockets removed
-curl -sS --unix-socket "$SIM_ENDPOINT" -H 'Content-Type: application/json' -d '{}' \
-    -o /dev/null -w '%{http_code}' http://localhost/EmitEvent >"$DSTACK_TMP/inflight" 2>/dev/null &
-inflight=$!
+bg curl -sS --unix-socket "$SIM_ENDPOINT" -H 'Content-Type: application/json' -d '{}' \
+    -o /dev/null -w '%{http_code}' http://localhost/EmitEvent >"$DSTACK_TMP/inflight" 2>/dev/null
+inflight=$BG_PID
 sleep 0.3
 t0=$(date +%s%N)
 kill -TERM "$SIM_PID"; wait "$SIM_PID"; assert_eq "SIGTERM during a delay: clean exit" 0 "$?"

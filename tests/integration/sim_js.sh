@@ -1,12 +1,19 @@
 #!/usr/bin/env bash
 # The official dstack JS SDK (@phala/dstack-sdk, pinned in tests/integration/js) against
-# dstack-sim, with the built-in identity and with the official appkeys.json.
+# dstack-sim. sim_js.sh [builtin|appkeys]: with the built-in identity (default), or with the
+# official simulator's appkeys.json (upstream data, protocol.md §9 V2).
 source "$DSTACK_SOURCE_DIR/tests/lib/common.sh"
 require node npm
+mode=${1:-builtin}
+[ "$mode" == appkeys ] && require_upstream dstack/appkeys.json
 
 SRC="$DSTACK_SOURCE_DIR/tests/integration/js"
 JSDIR="$DSTACK_BUILD_DIR/js-sdk"
-# npm install once per build tree; redone when the pinned versions change.
+# npm install once per build tree; redone when the pinned versions change. Both modes run
+# as separate tests, possibly at the same time: one installs, the other waits.
+mkdir -p "$(dirname "$JSDIR")"
+exec 9>"$JSDIR.lock"
+flock 9
 if ! cmp -s "$SRC/package-lock.json" "$JSDIR/package-lock.json.installed"; then
     rm -rf "$JSDIR"; mkdir -p "$JSDIR"
     cp "$SRC/package.json" "$SRC/package-lock.json" "$JSDIR/"
@@ -16,14 +23,16 @@ if ! cmp -s "$SRC/package-lock.json" "$JSDIR/package-lock.json.installed"; then
     if ! (cd "$JSDIR" && npm ci --offline --no-audit --no-fund >npm.log 2>&1) &&
         ! (cd "$JSDIR" && npm ci --prefer-offline --no-audit --no-fund --fetch-retries=1 \
             --fetch-timeout=20000 >>npm.log 2>&1); then
-        tail -n 20 "$JSDIR/npm.log" >&2
-        fail "npm ci of @phala/dstack-sdk (tests/integration/js/package-lock.json) failed: no" \
-            "registry access and no warm npm cache. Run 'npm ci' in $JSDIR once with network" \
-            "access (full log: $JSDIR/npm.log)"
+        # npm's own words (the second, online attempt is the one that matters).
+        npm_error=$(grep -E '^npm (ERR!|error)' "$JSDIR/npm.log" | tail -n 8)
+        fail "npm ci of @phala/dstack-sdk (tests/integration/js/package-lock.json) failed" \
+            "(registry: $(npm config get registry 2>/dev/null)); npm said:" \
+            $'\n'"${npm_error:-$(tail -n 8 "$JSDIR/npm.log")}"$'\n'"(full log: $JSDIR/npm.log)"
         finish
     fi
     cp "$SRC/package-lock.json" "$JSDIR/package-lock.json.installed"
 fi
+flock -u 9
 
 # The development KMS root published in docs/dstack-sim.md.
 SIM_DEV_KMS_ROOT=$(sed -n 's/^| development KMS root (secp256k1, compressed) | `\([0-9a-f]*\)` |$/\1/p' \
@@ -31,12 +40,10 @@ SIM_DEV_KMS_ROOT=$(sed -n 's/^| development KMS root (secp256k1, compressed) | `
 assert_eq "doc publishes the dev KMS root" 66 "${#SIM_DEV_KMS_ROOT}"
 export SIM_DEV_KMS_ROOT
 
-for mode in builtin appkeys; do
-    args=()
-    [ "$mode" == appkeys ] && args=(--appkeys "$DSTACK_FIXTURES/appkeys.json")
-    start_sim "js-$mode" "${args[@]}" || { fail "sim start"; finish; }
-    check "JS SDK against dstack-sim ($mode)" env DSTACK_SIMULATOR_ENDPOINT="$SIM_ENDPOINT" \
-        TAPPD_SIMULATOR_ENDPOINT="$SIM_TAPPD" node "$SRC/sim_sdk.js" "$JSDIR/node_modules" "$mode"
-    kill -TERM "$SIM_PID"; wait "$SIM_PID"; assert_eq "sim exit ($mode)" 0 "$?"
-done
+args=()
+[ "$mode" == appkeys ] && args=(--appkeys "$DSTACK_FIXTURES/dstack/appkeys.json")
+start_sim "js-$mode" "${args[@]}" || { fail "sim start"; finish; }
+check "JS SDK against dstack-sim ($mode)" env DSTACK_SIMULATOR_ENDPOINT="$SIM_ENDPOINT" \
+    TAPPD_SIMULATOR_ENDPOINT="$SIM_TAPPD" node "$SRC/sim_sdk.js" "$JSDIR/node_modules" "$mode"
+kill -TERM "$SIM_PID"; wait "$SIM_PID"; assert_eq "sim exit ($mode)" 0 "$?"
 finish

@@ -3,15 +3,16 @@
 # Sign key, DeriveKey PKCS#8), V1-style GetAttestationForAppKey report_data and V3.
 source "$DSTACK_SOURCE_DIR/tests/lib/common.sh"
 require curl jq openssl xxd
+require_upstream dstack/appkeys.json
 
-start_sim v2 --appkeys "$DSTACK_FIXTURES/appkeys.json" || { fail "sim start"; finish; }
+start_sim v2 --appkeys "$DSTACK_FIXTURES/dstack/appkeys.json" || { fail "sim start"; finish; }
 
 post() { # post <socket> <path> <json>
     curl -sS --unix-socket "$1" -H 'Content-Type: application/json' -d "$3" "http://localhost$2"
 }
 
 KEY=b9fbb7171185c421c58610a2acba8ceae93623ae47815618cbad1e98fc042cb7
-KMS_SIG=9e618603e72d01fedb82deff6daf2d62a572becf0059eec3f89c1ab40e1f2e594d2a283f843f34e8f39e4cc49a612496ce67223a12ac923f8efe330346dfc6c500
+KMS_SIG=$(jq -r .k256_signature "$DSTACK_FIXTURES/dstack/appkeys.json")
 
 r=$(post "$SIM_ENDPOINT" /GetKey '{"path":"/test/path","purpose":"test-purpose","algorithm":"secp256k1"}')
 assert_eq "GetKey secp256k1 key" "$KEY" "$(jq -r .key <<<"$r")"
@@ -62,7 +63,7 @@ assert_eq "DeriveKey PKCS#8 DER" 308187020100301306072a8648ce3d020106082a8648ce3
 assert_eq "key PEM uses LF only" 0 "$(jq -r .key <<<"$r" | tr -cd '\r' | wc -c)"
 jq -r '.certificate_chain[0]' <<<"$r" >"$DSTACK_TMP/leaf.pem"
 jq -r '.certificate_chain[1]' <<<"$r" >"$DSTACK_TMP/ca.pem"
-assert_eq "chain[1] = appkeys ca_cert" "$(jq -r .ca_cert "$DSTACK_FIXTURES/appkeys.json")" "$(cat "$DSTACK_TMP/ca.pem")"
+assert_eq "chain[1] = appkeys ca_cert" "$(jq -r .ca_cert "$DSTACK_FIXTURES/dstack/appkeys.json")" "$(cat "$DSTACK_TMP/ca.pem")"
 check "DeriveKey chain verifies" openssl verify -CAfile "$DSTACK_TMP/ca.pem" "$DSTACK_TMP/leaf.pem"
 # RA-TLS report_data of this key (protocol.md §9 V2)
 spki_rd=$( { printf 'ratls-cert:'; openssl x509 -in "$DSTACK_TMP/leaf.pem" -pubkey -noout | openssl pkey -pubin -outform DER; } | openssl dgst -sha512 -r | cut -d' ' -f1)

@@ -3,18 +3,37 @@
 set -uo pipefail
 
 : "${DSTACK_SIM:?run through ctest (DSTACK_SIM unset)}"
-: "${DSTACK_SOURCE_DIR:?}" "${DSTACK_BUILD_DIR:?}" "${DSTACK_FIXTURES:?}"
+: "${DSTACK_SOURCE_DIR:?}" "${DSTACK_BUILD_DIR:?}"
+# Upstream data (tests/CMakeLists.txt); may be absent — see require_upstream.
+DSTACK_FIXTURES=${DSTACK_FIXTURES:-}
 
 DSTACK_TEST_NAME=$(basename "$0" .sh)
-DSTACK_TMP=$(mktemp -d "/tmp/dstack-test.${DSTACK_TEST_NAME}.XXXXXX")
+# Under run-test.sh TMPDIR is already private to this test; keep socket paths short.
+if [ -n "${DSTACK_TEST_TAG:-}" ] && [ -n "${TMPDIR:-}" ]; then
+    DSTACK_TMP=$(mktemp -d "$TMPDIR/t.XXXXXX")
+else
+    DSTACK_TMP=$(mktemp -d "/tmp/dstack-test.${DSTACK_TEST_NAME}.XXXXXX")
+fi
 _dstack_pids=()
 _dstack_failures=0
 _dstack_checks=0
 
+# Every background job runs in a process group of its own (bg), so stopping it stops
+# whatever it started too, not only the subshell bash forked for it.
+_dstack_stop_group() { # _dstack_stop_group PGID — TERM, then KILL after 5 s
+    local i
+    kill -TERM -- "-$1" 2>/dev/null || kill -TERM "$1" 2>/dev/null || return 0
+    for i in $(seq 1 50); do
+        kill -0 -- "-$1" 2>/dev/null || return 0
+        sleep 0.1
+    done
+    kill -KILL -- "-$1" 2>/dev/null || true
+}
+
 _dstack_cleanup() {
     local pid
     for pid in "${_dstack_pids[@]}"; do
-        kill "$pid" 2>/dev/null || true
+        _dstack_stop_group "$pid"
     done
     for pid in "${_dstack_pids[@]}"; do
         wait "$pid" 2>/dev/null || true
@@ -22,6 +41,22 @@ _dstack_cleanup() {
     if [ "${DSTACK_KEEP_TMP:-0}" != 1 ]; then rm -rf "$DSTACK_TMP"; fi
 }
 trap _dstack_cleanup EXIT
+
+# skip "why" — the test cannot run here; ctest reports it as skipped (SKIP_RETURN_CODE 77).
+skip() {
+    echo "SKIP: $*"
+    exit 77
+}
+
+# require_upstream RELPATH... — the test is about upstream data under $DSTACK_FIXTURES
+# (e.g. dstack/appkeys.json); skip with one line naming what is missing when it is absent.
+require_upstream() {
+    local f
+    for f in "$@"; do
+        [ -n "$DSTACK_FIXTURES" ] && [ -e "$DSTACK_FIXTURES/$f" ] ||
+            skip "upstream fixture ${DSTACK_FIXTURES:-(DSTACK_FIXTURES unset)}/$f not found"
+    done
+}
 
 log() { printf '[%s] %s\n' "$DSTACK_TEST_NAME" "$*" >&2; }
 
@@ -58,12 +93,17 @@ finish() {
 
 # Programs we do not build get the sanitizer runtimes preloaded in sanitizer builds so they
 # can load our instrumented provider/engine. Leak checking is for our own code only.
+# In a background job (bg run_foreign …) it execs, so the job's pid is the program's.
 run_foreign() {
+    local pre=()
     if [ -n "${DSTACK_PRELOAD:-}" ]; then
-        LD_PRELOAD="$DSTACK_PRELOAD" ASAN_OPTIONS="detect_leaks=0:halt_on_error=1:verify_asan_link_order=0" "$@"
-    else
-        "$@"
+        pre=(env LD_PRELOAD="$DSTACK_PRELOAD"
+             ASAN_OPTIONS="detect_leaks=0:halt_on_error=1:verify_asan_link_order=0")
     fi
+    if [ "${_dstack_bg:-0}" == 1 ]; then
+        exec "${pre[@]}" "$@"
+    fi
+    "${pre[@]}" "$@"
 }
 
 # start_sim <name> [dstack-sim args...] — starts a simulator in $DSTACK_TMP/<name>, waits
@@ -72,9 +112,8 @@ start_sim() {
     local name=$1; shift
     SIM_DIR="$DSTACK_TMP/$name"
     mkdir -p "$SIM_DIR"
-    "$DSTACK_SIM" --dir "$SIM_DIR" "$@" >"$SIM_DIR/sim.out" 2>"$SIM_DIR/sim.err" &
-    SIM_PID=$!
-    _dstack_pids+=("$SIM_PID")
+    bg "$DSTACK_SIM" --dir "$SIM_DIR" "$@" >"$SIM_DIR/sim.out" 2>"$SIM_DIR/sim.err"
+    SIM_PID=$BG_PID
     local i
     for i in $(seq 1 200); do
         if [ -S "$SIM_DIR/dstack.sock" ] && [ -S "$SIM_DIR/tappd.sock" ] &&
@@ -94,6 +133,14 @@ start_sim() {
     return 1
 }
 
+# dev_appkeys — path of an appkeys.json holding dstack-sim's built-in development identity
+# (load it with --appkeys FILE --app-id "$DSTACK_DEV_APP_ID"); written once per test.
+dev_appkeys() {
+    local f="$DSTACK_TMP/dev-appkeys.json"
+    [ -e "$f" ] || "$DSTACK_SIM" --write-appkeys "$f" || return 1
+    echo "$f"
+}
+
 # stop_sim [pid] — SIGTERM and wait (default: the last started simulator).
 stop_sim() {
     local pid=${1:-$SIM_PID}
@@ -101,10 +148,14 @@ stop_sim() {
     wait "$pid" 2>/dev/null || true
 }
 
-# bg <cmd...> — start a background process that cleanup will kill; sets BG_PID.
+# bg <cmd...> — start a background job in a process group of its own that cleanup will
+# stop (with everything it started); sets BG_PID (= the group id). Redirections given after
+# the command apply to the job.
 bg() {
-    "$@" &
+    set -m
+    _dstack_bg=1 "$@" &
     BG_PID=$!
+    set +m
     _dstack_pids+=("$BG_PID")
 }
 

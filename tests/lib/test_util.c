@@ -3,6 +3,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include <CUnit/Basic.h>
 
@@ -29,6 +30,24 @@ int test_run_suite(const char *suite_name, const test_case *cases)
 fail:
     CU_cleanup_registry();
     return 2;
+}
+
+int test_run_split_suite(const char *suite_name, const test_case *cases, const test_case *upstream)
+{
+    const char *mode = getenv("DSTACK_TEST_UPSTREAM");
+    const char *fixtures = getenv("DSTACK_FIXTURES");
+    char probe[4096];
+    struct stat st;
+
+    if (mode == NULL || strcmp(mode, "1") != 0)
+        return test_run_suite(suite_name, cases);
+    snprintf(probe, sizeof(probe), "%s/dstack", fixtures != NULL ? fixtures : "");
+    if (fixtures == NULL || *fixtures == '\0' || stat(probe, &st) != 0 || !S_ISDIR(st.st_mode)) {
+        printf("SKIP: upstream fixtures not found at %s (set DSTACK_FIXTURES)\n",
+               fixtures != NULL && *fixtures != '\0' ? fixtures : "(unset)");
+        return TEST_SKIP;
+    }
+    return test_run_suite(suite_name, upstream);
 }
 
 const char *test_env(const char *name)
@@ -71,10 +90,10 @@ uint8_t *test_read_file(const char *path, size_t *len)
     return buf;
 }
 
-uint8_t *test_read_fixture(const char *name, size_t *len)
+uint8_t *test_read_fixture(const char *relpath, size_t *len)
 {
     char path[4096];
-    snprintf(path, sizeof(path), "%s/%s", test_env("DSTACK_FIXTURES"), name);
+    snprintf(path, sizeof(path), "%s/%s", test_env("DSTACK_FIXTURES"), relpath);
     uint8_t *buf = test_read_file(path, len);
     if (buf == NULL) {
         fprintf(stderr, "test: cannot read fixture %s\n", path);

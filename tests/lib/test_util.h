@@ -16,9 +16,19 @@ typedef struct test_case {
  * the process exit status (0 when every assertion passed and nothing failed to run). */
 int test_run_suite(const char *suite_name, const test_case *cases);
 
-/* Reads ../shared/fixtures/dstack/<name> (via $DSTACK_FIXTURES); aborts the test program
- * with a message if it cannot. Returned buffer is NUL-terminated; free() it. */
-uint8_t *test_read_fixture(const char *name, size_t *len);
+/* Exit status that ctest reports as "skipped" (SKIP_RETURN_CODE of every registered test). */
+#define TEST_SKIP 77
+
+/* A program whose cases are split: `cases` test the project with data it makes itself;
+ * `upstream` are about upstream data (real quotes, the official simulator's files) found
+ * under $DSTACK_FIXTURES. The test registration runs the program twice; the run with
+ * DSTACK_TEST_UPSTREAM=1 executes only `upstream`, and skips (TEST_SKIP, one line naming
+ * what is missing) when the fixtures are absent. */
+int test_run_split_suite(const char *suite_name, const test_case *cases, const test_case *upstream);
+
+/* Reads $DSTACK_FIXTURES/<relpath> (e.g. "dstack/appkeys.json"): upstream data, only for
+ * `upstream` cases. Aborts the program with a message if it cannot. NUL-terminated; free(). */
+uint8_t *test_read_fixture(const char *relpath, size_t *len);
 
 /* Reads any file; NULL on failure. NUL-terminated; free() it. */
 uint8_t *test_read_file(const char *path, size_t *len);

@@ -5,13 +5,19 @@
 set -uo pipefail
 sim_args=()
 while [ $# -gt 0 ] && [ "$1" != "--" ]; do
-    # @FIXTURES@ lets test registrations name shared fixtures without knowing the path.
-    sim_args+=("${1//@FIXTURES@/$DSTACK_FIXTURES}")
+    # @FIXTURES@ lets test registrations name upstream data without knowing where it is;
+    # a test that needs it is skipped (exit 77) when it is absent.
+    arg=${1//@FIXTURES@/$DSTACK_FIXTURES}
+    if [ "$arg" != "$1" ] && [ ! -e "$arg" ]; then
+        echo "SKIP: upstream fixture $arg not found (set DSTACK_FIXTURES)"
+        exit 77
+    fi
+    sim_args+=("$arg")
     shift
 done
 [ "${1:-}" == "--" ] || { echo "usage: with-sim.sh [sim args] -- command" >&2; exit 2; }
 shift
-dir=$(mktemp -d /tmp/dstack-sim.XXXXXX)
+dir=$(mktemp -d "${TMPDIR:-/tmp}/sim.XXXXXX")
 "$DSTACK_SIM" --dir "$dir" "${sim_args[@]}" >"$dir/sim.out" 2>"$dir/sim.err" &
 pid=$!
 for _ in $(seq 1 200); do

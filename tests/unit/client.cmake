@@ -4,22 +4,23 @@ dstack_unit_test(test_client_endpoint SOURCES ${CMAKE_CURRENT_LIST_DIR}/test_cli
 # Decoding of bodies the simulator never sends, from a canned HTTP server inside the test.
 dstack_unit_test(test_client_decode SOURCES ${CMAKE_CURRENT_LIST_DIR}/test_client_decode.c)
 dstack_unit_test(test_client_rpc SOURCES ${CMAKE_CURRENT_LIST_DIR}/test_client_rpc.c
-                 SIM "--appkeys @FIXTURES@/appkeys.json")
+                 SIM "--appkeys @FIXTURES@/dstack/appkeys.json")
 dstack_unit_test(test_client_faults SOURCES ${CMAKE_CURRENT_LIST_DIR}/test_client_faults.c
-                 SIM "--appkeys @FIXTURES@/appkeys.json --fault GetKey=delay:3000 --fault Info=status:503 --fault Attest=garbage --fault Version=truncate --fault Sign=close --fault GetQuote=oversize")
+                 SIM "--appkeys @FIXTURES@/dstack/appkeys.json --fault GetKey=delay:3000 --fault Info=status:503 --fault Attest=garbage --fault Version=truncate --fault Sign=close --fault GetQuote=oversize")
 # The README's library example: builds, and prints Info + a GetKey public key from the simulator.
 add_test(NAME example_agent_info
-         COMMAND ${PROJECT_SOURCE_DIR}/tests/lib/with-sim.sh --appkeys ${DSTACK_FIXTURES}/appkeys.json
+         COMMAND ${DSTACK_RUN_TEST} 60 -- ${PROJECT_SOURCE_DIR}/tests/lib/with-sim.sh
                  -- $<TARGET_FILE:example-agent_info> tls/web)
-set_tests_properties(example_agent_info PROPERTIES ENVIRONMENT "${DSTACK_TEST_ENV}" TIMEOUT 60
-                     LABELS "unit;client"
+dstack_test_properties(example_agent_info 60 "unit;client")
+set_tests_properties(example_agent_info PROPERTIES
                      FAIL_REGULAR_EXPRESSION "Sanitizer|runtime error|agent_info:"
-                     PASS_REGULAR_EXPRESSION "app_id +5bb4ff9a3837357f19dc176407a5709c62eb6c56(.|\n)*secp256k1 pub +0[23][0-9a-f]+\nchain entries +2")
+                     PASS_REGULAR_EXPRESSION "app_id +[0-9a-f]{40}\n(.|\n)*secp256k1 pub +0[23][0-9a-f]+\nchain entries +2")
 # Without an agent the example fails with the connection message, naming method and socket.
-add_test(NAME example_agent_info_no_agent COMMAND $<TARGET_FILE:example-agent_info>)
+add_test(NAME example_agent_info_no_agent
+         COMMAND ${DSTACK_RUN_TEST} 30 -- $<TARGET_FILE:example-agent_info>)
+dstack_test_properties(example_agent_info_no_agent 30 "unit;client")
 set_tests_properties(example_agent_info_no_agent PROPERTIES
                      ENVIRONMENT "${DSTACK_TEST_ENV};DSTACK_SIMULATOR_ENDPOINT=/nonexistent/dstack.sock"
-                     TIMEOUT 30 LABELS "unit;client"
                      PASS_REGULAR_EXPRESSION "agent_info: Info on /nonexistent/dstack.sock: no such socket \\(is the dstack agent running\\?\\) \\(connection\\)")
 # No key hex left in freed heap memory (malloc/free interposed in the test; skipped under ASan).
 dstack_unit_test(test_client_secrets SOURCES ${CMAKE_CURRENT_LIST_DIR}/test_client_secrets.c)

@@ -195,7 +195,7 @@ static void assert_same(const dstack_attestation *a, const dstack_attestation *b
 
 static uint8_t *read_lite_attestation(size_t *len)
 {
-    uint8_t *text = test_read_fixture("tdx-lite-attestation.json", NULL), *out;
+    uint8_t *text = test_read_fixture("dstack/tdx-lite-attestation.json", NULL), *out;
     json_object *root = json_tokener_parse((const char *)text), *v;
     const char *hex;
 
@@ -213,7 +213,7 @@ static uint8_t *read_lite_attestation(size_t *len)
 static void test_v0_fixture(void)
 {
     size_t len, out_len;
-    uint8_t *buf = test_read_fixture("attestation.bin", &len), *out = NULL, zero[64] = {0};
+    uint8_t *buf = test_read_fixture("dstack/attestation.bin", &len), *out = NULL, zero[64] = {0};
     dstack_attestation att;
     dstack_error err;
 
@@ -266,7 +266,7 @@ static void test_v0_lite_fixture(void)
 static void test_v0_compact_modes(void)
 {
     size_t len;
-    uint8_t *buf = test_read_fixture("attestation.bin", &len), *alt = malloc(len + 8);
+    uint8_t *buf = test_read_fixture("dstack/attestation.bin", &len), *alt = malloc(len + 8);
     dstack_attestation ref, att;
     dstack_error err;
     uint32_t mode2 = (5010u << 2) | 2;
@@ -328,7 +328,7 @@ static void test_v0_encoder_compact_lengths(void)
 static void test_v0_negative(void)
 {
     size_t len;
-    uint8_t *buf = test_read_fixture("attestation.bin", &len);
+    uint8_t *buf = test_read_fixture("dstack/attestation.bin", &len);
     uint8_t *big = malloc(len + 1);
     dstack_attestation att;
     dstack_error err;
@@ -360,7 +360,7 @@ static void test_v0_negative(void)
 static void test_v1_decode(void)
 {
     size_t len;
-    uint8_t *buf = test_read_fixture("attestation.bin", &len);
+    uint8_t *buf = test_read_fixture("dstack/attestation.bin", &len);
     dstack_attestation ref, att;
     dstack_error err;
     mpw *w = malloc(sizeof(*w));
@@ -578,7 +578,7 @@ static void parse_event_log(const uint8_t *buf, size_t len)
 static void test_robustness(void)
 {
     size_t len;
-    uint8_t *bin = test_read_fixture("attestation.bin", &len);
+    uint8_t *bin = test_read_fixture("dstack/attestation.bin", &len);
     uint8_t *quote, *lite;
     dstack_attestation ref;
     dstack_error err;
@@ -600,11 +600,11 @@ static void test_robustness(void)
     run_mutations(lite, len, parse_attestation, 2000);
     free(lite);
 
-    quote = test_read_fixture("tdx_quote", &len);
+    quote = test_read_fixture("dstack/tdx_quote", &len);
     run_mutations(quote, len, parse_quote, 3000);
     free(quote);
 
-    text = test_read_fixture("quote-report.json", NULL);
+    text = test_read_fixture("dstack/quote-report.json", NULL);
     root = json_tokener_parse((const char *)text);
     CU_ASSERT_FATAL(root != NULL);
     log_json = json_object_get_string(json_object_object_get(root, "event_log"));

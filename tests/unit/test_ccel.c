@@ -26,8 +26,8 @@ static char *snapshot_json(const char *name)
 static void test_ccel_matches_snapshot(void)
 {
     size_t len;
-    uint8_t *bin = test_read_fixture("ccel.bin", &len);
-    char *json = snapshot_json("cc_eventlog__tests__parse_ccel-2.snap");
+    uint8_t *bin = test_read_fixture("dstack/ccel.bin", &len);
+    char *json = snapshot_json("dstack/cc_eventlog__tests__parse_ccel-2.snap");
     json_object *expected = json_tokener_parse(json), *e, *v;
     dstack_event_log log;
     dstack_error err;
@@ -69,9 +69,9 @@ static void test_ccel_matches_snapshot(void)
 static void test_ccel_replay_consistent(void)
 {
     size_t len;
-    uint8_t *bin = test_read_fixture("ccel.bin", &len);
-    char *json = snapshot_json("cc_eventlog__tests__parse_ccel-2.snap");
-    uint8_t *report = test_read_fixture("quote-report.json", NULL);
+    uint8_t *bin = test_read_fixture("dstack/ccel.bin", &len);
+    char *json = snapshot_json("dstack/cc_eventlog__tests__parse_ccel-2.snap");
+    uint8_t *report = test_read_fixture("dstack/quote-report.json", NULL);
     json_object *root = json_tokener_parse((const char *)report), *v;
     dstack_event_log ccel, snap, other;
     uint8_t rtmr_ccel[4][48], rtmr_snap[4][48], zero[48] = {0};
@@ -115,7 +115,7 @@ static void test_ccel_replay_consistent(void)
 static void test_ccel_truncations(void)
 {
     size_t len, boundaries = 0;
-    uint8_t *bin = test_read_fixture("ccel.bin", &len);
+    uint8_t *bin = test_read_fixture("dstack/ccel.bin", &len);
     dstack_event_log log;
     dstack_error err;
 

@@ -31,7 +31,7 @@ static EVP_PKEY *key_from_hex(dstack_key_alg alg, const char *hex)
 /* The simulator CA certificate and its private key from appkeys.json. */
 static void load_sim_ca(X509 **cert, EVP_PKEY **key)
 {
-    uint8_t *text = test_read_fixture("appkeys.json", NULL);
+    uint8_t *text = test_read_fixture("dstack/appkeys.json", NULL);
     json_object *root = json_tokener_parse((const char *)text), *v;
     BIO *bio;
 
@@ -260,7 +260,7 @@ static void test_cert_build_negative(void)
 static void attestation_for_key(EVP_PKEY *key, dstack_attestation *att, uint8_t rd[64])
 {
     size_t len;
-    uint8_t *bin = test_read_fixture("attestation.bin", &len);
+    uint8_t *bin = test_read_fixture("dstack/attestation.bin", &len);
     unsigned char *spki = NULL;
     size_t spki_len;
     dstack_error err;
@@ -465,7 +465,7 @@ static void test_inspect_negative(void)
     dstack_error err;
     X509 *x;
     size_t len;
-    uint8_t *bin = test_read_fixture("attestation.bin", &len);
+    uint8_t *bin = test_read_fixture("dstack/attestation.bin", &len);
     static const uint8_t not_octet[] = {0x02, 0x01, 0x05};
     static const uint8_t bad_len[] = {0x04, 0x05, 0x00};
     static const uint8_t trailing[] = {0x04, 0x01, 0x00, 0x00};

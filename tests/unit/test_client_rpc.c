@@ -52,7 +52,7 @@ static void check_app_chain(const dstack_key_response *k, const char *purpose,
     free(got);
 
     /* chain[1]: the fixture's k256_signature, KMS root over "dstack-kms-issued:" app_id pub. */
-    uint8_t *appkeys = test_read_fixture("appkeys.json", NULL);
+    uint8_t *appkeys = test_read_fixture("dstack/appkeys.json", NULL);
     json_object *root = json_tokener_parse((const char *)appkeys), *sig;
     CU_ASSERT_FATAL(json_object_object_get_ex(root, "k256_signature", &sig));
     CU_ASSERT_FATAL(hex_to(json_object_get_string(sig), fixture_sig, sizeof(fixture_sig)));

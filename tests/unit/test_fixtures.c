@@ -43,8 +43,8 @@ static char *os_image_hash_of(const char *sys_config)
 static void test_app_compose(void)
 {
     size_t len, bin_len;
-    uint8_t *compose = test_read_fixture("app-compose.json", &len);
-    uint8_t *bin = test_read_fixture("attestation.bin", &bin_len), expected[32];
+    uint8_t *compose = test_read_fixture("dstack/app-compose.json", &len);
+    uint8_t *bin = test_read_fixture("dstack/attestation.bin", &bin_len), expected[32];
     const dstack_runtime_event *ev;
     dstack_attestation att;
     dstack_error err;
@@ -75,8 +75,8 @@ static void test_app_compose(void)
 static void test_sys_config(void)
 {
     size_t bin_len;
-    uint8_t *text = test_read_fixture("sys-config.json", NULL);
-    uint8_t *bin = test_read_fixture("attestation.bin", &bin_len);
+    uint8_t *text = test_read_fixture("dstack/sys-config.json", NULL);
+    uint8_t *bin = test_read_fixture("dstack/attestation.bin", &bin_len);
     const dstack_runtime_event *ev;
     dstack_attestation att;
     dstack_error err;
@@ -115,7 +115,7 @@ static const char *field(json_object *obj, const char *name)
 
 static void test_appkeys(void)
 {
-    uint8_t *text = test_read_fixture("appkeys.json", NULL);
+    uint8_t *text = test_read_fixture("dstack/appkeys.json", NULL);
     json_object *root = json_tokener_parse((const char *)text), *kp, *none;
     uint8_t buf[65], app_pub[33], digest[32], recovered[33];
     uint8_t msg[17 + 1 + 20 + 33] = "dstack-kms-issued:";

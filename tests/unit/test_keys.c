@@ -19,7 +19,7 @@ static void from_hex(const char *hex, uint8_t *out, size_t want)
 /* k256_key and k256_signature of the simulator's appkeys.json. */
 static void read_appkeys(uint8_t app_key[32], uint8_t kms_sig[65])
 {
-    uint8_t *text = test_read_fixture("appkeys.json", NULL);
+    uint8_t *text = test_read_fixture("dstack/appkeys.json", NULL);
     json_object *root = json_tokener_parse((const char *)text), *v;
 
     CU_ASSERT_FATAL(root != NULL);

@@ -41,7 +41,7 @@ static void free_getquote(getquote *g)
 static void test_quote_fixture(void)
 {
     size_t len;
-    uint8_t *buf = test_read_fixture("tdx_quote", &len);
+    uint8_t *buf = test_read_fixture("dstack/tdx_quote", &len);
     dstack_tdx_quote q;
     dstack_error err;
 
@@ -64,7 +64,7 @@ static void test_quote_fixture(void)
 static void test_quote_negative(void)
 {
     size_t len;
-    uint8_t *buf = test_read_fixture("tdx_quote", &len);
+    uint8_t *buf = test_read_fixture("dstack/tdx_quote", &len);
     dstack_tdx_quote q;
     dstack_error err;
 
@@ -113,7 +113,7 @@ static void test_quote_report_replay(void)
     dstack_event_log log;
     dstack_error err;
 
-    load_getquote("quote-report.json", &g);
+    load_getquote("dstack/quote-report.json", &g);
     CU_ASSERT_EQUAL_FATAL(dstack_tdx_quote_parse(g.quote, g.quote_len, &q, &err), DSTACK_OK);
     CU_ASSERT_EQUAL_FATAL(dstack_event_log_parse(g.event_log, strlen(g.event_log), &log, &err),
                           DSTACK_OK);
@@ -133,7 +133,7 @@ static void test_tdx_lite_replay(void)
     dstack_error err;
     size_t blank = 0;
 
-    load_getquote("tdx-lite-getquote.json", &g);
+    load_getquote("dstack/tdx-lite-getquote.json", &g);
     CU_ASSERT_EQUAL_FATAL(dstack_tdx_quote_parse(g.quote, g.quote_len, &q, &err), DSTACK_OK);
     CU_ASSERT_EQUAL_FATAL(dstack_event_log_parse(g.event_log, strlen(g.event_log), &log, &err),
                           DSTACK_OK);
@@ -149,7 +149,7 @@ static void test_tdx_lite_replay(void)
 static void test_attestation_bin_replay(void)
 {
     size_t len;
-    uint8_t *buf = test_read_fixture("attestation.bin", &len), mr[32];
+    uint8_t *buf = test_read_fixture("dstack/attestation.bin", &len), mr[32];
     dstack_attestation att;
     dstack_tdx_quote q;
     dstack_error err;
@@ -174,7 +174,7 @@ static void test_replay_tampering(void)
     bool valid[4];
     uint8_t rtmr[4][48];
 
-    load_getquote("quote-report.json", &g);
+    load_getquote("dstack/quote-report.json", &g);
     CU_ASSERT_EQUAL_FATAL(dstack_tdx_quote_parse(g.quote, g.quote_len, &q, &err), DSTACK_OK);
     CU_ASSERT_EQUAL_FATAL(dstack_event_log_parse(g.event_log, strlen(g.event_log), &log, &err),
                           DSTACK_OK);
@@ -217,7 +217,7 @@ static void test_event_log_roundtrip(void)
     dstack_error err;
     char *json;
 
-    load_getquote("quote-report.json", &g);
+    load_getquote("dstack/quote-report.json", &g);
     CU_ASSERT_EQUAL_FATAL(dstack_event_log_parse(g.event_log, strlen(g.event_log), &log, &err),
                           DSTACK_OK);
     json = dstack_event_log_to_json(&log);
@@ -310,8 +310,8 @@ static void test_event_log_negative(void)
 static void test_measurements(void)
 {
     size_t len;
-    uint8_t *compose = test_read_fixture("app-compose.json", &len), expected[32];
-    uint8_t *bin = test_read_fixture("attestation.bin", &len);
+    uint8_t *compose = test_read_fixture("dstack/app-compose.json", &len), expected[32];
+    uint8_t *bin = test_read_fixture("dstack/attestation.bin", &len);
     dstack_attestation att;
     dstack_tdx_quote q;
     dstack_error err;

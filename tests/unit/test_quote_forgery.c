@@ -137,7 +137,7 @@ static void forged_free(forged *f)
 static uint8_t *make_quote(const forged *f, const char *pem, size_t *len)
 {
     size_t flen;
-    uint8_t *fixture = test_read_fixture("tdx_quote", &flen), *q;
+    uint8_t *fixture = test_read_fixture("dstack/tdx_quote", &flen), *q;
 
     CU_ASSERT_FATAL(flen > QF_SIGNED_LEN);
     q = qf_build_quote(fixture, f->att_key, f->qe_signer, pem, len);

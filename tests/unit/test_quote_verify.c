@@ -50,10 +50,10 @@ static uint8_t *fixture_quote(int which, size_t *len, const char **name)
     switch (which) {
     case 0:
         *name = "tdx_quote";
-        return test_read_fixture("tdx_quote", len);
+        return test_read_fixture("dstack/tdx_quote", len);
     case 1:
         *name = "attestation.bin";
-        buf = test_read_fixture("attestation.bin", &blen);
+        buf = test_read_fixture("dstack/attestation.bin", &blen);
         CU_ASSERT_FATAL(dstack_attestation_decode(buf, blen, &att, NULL) == DSTACK_OK);
         quote = malloc(att.quote_len);
         CU_ASSERT_FATAL(quote != NULL);
@@ -64,10 +64,10 @@ static uint8_t *fixture_quote(int which, size_t *len, const char **name)
         return quote;
     case 2:
         *name = "quote-report.json";
-        return hex_field("quote-report.json", "quote", len);
+        return hex_field("dstack/quote-report.json", "quote", len);
     default:
         *name = "tdx-lite-getquote.json";
-        return hex_field("tdx-lite-getquote.json", "quote", len);
+        return hex_field("dstack/tdx-lite-getquote.json", "quote", len);
     }
 }
 

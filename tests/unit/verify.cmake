@@ -3,5 +3,7 @@
 dstack_unit_test(test_quote_verify SOURCES ${CMAKE_CURRENT_LIST_DIR}/test_quote_verify.c
                  ${PROJECT_SOURCE_DIR}/tests/lib/quote_forge.c)
 dstack_script_test(keytool_verify integration/keytool_verify.sh TIMEOUT 120)
+dstack_script_test(keytool_verify_upstream integration/keytool_verify.sh ARGS upstream
+                   LABELS upstream TIMEOUT 120)
 dstack_unit_test(test_quote_forgery SOURCES ${CMAKE_CURRENT_LIST_DIR}/test_quote_forgery.c
                  ${PROJECT_SOURCE_DIR}/tests/lib/quote_forge.c)
