@@ -1,5 +1,5 @@
-/* dstack provider — the one fetch path shared by the store and the decoder (architecture.md §2,
- * §4).
+/* dstack provider — the one fetch path shared by the store and the decoder
+ * (architecture.md §2, §4).
  *
  * dstack_prov_resolve() turns a URI into key + certificates through libdstack's
  * dstack_resolve(); dstack_prov_emit_object() hands each piece to OpenSSL as DER data so

@@ -1,5 +1,5 @@
-/* Self-issued RA-TLS certificates (architecture.md §4 cert=self; protocol.md §4.1, §4.2, §4.5.3,
- * §4.8).
+/* Self-issued RA-TLS certificates (architecture.md §4 cert=self;
+ * protocol.md §4.1, §4.2, §4.5.3, §4.8).
  *
  * The certificate is self-signed with the derived key. Its evidence (gathered by
  * resolve_certs.c over report_data = SHA-512("ratls-cert:" || SPKI DER)) goes into the

@@ -158,10 +158,10 @@ static bool is_p256(const EVP_PKEY *pkey)
            (strcmp(group, "prime256v1") == 0 || strcmp(group, "P-256") == 0);
 }
 
-/* Agents before 0.4 have no Tappd.DeriveK256Key. Their p256 key is, by definition (architecture.md
- * §3), the Tappd.DeriveKey(path) key — derived from the app CA key there (protocol.md §3.2, §8), so
- * it differs from what 0.4+ agents derive. The scalar goes to `kr->key` (secure heap); there is no
- * signature chain. */
+/* Agents before 0.4 have no Tappd.DeriveK256Key. Their p256 key is, by definition
+ * (architecture.md §3), the Tappd.DeriveKey(path) key — derived from the app CA key there
+ * (protocol.md §3.2, §8), so it differs from what 0.4+ agents derive. The scalar goes to
+ * `kr->key` (secure heap); there is no signature chain. */
 dstack_status resolve_legacy_p256_key(resolve_job *job, dstack_key_response *kr, dstack_error *err)
 {
     dstack_resolver *r = job->r;

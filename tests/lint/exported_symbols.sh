@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The provider exports only OSSL_provider_init and the engine only its bind symbols
-# (architecture.md §10.5): libdstack is linked in statically and must stay private to each module.
+# (architecture.md §10 item 5): libdstack is linked in statically and must stay private to each module.
 source "$(dirname "$0")/../lib/common.sh"
 require nm
 

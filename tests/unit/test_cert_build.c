@@ -1,5 +1,5 @@
-/* dstack_cert_build (protocol.md §4.6 layout) and dstack_ratls_inspect (protocol.md §4.1–§4.3,
- * §4.7) on certificates built here around the fixture attestation. */
+/* dstack_cert_build (protocol.md §4.6 layout) and dstack_ratls_inspect
+ * (protocol.md §4.1–§4.3, §4.7) on certificates built here around the fixture attestation. */
 #include <string.h>
 
 #include <json-c/json.h>
