@@ -1,9 +1,15 @@
-/* Original Keccak-256 (the pre-standard padding 0x01 that Ethereum and dstack's signature
- * chains use, protocol.md §3.4). OpenSSL 3.0 only ships SHA3-256 (padding 0x06); 3.2+ has
- * "KECCAK-256", but one small portable implementation keeps every build identical. */
+/* Original Keccak (the pre-standard padding 0x01 that Ethereum and dstack's signature chains
+ * use, protocol.md §3.4). OpenSSL 3.2+ provides it as "KECCAK-256/384/512" and is used when
+ * the library context has it; OpenSSL 3.0 only ships SHA-3 (padding 0x06), so a small
+ * internal sponge serves there. Both are checked against the same vectors (test_keys). */
 #include <dstack/keys.h>
 
 #include <string.h>
+
+#include <openssl/err.h>
+#include <openssl/evp.h>
+
+#include "crypto/keccak_internal.h"
 
 #define KECCAK_ROUNDS 24
 #define KECCAK_MAX_RATE 136 /* (1600 - 2*256) / 8 bytes: the rate of the smallest output */
@@ -75,7 +81,7 @@ static void absorb_block(uint64_t st[25], const uint8_t *block, size_t rate)
 
 /* The sponge with capacity 2 * out_len (rate 136/104/72 bytes for 256/384/512 bits). Each
  * of these output sizes fits in one squeeze, because out_len < rate. */
-bool dstack_keccak(const uint8_t *data, size_t len, uint8_t *out, size_t out_len)
+bool dstack_keccak_internal(const uint8_t *data, size_t len, uint8_t *out, size_t out_len)
 {
     uint64_t st[25] = {0};
     uint8_t last[KECCAK_MAX_RATE];
@@ -99,6 +105,42 @@ bool dstack_keccak(const uint8_t *data, size_t len, uint8_t *out, size_t out_len
     for (size_t i = 0; i < out_len; i++)
         out[i] = (uint8_t)(st[i / 8] >> (8 * (i % 8)));
     return true;
+}
+
+bool dstack_keccak_openssl(OSSL_LIB_CTX *libctx, const char *propq, const uint8_t *data, size_t len,
+                           uint8_t *out, size_t out_len)
+{
+    const char *name = out_len == 32   ? "KECCAK-256"
+                       : out_len == 48 ? "KECCAK-384"
+                       : out_len == 64 ? "KECCAK-512"
+                                       : NULL;
+    EVP_MD *md = NULL;
+    unsigned int n = 0;
+    bool ok;
+
+    if (name == NULL)
+        return false;
+    /* Absent on OpenSSL < 3.2: the failed fetch must not leave errors in the caller's queue. */
+    ERR_set_mark();
+    md = EVP_MD_fetch(libctx, name, propq);
+    ok = md != NULL && EVP_Digest(data, len, out, &n, md, NULL) == 1 && n == out_len;
+    ERR_pop_to_mark();
+    EVP_MD_free(md);
+    return ok;
+}
+
+bool dstack_keccak_ex(OSSL_LIB_CTX *libctx, const char *propq, const uint8_t *data, size_t len,
+                      uint8_t *out, size_t out_len)
+{
+    if (out_len != 32 && out_len != 48 && out_len != 64)
+        return false;
+    return dstack_keccak_openssl(libctx, propq, data, len, out, out_len) ||
+           dstack_keccak_internal(data, len, out, out_len);
+}
+
+bool dstack_keccak(const uint8_t *data, size_t len, uint8_t *out, size_t out_len)
+{
+    return dstack_keccak_ex(NULL, NULL, data, len, out, out_len);
 }
 
 void dstack_keccak256(const uint8_t *data, size_t len, uint8_t out[32])

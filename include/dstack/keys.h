@@ -22,8 +22,12 @@ typedef enum dstack_key_alg {
 /* Original Keccak-256 (Ethereum padding 0x01, not SHA3-256). */
 void dstack_keccak256(const uint8_t *data, size_t len, uint8_t out[32]);
 /* Original Keccak with a 32-, 48- or 64-byte output (TdxQuote's keccak256/384/512);
- * false for any other size. */
+ * false for any other size. OpenSSL's KECCAK-<bits> from `libctx`/`propq` (NULL: the default
+ * context) when it has one (3.2+), else an internal implementation with the same output. */
 bool dstack_keccak(const uint8_t *data, size_t len, uint8_t *out, size_t out_len);
+typedef struct ossl_lib_ctx_st OSSL_LIB_CTX;
+bool dstack_keccak_ex(OSSL_LIB_CTX *libctx, const char *propq, const uint8_t *data, size_t len,
+                      uint8_t *out, size_t out_len);
 
 /* HKDF-SHA256, salt "RATLS", info = path bytes, L = 32 (protocol.md §3.1). */
 dstack_status dstack_derive_key(const uint8_t app_key[32], const uint8_t *info, size_t info_len,

@@ -2,10 +2,12 @@
 #include <string.h>
 
 #include <json-c/json.h>
+#include <openssl/crypto.h>
 #include <openssl/evp.h>
 
 #include <dstack/keys.h>
 
+#include "crypto/keccak_internal.h"
 #include "crypto/pkey_util.h"
 #include "test_util.h"
 
@@ -51,30 +53,70 @@ static void test_hex_codec(void)
     CU_ASSERT_FALSE(dstack_hex_decode(" 0", 2, buf, sizeof(buf), &n));
 }
 
+/* Every Keccak implementation against the same vectors: the public entry point, the internal
+ * sponge, and OpenSSL's KECCAK-<bits> where the library has it (3.2+). */
+typedef bool (*keccak_fn)(const uint8_t *data, size_t len, uint8_t *out, size_t out_len);
+
+static bool keccak_openssl_default(const uint8_t *data, size_t len, uint8_t *out, size_t out_len)
+{
+    return dstack_keccak_openssl(NULL, NULL, data, len, out, out_len);
+}
+
+static const struct {
+    const char *name;
+    keccak_fn fn;
+} keccak_impls[] = {
+    {"dstack_keccak", dstack_keccak},
+    {"internal", dstack_keccak_internal},
+    {"openssl", keccak_openssl_default},
+};
+
+static bool keccak_impl_available(size_t i)
+{
+    uint8_t out[32];
+    return keccak_impls[i].fn((const uint8_t *)"", 0, out, 32);
+}
+
+static void test_keccak_backends(void)
+{
+    /* OpenSSL >= 3.2 must be used; older libraries fall back to the internal sponge. */
+    CU_ASSERT_EQUAL(keccak_impl_available(2), OpenSSL_version_num() >= 0x30200000L);
+    CU_ASSERT_TRUE(keccak_impl_available(0));
+    CU_ASSERT_TRUE(keccak_impl_available(1));
+}
+
 static void test_keccak(void)
 {
     uint8_t out[32], data[513];
 
-    dstack_keccak256((const uint8_t *)"", 0, out);
-    CU_ASSERT_HEX_EQUAL(out, 32,
-                        "c5d2460186f7233c927e7db2dcc703c0e500b653ca82273b7bfad8045d85a470");
+    for (size_t i = 0; i < sizeof(keccak_impls) / sizeof(keccak_impls[0]); i++) {
+        keccak_fn k = keccak_impls[i].fn;
+        if (!keccak_impl_available(i))
+            continue;
+        CU_ASSERT_TRUE(k((const uint8_t *)"", 0, out, 32));
+        CU_ASSERT_HEX_EQUAL(out, 32,
+                            "c5d2460186f7233c927e7db2dcc703c0e500b653ca82273b7bfad8045d85a470");
+        CU_ASSERT_TRUE(k((const uint8_t *)"abc", 3, out, 32));
+        CU_ASSERT_HEX_EQUAL(out, 32,
+                            "4e03657aea45a94fc7d47ba826c8d667c0d1e6e33a64a036ec44f58fa12d6c45");
+        /* Multi-block and rate-boundary inputs, cross-checked with pycryptodome's keccak. */
+        for (int j = 0; j < 512; j++)
+            data[j] = (uint8_t)j;
+        data[512] = 'x';
+        CU_ASSERT_TRUE(k(data, sizeof(data), out, 32));
+        CU_ASSERT_HEX_EQUAL(out, 32,
+                            "163e4e377fa10891760266a10f8d26de50d8c6244daac95532b021905ae5d745");
+        memset(data, 'a', 136);
+        CU_ASSERT_TRUE(k(data, 136, out, 32));
+        CU_ASSERT_HEX_EQUAL(out, 32,
+                            "a6c4d403279fe3e0af03729caada8374b5ca54d8065329a3ebcaeb4b60aa386e");
+        CU_ASSERT_TRUE(k(data, 135, out, 32));
+        CU_ASSERT_HEX_EQUAL(out, 32,
+                            "34367dc248bbd832f4e3e69dfaac2f92638bd0bbd18f2912ba4ef454919cf446");
+    }
     dstack_keccak256((const uint8_t *)"abc", 3, out);
     CU_ASSERT_HEX_EQUAL(out, 32,
                         "4e03657aea45a94fc7d47ba826c8d667c0d1e6e33a64a036ec44f58fa12d6c45");
-    /* Multi-block and rate-boundary inputs, cross-checked with pycryptodome's keccak. */
-    for (int i = 0; i < 512; i++)
-        data[i] = (uint8_t)i;
-    data[512] = 'x';
-    dstack_keccak256(data, sizeof(data), out);
-    CU_ASSERT_HEX_EQUAL(out, 32,
-                        "163e4e377fa10891760266a10f8d26de50d8c6244daac95532b021905ae5d745");
-    memset(data, 'a', 136);
-    dstack_keccak256(data, 136, out);
-    CU_ASSERT_HEX_EQUAL(out, 32,
-                        "a6c4d403279fe3e0af03729caada8374b5ca54d8065329a3ebcaeb4b60aa386e");
-    dstack_keccak256(data, 135, out);
-    CU_ASSERT_HEX_EQUAL(out, 32,
-                        "34367dc248bbd832f4e3e69dfaac2f92638bd0bbd18f2912ba4ef454919cf446");
 }
 
 /* The wider outputs TdxQuote's keccak384/keccak512 use (other rates, same sponge);
@@ -83,27 +125,32 @@ static void test_keccak_wide(void)
 {
     uint8_t out[64], data[513];
 
-    for (int i = 0; i < 512; i++)
-        data[i] = (uint8_t)i;
+    for (int j = 0; j < 512; j++)
+        data[j] = (uint8_t)j;
     data[512] = 'x';
-    CU_ASSERT_TRUE(dstack_keccak((const uint8_t *)"", 0, out, 48));
-    CU_ASSERT_HEX_EQUAL(out, 48,
-                        "2c23146a63a29acf99e73b88f8c24eaa7dc60aa771780ccc006afbfa8fe2479b"
-                        "2dd2b21362337441ac12b515911957ff");
-    CU_ASSERT_TRUE(dstack_keccak(data, sizeof(data), out, 48));
-    CU_ASSERT_HEX_EQUAL(out, 48,
-                        "bc6f9980e7c9af43271f33cceacda3ff2f458df73631103cb5fb43eb3752a781"
-                        "d4beae01270418bde33dea37fba11f49");
-    CU_ASSERT_TRUE(dstack_keccak((const uint8_t *)"abc", 3, out, 64));
-    CU_ASSERT_HEX_EQUAL(out, 64,
-                        "18587dc2ea106b9a1563e32b3312421ca164c7f1f07bc922a9c83d77cea3a1e5"
-                        "d0c69910739025372dc14ac9642629379540c17e2a65b19d77aa511a9d00bb96");
-    CU_ASSERT_TRUE(dstack_keccak(data, sizeof(data), out, 64));
-    CU_ASSERT_HEX_EQUAL(out, 64,
-                        "28f5e1c34b79351d33c97851ece83106204d78769760308d7c42ca504bbdf008"
-                        "50820e0309c11e67470051ead5441ec249ceec54fda47bc711953e28bc887a75");
-    CU_ASSERT_FALSE(dstack_keccak(data, 10, out, 20));
-    CU_ASSERT_FALSE(dstack_keccak(data, 10, out, 0));
+    for (size_t i = 0; i < sizeof(keccak_impls) / sizeof(keccak_impls[0]); i++) {
+        keccak_fn k = keccak_impls[i].fn;
+        if (!keccak_impl_available(i))
+            continue;
+        CU_ASSERT_TRUE(k((const uint8_t *)"", 0, out, 48));
+        CU_ASSERT_HEX_EQUAL(out, 48,
+                            "2c23146a63a29acf99e73b88f8c24eaa7dc60aa771780ccc006afbfa8fe2479b"
+                            "2dd2b21362337441ac12b515911957ff");
+        CU_ASSERT_TRUE(k(data, sizeof(data), out, 48));
+        CU_ASSERT_HEX_EQUAL(out, 48,
+                            "bc6f9980e7c9af43271f33cceacda3ff2f458df73631103cb5fb43eb3752a781"
+                            "d4beae01270418bde33dea37fba11f49");
+        CU_ASSERT_TRUE(k((const uint8_t *)"abc", 3, out, 64));
+        CU_ASSERT_HEX_EQUAL(out, 64,
+                            "18587dc2ea106b9a1563e32b3312421ca164c7f1f07bc922a9c83d77cea3a1e5"
+                            "d0c69910739025372dc14ac9642629379540c17e2a65b19d77aa511a9d00bb96");
+        CU_ASSERT_TRUE(k(data, sizeof(data), out, 64));
+        CU_ASSERT_HEX_EQUAL(out, 64,
+                            "28f5e1c34b79351d33c97851ece83106204d78769760308d7c42ca504bbdf008"
+                            "50820e0309c11e67470051ead5441ec249ceec54fda47bc711953e28bc887a75");
+        CU_ASSERT_FALSE(k(data, 10, out, 20));
+        CU_ASSERT_FALSE(k(data, 10, out, 0));
+    }
 }
 
 /* protocol.md §9 V1. */
@@ -462,6 +509,7 @@ int main(void)
 {
     static const test_case cases[] = {
         {"hex encode/decode", test_hex_codec},
+        {"Keccak: OpenSSL's on 3.2+, else internal", test_keccak_backends},
         {"keccak256 vectors", test_keccak},
         {"keccak384/512 vectors", test_keccak_wide},
         {"HKDF + public keys (spec V1)", test_hkdf_v1},
