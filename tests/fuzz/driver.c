@@ -4,12 +4,15 @@
  *   fuzz_<name> [--seconds S] [--iterations N] SEED...
  *
  * SEED is dir:PATH — every file of a directory: *.hex as hex text ('#' comments, any
- * spacing), *.txt as raw text without its final newline — or a '+'-joined concatenation of
+ * spacing), *.txt as raw text without its final newline, *.bin as raw bytes — or a
+ * '+'-joined concatenation of
  *   file:PATH            the bytes of a file (fixtures, read in place at test time)
  *   json-hex:PATH:FIELD  hex-decoded string FIELD of the top-level JSON object in PATH
  *   json-str:PATH:FIELD  the text of string FIELD of that object
  *   hex:HEX              literal bytes (e.g. a mode byte or length prefix)
- * Missing fixture files are an error (a test that silently tests nothing cannot fail).
+ * and opt:SEED is SEED when every file it names exists, else skipped with one line on stdout
+ * (upstream fixtures, which may be absent). Any other missing file is an error (a test that
+ * silently tests nothing cannot fail).
  *
  * Every seed is run as is; then N deterministic mutations (xorshift PRNG with a fixed seed:
  * bit flips, interesting bytes, truncations, insertions, deletions, splices with other seeds,
@@ -185,10 +188,44 @@ static void add_dir(corpus *c, const char *dir)
             if (len > 0 && text[len - 1] == '\n')
                 text[--len] = '\0';
             add(c, text, len);
+        } else if (nl > 4 && strcmp(names[i]->d_name + nl - 4, ".bin") == 0) {
+            text = read_path(path, &len);
+            add(c, text, len);
         }
         free(names[i]);
     }
     free(names);
+}
+
+/* The first file an opt: seed names that cannot be read, or NULL. */
+static const char *missing_file(const char *spec)
+{
+    static char path[4096];
+    size_t n;
+
+    for (const char *p = spec; *p != '\0'; p += n + (p[n] == '+')) {
+        const char *file = NULL;
+        size_t len = 0;
+
+        n = strcspn(p, "+");
+        if (strncmp(p, "file:", 5) == 0) {
+            file = p + 5;
+            len = n - 5;
+        } else if (strncmp(p, "json-hex:", 9) == 0 || strncmp(p, "json-str:", 9) == 0) {
+            file = p + 9;
+            len = n - 9;
+            while (len > 0 && file[len - 1] != ':')
+                len--;
+            if (len > 0)
+                len--; /* PATH:FIELD → PATH */
+        }
+        if (file != NULL) {
+            snprintf(path, sizeof(path), "%.*s", (int)len, file);
+            if (access(path, R_OK) != 0)
+                return path;
+        }
+    }
+    return NULL;
 }
 
 /* A '+'-joined list of parts, concatenated. */
@@ -360,6 +397,11 @@ int main(int argc, char **argv)
             iterations = strtoul(argv[++i], NULL, 10);
         else if (strncmp(argv[i], "dir:", 4) == 0)
             add_dir(&c, argv[i] + 4);
+        else if (strncmp(argv[i], "opt:", 4) == 0 && missing_file(argv[i] + 4) != NULL)
+            printf("%s: optional seed skipped, %s is missing\n", harness_name,
+                   missing_file(argv[i] + 4));
+        else if (strncmp(argv[i], "opt:", 4) == 0)
+            add_seed(&c, argv[i] + 4);
         else
             add_seed(&c, argv[i]);
     }

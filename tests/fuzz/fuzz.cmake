@@ -1,7 +1,8 @@
 # Fuzz harnesses (LLVMFuzzerTestOneInput), built two ways:
-#  - always: linked with driver.c, which replays the seeds (fixtures read in place + the
-#    hand-written seeds/<harness>/ files) and then runs deterministic mutations for a short
-#    time budget; registered as ctest tests, so they run in the plain and sanitizer passes;
+#  - always: linked with driver.c, which replays the seeds (those gen_seeds makes at build
+#    time, the hand-written seeds/<harness>/ files, and the upstream fixtures read in place
+#    when they are present) and then runs deterministic mutations for a short time budget;
+#    registered as ctest tests, so they run in the plain and sanitizer passes;
 #  - with -DDSTACK_FUZZ=ON and clang: real libFuzzer binaries fuzz_<harness>
 #    (-fsanitize=fuzzer,address,undefined), e.g.
 #      CC=/usr/bin/clang cmake -S . -B build/lf -DDSTACK_FUZZ=ON && cmake --build build/lf
@@ -11,30 +12,49 @@ option(DSTACK_FUZZ "Build libFuzzer binaries (needs clang)" OFF)
 set(DSTACK_FUZZ_SECONDS 2 CACHE STRING "Mutation time budget per harness in the test run")
 
 set(_fz ${CMAKE_CURRENT_LIST_DIR})
-set(_fx ${DSTACK_FIXTURES})
-set(_seeds_uri "dir:${_fz}/seeds/uri")
-set(_seeds_attestation "file:${_fx}/attestation.bin" "json-hex:${_fx}/tdx-lite-attestation.json:attestation"
-    "dir:${_fz}/seeds/attestation")
-set(_seeds_eventlog "json-str:${_fx}/quote-report.json:event_log"
-    "json-str:${_fx}/tdx-lite-getquote.json:event_log" "dir:${_fz}/seeds/eventlog")
-set(_seeds_quote "file:${_fx}/tdx_quote" "json-hex:${_fx}/quote-report.json:quote"
-    "json-hex:${_fx}/tdx-lite-getquote.json:quote" "dir:${_fz}/seeds/quote")
-set(_seeds_ccel "file:${_fx}/ccel.bin" "dir:${_fz}/seeds/ccel")
-set(_seeds_keyref "dir:${_fz}/seeds/keyref")
-# ratls: mode byte 01 = .1.8 attestation, 02 + LE16 length = .1.1 quote + .1.2 event log
-set(_seeds_ratls "hex:01+file:${_fx}/attestation.bin"
-    "hex:01+json-hex:${_fx}/tdx-lite-attestation.json:attestation"
-    "hex:028e13+file:${_fx}/tdx_quote+json-str:${_fx}/tdx-lite-getquote.json:event_log"
-    "dir:${_fz}/seeds/ratls")
-set(_seeds_json "file:${_fx}/quote-report.json" "file:${_fx}/tdx-lite-getquote.json"
-    "file:${_fx}/tdx-lite-attestation.json" "file:${_fx}/appkeys.json"
-    "file:${_fx}/sys-config.json" "file:${_fx}/app-compose.json" "dir:${_fz}/seeds/json")
+# Seeds of the project's own making for every harness (gen_seeds.c: forged quotes with a PCK
+# chain, V0/V1 attestations, event logs, CCEL tables, RA-TLS certificates, agent replies,
+# reference-PEM DER, URIs), regenerated whenever the generator changes.
+set(_gen ${CMAKE_CURRENT_BINARY_DIR}/fuzz-seeds)
+add_executable(gen_seeds ${_fz}/gen_seeds.c ${DSTACK_TEST_EVIDENCE_SOURCES})
+target_include_directories(gen_seeds PRIVATE ${PROJECT_SOURCE_DIR}/tests/lib)
+target_link_libraries(gen_seeds PRIVATE dstack_static)
+add_custom_command(OUTPUT ${_gen}/stamp
+                   COMMAND ${CMAKE_COMMAND} -E rm -rf ${_gen}
+                   COMMAND gen_seeds ${_gen}
+                   COMMAND ${CMAKE_COMMAND} -E touch ${_gen}/stamp
+                   DEPENDS gen_seeds
+                   COMMENT "Generating fuzz seeds in ${_gen}")
+add_custom_target(fuzz_seeds ALL DEPENDS ${_gen}/stamp)
+# Upstream data (tests/CMakeLists.txt) as further seeds when present: an opt: seed is skipped,
+# with one line saying which file is missing, when its file is absent.
+set(_fx ${DSTACK_FIXTURES}/dstack)
+set(_seeds_uri "dir:${_gen}/uri" "dir:${_fz}/seeds/uri")
+set(_seeds_attestation "dir:${_gen}/attestation" "dir:${_fz}/seeds/attestation"
+    "opt:file:${_fx}/attestation.bin" "opt:json-hex:${_fx}/tdx-lite-attestation.json:attestation")
+set(_seeds_eventlog "dir:${_gen}/eventlog" "dir:${_fz}/seeds/eventlog"
+    "opt:json-str:${_fx}/quote-report.json:event_log"
+    "opt:json-str:${_fx}/tdx-lite-getquote.json:event_log")
+set(_seeds_quote "dir:${_gen}/quote" "dir:${_fz}/seeds/quote" "opt:file:${_fx}/tdx_quote"
+    "opt:json-hex:${_fx}/quote-report.json:quote" "opt:json-hex:${_fx}/tdx-lite-getquote.json:quote")
+set(_seeds_ccel "dir:${_gen}/ccel" "dir:${_fz}/seeds/ccel" "opt:file:${_fx}/ccel.bin")
+set(_seeds_keyref "dir:${_gen}/keyref" "dir:${_fz}/seeds/keyref")
+# ratls: mode byte 00 = certificate DER, 01 = .1.8 attestation, 02 + LE16 length = .1.1 quote
+# + .1.2 event log
+set(_seeds_ratls "dir:${_gen}/ratls" "dir:${_fz}/seeds/ratls" "opt:hex:01+file:${_fx}/attestation.bin"
+    "opt:hex:01+json-hex:${_fx}/tdx-lite-attestation.json:attestation"
+    "opt:hex:028e13+file:${_fx}/tdx_quote+json-str:${_fx}/tdx-lite-getquote.json:event_log")
+set(_seeds_json "dir:${_gen}/json" "dir:${_fz}/seeds/json" "opt:file:${_fx}/quote-report.json"
+    "opt:file:${_fx}/tdx-lite-getquote.json" "opt:file:${_fx}/tdx-lite-attestation.json"
+    "opt:file:${_fx}/appkeys.json" "opt:file:${_fx}/sys-config.json"
+    "opt:file:${_fx}/app-compose.json")
 
 set(DSTACK_FUZZ_HARNESSES uri attestation eventlog quote ccel keyref ratls json)
 
 foreach(h ${DSTACK_FUZZ_HARNESSES})
   add_executable(fuzz_replay_${h} ${_fz}/fuzz_${h}.c ${_fz}/driver.c)
   target_link_libraries(fuzz_replay_${h} PRIVATE dstack_static)
+  add_dependencies(fuzz_replay_${h} fuzz_seeds)
   add_test(NAME fuzz_${h} COMMAND fuzz_replay_${h} --seconds ${DSTACK_FUZZ_SECONDS} ${_seeds_${h}})
   set_tests_properties(fuzz_${h} PROPERTIES ENVIRONMENT "${DSTACK_TEST_ENV}" TIMEOUT 120
                        LABELS "unit;fuzz")

@@ -10,11 +10,11 @@ if(TARGET dstack_provider)
   dstack_script_test(provider_examples integration/provider_examples.sh LABELS provider TIMEOUT 120)
 
   dstack_unit_test(test_provider_fork SOURCES unit/test_provider_fork.c
-                   SIM "--appkeys @FIXTURES@/dstack/appkeys.json" LABELS provider TIMEOUT 120)
+                   SIM "" LABELS provider TIMEOUT 120)
   dstack_unit_test(test_provider_threads SOURCES unit/test_provider_threads.c
-                   SIM "--appkeys @FIXTURES@/dstack/appkeys.json" LABELS provider TIMEOUT 120)
+                   SIM "" LABELS provider TIMEOUT 120)
   dstack_unit_test(test_provider_store SOURCES unit/test_provider_store.c
-                   SIM "--appkeys @FIXTURES@/dstack/appkeys.json" LABELS provider TIMEOUT 120)
+                   SIM "" LABELS provider TIMEOUT 120)
   add_dependencies(test_provider_store dstack_provider)
   add_dependencies(test_provider_fork dstack_provider)
   add_dependencies(test_provider_threads dstack_provider)

@@ -6,8 +6,9 @@ dstack_script_test(nginx_provider integration/nginx_provider.sh LABELS services 
 dstack_script_test(nginx_engine integration/nginx_engine.sh LABELS services TIMEOUT 180)
 dstack_script_test(haproxy_provider integration/haproxy_provider.sh LABELS services TIMEOUT 180)
 dstack_script_test(example_tls_server integration/example_tls_server.sh LABELS services TIMEOUT 120)
-# The engine's C API (LOAD_CERT_CTRL has no command-line user), against the fixture identity.
+# The engine's C API (LOAD_CERT_CTRL has no command-line user), against dstack-sim's
+# development identity.
 dstack_unit_test(engine_ctrl SOURCES ${CMAKE_CURRENT_SOURCE_DIR}/integration/engine_ctrl.c
                  ${CMAKE_CURRENT_SOURCE_DIR}/unit/test_resolve_util.c
-                 SIM "--appkeys @FIXTURES@/dstack/appkeys.json" LABELS services TIMEOUT 120)
+                 SIM "" LABELS services TIMEOUT 120)
 target_include_directories(engine_ctrl PRIVATE ${CMAKE_CURRENT_SOURCE_DIR}/unit)

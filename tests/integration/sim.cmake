@@ -1,9 +1,11 @@
 # dstack-sim tests (owner: simulator). Every test starts its own simulator.
 dstack_unit_test(sim_attest SOURCES ${CMAKE_CURRENT_LIST_DIR}/../unit/test_sim_attest.c
                  SIM "--http 127.0.0.1:0" LABELS sim TIMEOUT 60)
+# The same checks with the identity loaded from an appkeys.json (`dstack-sim --write-appkeys`,
+# written by with-sim.sh for @DEV_APPKEYS@) and stripped event logs.
 dstack_unit_test(sim_attest_appkeys SOURCES ${CMAKE_CURRENT_LIST_DIR}/../unit/test_sim_attest.c
-                 SIM "--appkeys @FIXTURES@/dstack/appkeys.json --stripped-event-log" LABELS sim
-                 TIMEOUT 60)
+                 SIM "--appkeys @DEV_APPKEYS@ --app-id ${DSTACK_DEV_APP_ID} --stripped-event-log"
+                 LABELS sim TIMEOUT 60)
 
 foreach(t vectors wire certs faults stress cli js)
   dstack_script_test(sim_${t} integration/sim_${t}.sh LABELS sim TIMEOUT 120)

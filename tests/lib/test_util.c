@@ -4,6 +4,10 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <dstack/keys.h>
 
 #include <CUnit/Basic.h>
 
@@ -100,6 +104,48 @@ uint8_t *test_read_fixture(const char *relpath, size_t *len)
         exit(2);
     }
     return buf;
+}
+
+uint8_t *test_dev_appkeys(size_t *len)
+{
+    const char *tmp = getenv("TMPDIR");
+    char dir[4096], path[4200];
+    uint8_t *buf = NULL;
+    int status = -1;
+    pid_t pid;
+
+    snprintf(dir, sizeof(dir), "%s/dev-appkeys.XXXXXX", tmp != NULL && *tmp ? tmp : "/tmp");
+    if (mkdtemp(dir) == NULL) {
+        perror("test: mkdtemp");
+        exit(2);
+    }
+    snprintf(path, sizeof(path), "%s/appkeys.json", dir);
+    pid = fork();
+    if (pid == 0) {
+        execl(test_env("DSTACK_SIM"), "dstack-sim", "--write-appkeys", path, (char *)NULL);
+        perror("test: exec dstack-sim");
+        _exit(127);
+    }
+    if (pid > 0 && waitpid(pid, &status, 0) == pid && WIFEXITED(status) && WEXITSTATUS(status) == 0)
+        buf = test_read_file(path, len);
+    unlink(path);
+    rmdir(dir);
+    if (buf == NULL) {
+        fprintf(stderr, "test: %s --write-appkeys failed\n", test_env("DSTACK_SIM"));
+        exit(2);
+    }
+    return buf;
+}
+
+void test_env_hex(const char *name, uint8_t *out, size_t len)
+{
+    const char *hex = test_env(name);
+    size_t n = 0;
+
+    if (!dstack_hex_decode(hex, strlen(hex), out, len, &n) || n != len) {
+        fprintf(stderr, "test: %s is not %zu bytes of hex\n", name, len);
+        exit(2);
+    }
 }
 
 char *test_hex(const uint8_t *buf, size_t len)

@@ -30,6 +30,15 @@ int test_run_split_suite(const char *suite_name, const test_case *cases, const t
  * `upstream` cases. Aborts the program with a message if it cannot. NUL-terminated; free(). */
 uint8_t *test_read_fixture(const char *relpath, size_t *len);
 
+/* dstack-sim's built-in development identity as an appkeys.json (`$DSTACK_SIM --write-appkeys`
+ * into a temporary file, read and removed): the project's own stand-in for the official
+ * simulator's file. Aborts the program if it cannot. NUL-terminated; free(). */
+uint8_t *test_dev_appkeys(size_t *len);
+
+/* The hex value of environment variable `name` (e.g. DSTACK_DEV_APP_ID) as exactly `len`
+ * bytes, or abort with a message naming it. */
+void test_env_hex(const char *name, uint8_t *out, size_t len);
+
 /* Reads any file; NULL on failure. NUL-terminated; free() it. */
 uint8_t *test_read_file(const char *path, size_t *len);
 

@@ -2,22 +2,34 @@
 # with-sim.sh [dstack-sim args...] -- command [args...]
 # Starts dstack-sim on a temporary directory, exports its endpoints, runs the command, and
 # stops the simulator. Exit status: the command's (or 1 if the simulator failed).
+# An argument @DEV_APPKEYS@ becomes an appkeys.json holding dstack-sim's built-in development
+# identity (`dstack-sim --write-appkeys`, written into that directory first); load it with
+# --app-id "$DSTACK_DEV_APP_ID" so its KMS signature matches.
 set -uo pipefail
+dir=$(mktemp -d "${TMPDIR:-/tmp}/sim.XXXXXX")
 sim_args=()
 while [ $# -gt 0 ] && [ "$1" != "--" ]; do
+    if [ "$1" == "@DEV_APPKEYS@" ]; then
+        if ! "$DSTACK_SIM" --write-appkeys "$dir/dev-appkeys.json"; then
+            echo "with-sim.sh: dstack-sim --write-appkeys failed" >&2
+            rm -rf "$dir"; exit 1
+        fi
+        sim_args+=("$dir/dev-appkeys.json")
+        shift
+        continue
+    fi
     # @FIXTURES@ lets test registrations name upstream data without knowing where it is;
     # a test that needs it is skipped (exit 77) when it is absent.
     arg=${1//@FIXTURES@/$DSTACK_FIXTURES}
     if [ "$arg" != "$1" ] && [ ! -e "$arg" ]; then
         echo "SKIP: upstream fixture $arg not found (set DSTACK_FIXTURES)"
-        exit 77
+        rm -rf "$dir"; exit 77
     fi
     sim_args+=("$arg")
     shift
 done
-[ "${1:-}" == "--" ] || { echo "usage: with-sim.sh [sim args] -- command" >&2; exit 2; }
+[ "${1:-}" == "--" ] || { echo "usage: with-sim.sh [sim args] -- command" >&2; rm -rf "$dir"; exit 2; }
 shift
-dir=$(mktemp -d "${TMPDIR:-/tmp}/sim.XXXXXX")
 "$DSTACK_SIM" --dir "$dir" "${sim_args[@]}" >"$dir/sim.out" 2>"$dir/sim.err" &
 pid=$!
 for _ in $(seq 1 200); do

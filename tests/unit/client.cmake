@@ -3,10 +3,11 @@ dstack_unit_test(test_client_json SOURCES ${CMAKE_CURRENT_LIST_DIR}/test_client_
 dstack_unit_test(test_client_endpoint SOURCES ${CMAKE_CURRENT_LIST_DIR}/test_client_endpoint.c)
 # Decoding of bodies the simulator never sends, from a canned HTTP server inside the test.
 dstack_unit_test(test_client_decode SOURCES ${CMAKE_CURRENT_LIST_DIR}/test_client_decode.c)
-dstack_unit_test(test_client_rpc SOURCES ${CMAKE_CURRENT_LIST_DIR}/test_client_rpc.c
-                 SIM "--appkeys @FIXTURES@/dstack/appkeys.json")
+# dstack-sim's development identity; _upstream: the official appkeys.json (protocol.md §9 V2).
+dstack_unit_test(test_client_rpc SOURCES ${CMAKE_CURRENT_LIST_DIR}/test_client_rpc.c SIM ""
+                 UPSTREAM UPSTREAM_SIM "--appkeys @FIXTURES@/dstack/appkeys.json")
 dstack_unit_test(test_client_faults SOURCES ${CMAKE_CURRENT_LIST_DIR}/test_client_faults.c
-                 SIM "--appkeys @FIXTURES@/dstack/appkeys.json --fault GetKey=delay:3000 --fault Info=status:503 --fault Attest=garbage --fault Version=truncate --fault Sign=close --fault GetQuote=oversize")
+                 SIM "--fault GetKey=delay:3000 --fault Info=status:503 --fault Attest=garbage --fault Version=truncate --fault Sign=close --fault GetQuote=oversize")
 # The README's library example: builds, and prints Info + a GetKey public key from the simulator.
 add_test(NAME example_agent_info
          COMMAND ${DSTACK_RUN_TEST} 60 -- ${PROJECT_SOURCE_DIR}/tests/lib/with-sim.sh
@@ -14,7 +15,7 @@ add_test(NAME example_agent_info
 dstack_test_properties(example_agent_info 60 "unit;client")
 set_tests_properties(example_agent_info PROPERTIES
                      FAIL_REGULAR_EXPRESSION "Sanitizer|runtime error|agent_info:"
-                     PASS_REGULAR_EXPRESSION "app_id +[0-9a-f]{40}\n(.|\n)*secp256k1 pub +0[23][0-9a-f]+\nchain entries +2")
+                     PASS_REGULAR_EXPRESSION "app_id +${DSTACK_DEV_APP_ID}\n(.|\n)*secp256k1 pub +0[23][0-9a-f]+\nchain entries +2")
 # Without an agent the example fails with the connection message, naming method and socket.
 add_test(NAME example_agent_info_no_agent
          COMMAND ${DSTACK_RUN_TEST} 30 -- $<TARGET_FILE:example-agent_info>)

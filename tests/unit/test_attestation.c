@@ -1,5 +1,8 @@
-/* VersionedAttestation V0 (SCALE) and V1 (msgpack) codecs, plus robustness of every binary
- * and JSON parser against deterministic mutations of the fixtures. */
+/* VersionedAttestation V0 (SCALE) and V1 (msgpack) codecs on attestations made here
+ * (tests/lib/test_evidence.h: a forged quote under a test PKI, a measured boot's event log),
+ * plus robustness of every binary and JSON parser against deterministic mutations of them;
+ * test_attestation_upstream decodes and re-encodes the upstream attestation.bin and
+ * tdx-lite-attestation.json byte for byte. */
 #include <string.h>
 
 #include <json-c/json.h>
@@ -7,166 +10,32 @@
 #include <dstack/attest.h>
 #include <dstack/keys.h>
 
+#include "test_evidence.h"
 #include "test_util.h"
 
-/* ---- a tiny msgpack writer for hand-built V1 blobs ------------------------------------ */
-typedef struct mpw {
-    uint8_t buf[1 << 16];
-    size_t len;
-} mpw;
+#define QUOTE_PAD 70 /* zero bytes after the signature data, as in the agent's quotes */
 
-static void w_raw(mpw *w, const void *p, size_t n)
+/* A V0 attestation of test VM `seed` under a test PKI, and its encoding. */
+static void make_attestation(uint8_t seed, dstack_attestation *att, uint8_t **enc, size_t *enc_len)
 {
-    CU_ASSERT_FATAL(w->len + n <= sizeof(w->buf));
-    memcpy(w->buf + w->len, p, n);
-    w->len += n;
+    qf_pki pki;
+    te_vm vm;
+
+    qf_pki_init(&pki, "Test Root A", 1, true);
+    te_vm_init(&vm, seed);
+    te_attestation(&pki, &vm, NULL, QUOTE_PAD, att);
+    CU_ASSERT_EQUAL_FATAL(dstack_attestation_encode_v0(att, enc, enc_len, NULL), DSTACK_OK);
+    qf_pki_free(&pki);
 }
 
-static void w_byte(mpw *w, uint8_t b)
+/* Its stripped form, as RA-TLS certificates carry it (protocol.md §4.4). */
+static void strip_attestation(dstack_attestation *att)
 {
-    w_raw(w, &b, 1);
-}
+    dstack_event_log stripped;
 
-static void w_be(mpw *w, uint64_t v, int n)
-{
-    for (int i = n - 1; i >= 0; i--)
-        w_byte(w, (uint8_t)(v >> (8 * i)));
-}
-
-static void w_uint(mpw *w, uint64_t v)
-{
-    if (v < 128) {
-        w_byte(w, (uint8_t)v);
-    } else if (v < 256) {
-        w_byte(w, 0xcc);
-        w_byte(w, (uint8_t)v);
-    } else if (v < 65536) {
-        w_byte(w, 0xcd);
-        w_be(w, v, 2);
-    } else {
-        w_byte(w, 0xce);
-        w_be(w, v, 4);
-    }
-}
-
-static void w_str(mpw *w, const char *s)
-{
-    size_t n = strlen(s);
-    if (n < 32) {
-        w_byte(w, (uint8_t)(0xa0 | n));
-    } else {
-        w_byte(w, 0xda);
-        w_be(w, n, 2);
-    }
-    w_raw(w, s, n);
-}
-
-static void w_bin(mpw *w, const uint8_t *p, size_t n)
-{
-    w_byte(w, 0xc5);
-    w_be(w, n, 2);
-    if (n > 0)
-        w_raw(w, p, n);
-}
-
-static void w_array(mpw *w, size_t n)
-{
-    if (n < 16) {
-        w_byte(w, (uint8_t)(0x90 | n));
-    } else {
-        w_byte(w, 0xdc);
-        w_be(w, n, 2);
-    }
-}
-
-static void w_map(mpw *w, size_t n)
-{
-    w_byte(w, (uint8_t)(0x80 | n));
-}
-
-/* Vec<u8> as serde writes it by default: an array of small integers. */
-static void w_int_array(mpw *w, const uint8_t *p, size_t n)
-{
-    w_array(w, n);
-    for (size_t i = 0; i < n; i++)
-        w_uint(w, p[i]);
-}
-
-/* V1 form of a decoded attestation (protocol.md §4.5); options exercise the decoder's leniency. */
-static void write_v1(mpw *w, const dstack_attestation *a, bool bytes_as_bin, bool extra_keys,
-                     const char *stack_kind)
-{
-    w->len = 0;
-    w_map(w, extra_keys ? 4 : 3);
-    if (extra_keys) { /* unknown key with nested content, first */
-        w_str(w, "future");
-        w_map(w, 2);
-        w_str(w, "a");
-        w_array(w, 3);
-        w_byte(w, 0xc0);
-        w_byte(w, 0xcb);
-        w_be(w, 0, 8);
-        w_byte(w, 0xd6);
-        w_be(w, 0, 5);
-        w_str(w, "b");
-        w_byte(w, 0xc3);
-    }
-    w_str(w, "version");
-    w_uint(w, 1);
-    /* stack before platform: key order must not matter */
-    w_str(w, "stack");
-    w_map(w, 2);
-    w_str(w, "kind");
-    w_str(w, stack_kind);
-    w_str(w, "data");
-    w_map(w, extra_keys ? 4 : 3);
-    w_str(w, "report_data");
-    if (bytes_as_bin)
-        w_bin(w, a->report_data, 64);
-    else
-        w_int_array(w, a->report_data, 64);
-    w_str(w, "runtime_events");
-    w_array(w, a->runtime_events_len);
-    for (size_t i = 0; i < a->runtime_events_len; i++) {
-        w_map(w, 2);
-        w_str(w, "event");
-        w_str(w, a->runtime_events[i].event);
-        w_str(w, "payload");
-        w_bin(w, a->runtime_events[i].payload, a->runtime_events[i].payload_len);
-    }
-    w_str(w, "config");
-    w_str(w, a->config);
-    if (extra_keys) {
-        w_str(w, "report_data_payload");
-        w_str(w, "");
-    }
-    w_str(w, "platform");
-    w_map(w, 2);
-    w_str(w, "kind");
-    w_str(w, "tdx");
-    w_str(w, "data");
-    w_map(w, 2);
-    w_str(w, "quote");
-    if (bytes_as_bin)
-        w_bin(w, a->quote, a->quote_len);
-    else
-        w_int_array(w, a->quote, a->quote_len);
-    w_str(w, "event_log");
-    w_array(w, a->tdx_event_log.count);
-    for (size_t i = 0; i < a->tdx_event_log.count; i++) {
-        const dstack_event *ev = &a->tdx_event_log.events[i];
-        w_map(w, 5);
-        w_str(w, "imr");
-        w_uint(w, ev->imr);
-        w_str(w, "event_type");
-        w_uint(w, ev->event_type);
-        w_str(w, "digest");
-        w_bin(w, ev->digest, ev->digest_len);
-        w_str(w, "event");
-        w_str(w, ev->event);
-        w_str(w, "event_payload");
-        w_bin(w, ev->payload, ev->payload_len);
-    }
+    te_strip_log(&att->tdx_event_log, true, &stripped);
+    dstack_event_log_free(&att->tdx_event_log);
+    att->tdx_event_log = stripped;
 }
 
 static void assert_same(const dstack_attestation *a, const dstack_attestation *b)
@@ -193,86 +62,90 @@ static void assert_same(const dstack_attestation *a, const dstack_attestation *b
     }
 }
 
-static uint8_t *read_lite_attestation(size_t *len)
-{
-    uint8_t *text = test_read_fixture("dstack/tdx-lite-attestation.json", NULL), *out;
-    json_object *root = json_tokener_parse((const char *)text), *v;
-    const char *hex;
-
-    CU_ASSERT_FATAL(root != NULL && json_object_object_get_ex(root, "attestation", &v));
-    hex = json_object_get_string(v);
-    out = malloc(strlen(hex) / 2 + 1);
-    CU_ASSERT_FATAL(dstack_hex_decode(hex, strlen(hex), out, strlen(hex) / 2, len));
-    json_object_put(root);
-    free(text);
-    return out;
-}
-
 /* ---- V0 ---------------------------------------------------------------------------------- */
 
-static void test_v0_fixture(void)
+static void test_v0_roundtrip(void)
 {
-    size_t len, out_len;
-    uint8_t *buf = test_read_fixture("dstack/attestation.bin", &len), *out = NULL, zero[64] = {0};
-    dstack_attestation att;
+    dstack_attestation made, att;
+    uint8_t *buf = NULL, *out = NULL, zero[64] = {0};
+    size_t len = 0, out_len;
     dstack_error err;
+    te_vm vm;
+    char *hex;
 
-    CU_ASSERT_EQUAL(len, 9504);
+    make_attestation(1, &made, &buf, &len);
+    te_vm_init(&vm, 1);
     CU_ASSERT_EQUAL_FATAL(dstack_attestation_decode(buf, len, &att, &err), DSTACK_OK);
     CU_ASSERT_EQUAL(att.version, 0);
     CU_ASSERT_EQUAL(att.platform, 0);
-    CU_ASSERT_EQUAL(att.quote_len, 5010);
-    CU_ASSERT_EQUAL(att.tdx_event_log.count, 33);
-    CU_ASSERT_EQUAL(att.runtime_events_len, 9);
+    CU_ASSERT_EQUAL(att.quote_len, made.quote_len);
+    CU_ASSERT_EQUAL(att.tdx_event_log.count, TE_BOOT_EVENTS + TE_RUNTIME_EVENTS);
+    CU_ASSERT_EQUAL_FATAL(att.runtime_events_len, TE_RUNTIME_EVENTS);
     CU_ASSERT_EQUAL(memcmp(att.report_data, zero, 64), 0);
     CU_ASSERT_STRING_EQUAL(att.runtime_events[0].event, "system-preparing");
     CU_ASSERT_STRING_EQUAL(att.runtime_events[1].event, "app-id");
-    CU_ASSERT_HEX_EQUAL(att.runtime_events[1].payload, att.runtime_events[1].payload_len,
-                        "5bb4ff9a3837357f19dc176407a5709c62eb6c56");
+    hex = test_hex(vm.app_id, 20);
+    CU_ASSERT_HEX_EQUAL(att.runtime_events[1].payload, att.runtime_events[1].payload_len, hex);
+    free(hex);
     CU_ASSERT_STRING_EQUAL(att.runtime_events[8].event, "system-ready");
     CU_ASSERT(strlen(att.config) > 0);
+    assert_same(&made, &att);
     CU_ASSERT_EQUAL(dstack_attestation_encode_v0(&att, &out, &out_len, &err), DSTACK_OK);
     CU_ASSERT_EQUAL(out_len, len);
     CU_ASSERT(out != NULL && memcmp(out, buf, len) == 0);
     free(out);
     dstack_attestation_free(&att);
     dstack_attestation_free(&att); /* idempotent */
+    dstack_attestation_free(&made);
     free(buf);
 }
 
-static void test_v0_lite_fixture(void)
+/* The stripped form: named boot events and runtime events only, runtime digests empty. */
+static void test_v0_stripped(void)
 {
-    size_t len, out_len;
-    uint8_t *buf = read_lite_attestation(&len), *out = NULL;
-    dstack_attestation att;
+    dstack_attestation made, att;
+    uint8_t *buf = NULL, *out = NULL;
+    size_t len = 0, out_len;
     dstack_error err;
     size_t blank = 0;
 
+    make_attestation(2, &made, &buf, &len);
+    free(buf);
+    strip_attestation(&made);
+    CU_ASSERT_EQUAL_FATAL(dstack_attestation_encode_v0(&made, &buf, &len, &err), DSTACK_OK);
     CU_ASSERT_EQUAL_FATAL(dstack_attestation_decode(buf, len, &att, &err), DSTACK_OK);
     CU_ASSERT_EQUAL(att.version, 0);
-    CU_ASSERT_EQUAL(att.tdx_event_log.count, 12);
-    CU_ASSERT_EQUAL(att.runtime_events_len, 9);
+    CU_ASSERT_EQUAL(att.tdx_event_log.count, TE_NAMED_BOOT_EVENTS + TE_RUNTIME_EVENTS);
+    CU_ASSERT_EQUAL(att.runtime_events_len, TE_RUNTIME_EVENTS);
     for (size_t i = 0; i < att.tdx_event_log.count; i++)
         blank += att.tdx_event_log.events[i].digest_len == 0;
-    CU_ASSERT_EQUAL(blank, 9);
+    CU_ASSERT_EQUAL(blank, TE_RUNTIME_EVENTS);
+    assert_same(&made, &att);
     CU_ASSERT_EQUAL(dstack_attestation_encode_v0(&att, &out, &out_len, &err), DSTACK_OK);
     CU_ASSERT(out_len == len && memcmp(out, buf, len) == 0);
     free(out);
     dstack_attestation_free(&att);
+    dstack_attestation_free(&made);
     free(buf);
 }
 
-/* The quote length of attestation.bin (5010, compact mode 1) rewritten in modes 2 and 3. */
+/* The quote length (compact mode 1 in the encoder's output) rewritten in modes 2 and 3. */
 static void test_v0_compact_modes(void)
 {
-    size_t len;
-    uint8_t *buf = test_read_fixture("dstack/attestation.bin", &len), *alt = malloc(len + 8);
-    dstack_attestation ref, att;
+    dstack_attestation made, ref, att;
+    uint8_t *buf = NULL, *alt;
+    size_t len = 0;
     dstack_error err;
-    uint32_t mode2 = (5010u << 2) | 2;
-    static const uint8_t mode3[5] = {0x03, 0x92, 0x13, 0x00, 0x00}; /* 4 LE bytes: 5010 */
+    uint32_t qlen, mode2;
+    uint8_t mode3[5] = {0x03};
 
-    CU_ASSERT_EQUAL_FATAL(buf[2] | buf[3] << 8, (5010 << 2) | 1);
+    make_attestation(3, &made, &buf, &len);
+    qlen = (uint32_t)made.quote_len;
+    CU_ASSERT_FATAL(qlen >= 64 && qlen < 16384); /* a two-byte compact length */
+    CU_ASSERT_EQUAL_FATAL(buf[2] | buf[3] << 8, (qlen << 2) | 1);
+    mode2 = (qlen << 2) | 2;
+    qf_put_le(mode3 + 1, qlen, 4);
+    alt = malloc(len + 8);
     CU_ASSERT_EQUAL_FATAL(dstack_attestation_decode(buf, len, &ref, &err), DSTACK_OK);
     memcpy(alt, buf, 2);
     for (int i = 0; i < 4; i++)
@@ -294,6 +167,7 @@ static void test_v0_compact_modes(void)
     memset(alt + 3, 0xff, 4);
     CU_ASSERT_EQUAL(dstack_attestation_decode(alt, len + 3, &att, &err), DSTACK_ERR_PROTOCOL);
     dstack_attestation_free(&ref);
+    dstack_attestation_free(&made);
     free(alt);
     free(buf);
 }
@@ -327,12 +201,15 @@ static void test_v0_encoder_compact_lengths(void)
 
 static void test_v0_negative(void)
 {
-    size_t len;
-    uint8_t *buf = test_read_fixture("dstack/attestation.bin", &len);
-    uint8_t *big = malloc(len + 1);
-    dstack_attestation att;
+    size_t len = 0;
+    uint8_t *buf = NULL, *big;
+    dstack_attestation made, att;
     dstack_error err;
     size_t failures = 0;
+
+    make_attestation(4, &made, &buf, &len);
+    dstack_attestation_free(&made);
+    big = malloc(len + 1);
 
     /* every strict prefix fails cleanly */
     for (size_t n = 0; n < len; n++)
@@ -359,32 +236,32 @@ static void test_v0_negative(void)
 
 static void test_v1_decode(void)
 {
-    size_t len;
-    uint8_t *buf = test_read_fixture("dstack/attestation.bin", &len);
+    size_t len = 0;
+    uint8_t *buf = NULL;
     dstack_attestation ref, att;
     dstack_error err;
-    mpw *w = malloc(sizeof(*w));
+    te_buf wb = {0}, *w = &wb;
 
-    CU_ASSERT_EQUAL_FATAL(dstack_attestation_decode(buf, len, &ref, &err), DSTACK_OK);
+    make_attestation(5, &ref, &buf, &len);
     ref.report_data[0] = 0xaa;
     ref.report_data[63] = 0x55;
     for (int variant = 0; variant < 4; variant++) {
-        write_v1(w, &ref, variant & 1, variant & 2, (variant & 2) ? "dstack-pod" : "dstack");
-        CU_ASSERT_EQUAL_FATAL(dstack_attestation_decode(w->buf, w->len, &att, &err), DSTACK_OK);
+        te_write_v1(w, &ref, variant & 1, variant & 2, (variant & 2) ? "dstack-pod" : "dstack");
+        CU_ASSERT_EQUAL_FATAL(dstack_attestation_decode(w->p, w->len, &att, &err), DSTACK_OK);
         CU_ASSERT_EQUAL(att.version, 1);
         assert_same(&ref, &att);
         dstack_attestation_free(&att);
     }
     /* every strict prefix fails cleanly */
-    write_v1(w, &ref, true, true, "dstack");
+    te_write_v1(w, &ref, true, true, "dstack");
     for (size_t n = 0; n < w->len; n++) {
-        if (dstack_attestation_decode(w->buf, n, &att, &err) != DSTACK_ERR_PROTOCOL) {
+        if (dstack_attestation_decode(w->p, n, &att, &err) != DSTACK_ERR_PROTOCOL) {
             CU_FAIL("truncated V1 accepted");
             break;
         }
     }
     dstack_attestation_free(&ref);
-    free(w);
+    te_buf_free(w);
     free(buf);
 }
 
@@ -398,73 +275,73 @@ static dstack_status decode_bytes(const uint8_t *p, size_t n, dstack_error *err)
 
 static void test_v1_negative(void)
 {
-    mpw *w = malloc(sizeof(*w));
+    te_buf wb = {0}, *w = &wb;
     dstack_error err;
     uint8_t rd[64] = {0};
 
     /* version 2 */
     w->len = 0;
-    w_map(w, 1);
-    w_str(w, "version");
-    w_uint(w, 2);
-    CU_ASSERT_EQUAL(decode_bytes(w->buf, w->len, &err), DSTACK_ERR_PROTOCOL);
+    mp_map(w, 1);
+    mp_str(w, "version");
+    mp_uint(w, 2);
+    CU_ASSERT_EQUAL(decode_bytes(w->p, w->len, &err), DSTACK_ERR_PROTOCOL);
     CU_ASSERT_PTR_NOT_NULL(strstr(err.message, "version"));
     /* only version: platform and stack missing */
     w->len = 0;
-    w_map(w, 1);
-    w_str(w, "version");
-    w_uint(w, 1);
-    CU_ASSERT_EQUAL(decode_bytes(w->buf, w->len, &err), DSTACK_ERR_PROTOCOL);
+    mp_map(w, 1);
+    mp_str(w, "version");
+    mp_uint(w, 1);
+    CU_ASSERT_EQUAL(decode_bytes(w->p, w->len, &err), DSTACK_ERR_PROTOCOL);
     /* report_data of 63 bytes, and a non-TDX platform that is otherwise fine */
     for (int good = 0; good < 2; good++) {
         w->len = 0;
-        w_map(w, 3);
-        w_str(w, "version");
-        w_uint(w, 1);
-        w_str(w, "platform");
-        w_map(w, 1);
-        w_str(w, "kind");
-        w_str(w, "gcp-tdx");
-        w_str(w, "stack");
-        w_map(w, 2);
-        w_str(w, "kind");
-        w_str(w, "dstack");
-        w_str(w, "data");
-        w_map(w, 1);
-        w_str(w, "report_data");
-        w_int_array(w, rd, good ? 64 : 63);
+        mp_map(w, 3);
+        mp_str(w, "version");
+        mp_uint(w, 1);
+        mp_str(w, "platform");
+        mp_map(w, 1);
+        mp_str(w, "kind");
+        mp_str(w, "gcp-tdx");
+        mp_str(w, "stack");
+        mp_map(w, 2);
+        mp_str(w, "kind");
+        mp_str(w, "dstack");
+        mp_str(w, "data");
+        mp_map(w, 1);
+        mp_str(w, "report_data");
+        mp_int_array(w, rd, good ? 64 : 63);
         if (good) {
             dstack_attestation att;
-            CU_ASSERT_EQUAL(dstack_attestation_decode(w->buf, w->len, &att, &err), DSTACK_OK);
+            CU_ASSERT_EQUAL(dstack_attestation_decode(w->p, w->len, &att, &err), DSTACK_OK);
             CU_ASSERT_EQUAL(att.platform, 1);
             CU_ASSERT_PTR_NULL(att.quote);
             dstack_attestation_free(&att);
         } else {
-            CU_ASSERT_EQUAL(decode_bytes(w->buf, w->len, &err), DSTACK_ERR_PROTOCOL);
+            CU_ASSERT_EQUAL(decode_bytes(w->p, w->len, &err), DSTACK_ERR_PROTOCOL);
             CU_ASSERT_PTR_NOT_NULL(strstr(err.message, "64 bytes"));
         }
     }
     /* byte array element out of range (256) */
     w->len = 0;
-    w_map(w, 1);
-    w_str(w, "stack");
-    w_map(w, 2);
-    w_str(w, "kind");
-    w_str(w, "dstack");
-    w_str(w, "data");
-    w_map(w, 1);
-    w_str(w, "report_data");
-    w_array(w, 1);
-    w_uint(w, 256);
-    CU_ASSERT_EQUAL(decode_bytes(w->buf, w->len, &err), DSTACK_ERR_PROTOCOL);
+    mp_map(w, 1);
+    mp_str(w, "stack");
+    mp_map(w, 2);
+    mp_str(w, "kind");
+    mp_str(w, "dstack");
+    mp_str(w, "data");
+    mp_map(w, 1);
+    mp_str(w, "report_data");
+    mp_array(w, 1);
+    mp_uint(w, 256);
+    CU_ASSERT_EQUAL(decode_bytes(w->p, w->len, &err), DSTACK_ERR_PROTOCOL);
     /* unknown key nested 100 deep */
     w->len = 0;
-    w_map(w, 1);
-    w_str(w, "deep");
+    mp_map(w, 1);
+    mp_str(w, "deep");
     for (int i = 0; i < 100; i++)
-        w_array(w, 1);
-    w_byte(w, 0xc0);
-    CU_ASSERT_EQUAL(decode_bytes(w->buf, w->len, &err), DSTACK_ERR_PROTOCOL);
+        mp_array(w, 1);
+    te_put(w, "\xc0", 1);
+    CU_ASSERT_EQUAL(decode_bytes(w->p, w->len, &err), DSTACK_ERR_PROTOCOL);
     /* huge declared lengths with a short buffer */
     {
         static const uint8_t map32[] = {0xdf, 0xff, 0xff, 0xff, 0xff, 0xa1, 'x', 0xc0};
@@ -482,7 +359,7 @@ static void test_v1_negative(void)
         CU_ASSERT_EQUAL(decode_bytes(never, sizeof(never), &err), DSTACK_ERR_PROTOCOL);
         CU_ASSERT_EQUAL(decode_bytes(intkey, sizeof(intkey), &err), DSTACK_ERR_PROTOCOL);
     }
-    free(w);
+    te_buf_free(w);
 }
 
 /* ---- robustness: deterministic mutations and truncations -------------------------------- */
@@ -577,49 +454,112 @@ static void parse_event_log(const uint8_t *buf, size_t len)
 
 static void test_robustness(void)
 {
-    size_t len;
-    uint8_t *bin = test_read_fixture("dstack/attestation.bin", &len);
-    uint8_t *quote, *lite;
+    size_t len = 0;
+    uint8_t *bin = NULL;
     dstack_attestation ref;
     dstack_error err;
-    mpw *w = malloc(sizeof(*w));
-    json_object *root;
-    uint8_t *text;
-    const char *log_json;
+    te_buf wb = {0}, *w = &wb;
+    char *log_json;
 
+    make_attestation(6, &ref, &bin, &len);
     run_mutations(bin, len, parse_attestation, 3000);
-    CU_ASSERT_EQUAL_FATAL(dstack_attestation_decode(bin, len, &ref, &err), DSTACK_OK);
-    write_v1(w, &ref, false, true, "dstack");
-    run_mutations(w->buf, w->len, parse_attestation, 3000);
-    write_v1(w, &ref, true, false, "dstack");
-    run_mutations(w->buf, w->len, parse_attestation, 2000);
-    dstack_attestation_free(&ref);
+    te_write_v1(w, &ref, false, true, "dstack");
+    run_mutations(w->p, w->len, parse_attestation, 3000);
+    te_write_v1(w, &ref, true, false, "dstack");
+    run_mutations(w->p, w->len, parse_attestation, 2000);
+    run_mutations(ref.quote, ref.quote_len, parse_quote, 3000);
+    log_json = dstack_event_log_to_json(&ref.tdx_event_log);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(log_json);
+    run_mutations((const uint8_t *)log_json, strlen(log_json), parse_event_log, 3000);
+    free(log_json);
     free(bin);
 
-    lite = read_lite_attestation(&len);
-    run_mutations(lite, len, parse_attestation, 2000);
-    free(lite);
-
-    quote = test_read_fixture("dstack/tdx_quote", &len);
-    run_mutations(quote, len, parse_quote, 3000);
-    free(quote);
-
-    text = test_read_fixture("dstack/quote-report.json", NULL);
-    root = json_tokener_parse((const char *)text);
-    CU_ASSERT_FATAL(root != NULL);
-    log_json = json_object_get_string(json_object_object_get(root, "event_log"));
-    run_mutations((const uint8_t *)log_json, strlen(log_json), parse_event_log, 3000);
-    json_object_put(root);
-    free(text);
-    free(w);
+    strip_attestation(&ref);
+    CU_ASSERT_EQUAL_FATAL(dstack_attestation_encode_v0(&ref, &bin, &len, &err), DSTACK_OK);
+    run_mutations(bin, len, parse_attestation, 2000);
+    free(bin);
+    dstack_attestation_free(&ref);
+    te_buf_free(w);
     CU_PASS("no crash, no leak (checked under ASan)");
 }
 
+/* ---- upstream data ----------------------------------------------------------------------- */
+
+static uint8_t *read_lite_attestation(size_t *len)
+{
+    uint8_t *text = test_read_fixture("dstack/tdx-lite-attestation.json", NULL), *out;
+    json_object *root = json_tokener_parse((const char *)text), *v;
+    const char *hex;
+
+    CU_ASSERT_FATAL(root != NULL && json_object_object_get_ex(root, "attestation", &v));
+    hex = json_object_get_string(v);
+    out = malloc(strlen(hex) / 2 + 1);
+    CU_ASSERT_FATAL(dstack_hex_decode(hex, strlen(hex), out, strlen(hex) / 2, len));
+    json_object_put(root);
+    free(text);
+    return out;
+}
+
+/* attestation.bin (protocol.md §9): its exact shape, and the V0 encoder reproduces it. */
+static void test_v0_fixture(void)
+{
+    size_t len, out_len;
+    uint8_t *buf = test_read_fixture("dstack/attestation.bin", &len), *out = NULL, zero[64] = {0};
+    dstack_attestation att;
+    dstack_error err;
+
+    CU_ASSERT_EQUAL(len, 9504);
+    CU_ASSERT_EQUAL_FATAL(dstack_attestation_decode(buf, len, &att, &err), DSTACK_OK);
+    CU_ASSERT_EQUAL(att.version, 0);
+    CU_ASSERT_EQUAL(att.platform, 0);
+    CU_ASSERT_EQUAL(att.quote_len, 5010);
+    CU_ASSERT_EQUAL(att.tdx_event_log.count, 33);
+    CU_ASSERT_EQUAL(att.runtime_events_len, 9);
+    CU_ASSERT_EQUAL(memcmp(att.report_data, zero, 64), 0);
+    CU_ASSERT_STRING_EQUAL(att.runtime_events[0].event, "system-preparing");
+    CU_ASSERT_STRING_EQUAL(att.runtime_events[1].event, "app-id");
+    CU_ASSERT_HEX_EQUAL(att.runtime_events[1].payload, att.runtime_events[1].payload_len,
+                        "5bb4ff9a3837357f19dc176407a5709c62eb6c56");
+    CU_ASSERT_STRING_EQUAL(att.runtime_events[8].event, "system-ready");
+    CU_ASSERT(strlen(att.config) > 0);
+    CU_ASSERT_EQUAL(dstack_attestation_encode_v0(&att, &out, &out_len, &err), DSTACK_OK);
+    CU_ASSERT_EQUAL(out_len, len);
+    CU_ASSERT(out != NULL && memcmp(out, buf, len) == 0);
+    free(out);
+    dstack_attestation_free(&att);
+    dstack_attestation_free(&att); /* idempotent */
+    free(buf);
+}
+
+/* tdx-lite-attestation.json: the stripped form a current agent embeds, byte for byte. */
+static void test_v0_lite_fixture(void)
+{
+    size_t len, out_len;
+    uint8_t *buf = read_lite_attestation(&len), *out = NULL;
+    dstack_attestation att;
+    dstack_error err;
+    size_t blank = 0;
+
+    CU_ASSERT_EQUAL_FATAL(dstack_attestation_decode(buf, len, &att, &err), DSTACK_OK);
+    CU_ASSERT_EQUAL(att.version, 0);
+    CU_ASSERT_EQUAL(att.tdx_event_log.count, 12);
+    CU_ASSERT_EQUAL(att.runtime_events_len, 9);
+    for (size_t i = 0; i < att.tdx_event_log.count; i++)
+        blank += att.tdx_event_log.events[i].digest_len == 0;
+    CU_ASSERT_EQUAL(blank, 9);
+    CU_ASSERT_EQUAL(dstack_attestation_encode_v0(&att, &out, &out_len, &err), DSTACK_OK);
+    CU_ASSERT(out_len == len && memcmp(out, buf, len) == 0);
+    free(out);
+    dstack_attestation_free(&att);
+    free(buf);
+}
+
+/* The quote length of attestation.bin (5010, compact mode 1) rewritten in modes 2 and 3. */
 int main(void)
 {
     static const test_case cases[] = {
-        {"V0 attestation.bin decodes and re-encodes", test_v0_fixture},
-        {"V0 tdx-lite (stripped) decodes and re-encodes", test_v0_lite_fixture},
+        {"V0 attestation decodes and re-encodes", test_v0_roundtrip},
+        {"V0 stripped attestation decodes and re-encodes", test_v0_stripped},
         {"V0 compact integer modes", test_v0_compact_modes},
         {"V0 encoder length modes", test_v0_encoder_compact_lengths},
         {"V0 negative", test_v0_negative},
@@ -628,5 +568,10 @@ int main(void)
         {"mutation robustness", test_robustness},
         {NULL, NULL},
     };
-    return test_run_suite("attestation", cases);
+    static const test_case upstream[] = {
+        {"V0 attestation.bin decodes and re-encodes", test_v0_fixture},
+        {"V0 tdx-lite (stripped) decodes and re-encodes", test_v0_lite_fixture},
+        {NULL, NULL},
+    };
+    return test_run_split_suite("attestation", cases, upstream);
 }

@@ -1,5 +1,6 @@
-/* CCEL (TCG2 crypto-agile boot event log) parsing against ccel.bin and its insta snapshot,
- * plus hostile tables built here. */
+/* CCEL (TCG2 crypto-agile boot event log) parsing on tables made here from a measured boot
+ * (tests/lib/test_evidence.h) and hostile tables built here; test_ccel_upstream checks the
+ * upstream ccel.bin against its insta snapshot and quote-report.json. */
 #include <string.h>
 
 #include <json-c/json.h>
@@ -7,7 +8,108 @@
 #include <dstack/attest.h>
 #include <dstack/keys.h>
 
+#include "test_evidence.h"
 #include "test_util.h"
+
+/* A firmware's table for test VM 1's boot events: header, events, then CCEL_FILL bytes of
+ * 0xFF fill. *used = header + events; `log` gets the VM's whole event log. */
+#define CCEL_FILL 67
+
+static void own_table(te_buf *t, dstack_event_log *log, size_t *used)
+{
+    te_vm vm;
+
+    memset(t, 0, sizeof(*t));
+    te_vm_init(&vm, 1);
+    te_event_log(&vm, log);
+    *used = te_ccel_table(log, 0, t);
+    for (int i = 0; i < CCEL_FILL; i++)
+        te_put(t, "\xff", 1);
+}
+
+/* Every boot event comes back: MR index 1..3 as RTMR0..2, SHA-384 digest, event data as
+ * payload, no name (CCEL has none). */
+static void test_ccel_own_table(void)
+{
+    te_buf t;
+    dstack_event_log src, log;
+    size_t used;
+    dstack_error err;
+
+    own_table(&t, &src, &used);
+    CU_ASSERT_EQUAL_FATAL(dstack_ccel_parse(t.p, t.len, &log, &err), DSTACK_OK);
+    CU_ASSERT_EQUAL_FATAL(log.count, TE_BOOT_EVENTS);
+    for (size_t i = 0; i < log.count; i++) {
+        const dstack_event *ev = &log.events[i], *want = &src.events[i];
+
+        CU_ASSERT_EQUAL(ev->imr, want->imr);
+        CU_ASSERT_EQUAL(ev->event_type, want->event_type);
+        CU_ASSERT_STRING_EQUAL(ev->event, "");
+        CU_ASSERT_EQUAL_FATAL(ev->digest_len, 48);
+        CU_ASSERT_EQUAL(memcmp(ev->digest, want->digest, 48), 0);
+        CU_ASSERT_EQUAL_FATAL(ev->payload_len, want->payload_len);
+        CU_ASSERT_EQUAL(memcmp(ev->payload, want->payload, ev->payload_len), 0);
+    }
+    dstack_event_log_free(&log);
+    dstack_event_log_free(&src);
+    te_buf_free(&t);
+}
+
+/* The table's RTMR0–2 replay to what the VM's full event log replays to; RTMR3 is extended
+ * later (by the agent), so it stays zero. */
+static void test_ccel_own_replay(void)
+{
+    te_buf t;
+    dstack_event_log src, log;
+    size_t used;
+    uint8_t rtmr[4][48], want[4][48], zero[48] = {0};
+    bool valid[4];
+    dstack_error err;
+
+    own_table(&t, &src, &used);
+    CU_ASSERT_EQUAL_FATAL(dstack_ccel_parse(t.p, t.len, &log, &err), DSTACK_OK);
+    dstack_event_log_replay(&log, rtmr, valid);
+    dstack_event_log_replay(&src, want, NULL);
+    for (int i = 0; i < 4; i++)
+        CU_ASSERT(valid[i]);
+    CU_ASSERT_EQUAL(memcmp(rtmr, want, 3 * 48), 0);
+    CU_ASSERT_EQUAL(memcmp(rtmr[3], zero, 48), 0);
+    CU_ASSERT_NOT_EQUAL(memcmp(want[3], zero, 48), 0);
+    dstack_event_log_free(&log);
+    dstack_event_log_free(&src);
+    te_buf_free(&t);
+}
+
+/* Every prefix either parses (it ends on an event boundary or inside the fill) or fails with
+ * a protocol error; never more events than the whole table. */
+static void test_ccel_own_truncations(void)
+{
+    te_buf t;
+    dstack_event_log src, log;
+    size_t used, boundaries = 0;
+    dstack_error err;
+
+    own_table(&t, &src, &used);
+    for (size_t n = 0; n <= t.len; n++) {
+        dstack_status st = dstack_ccel_parse(t.p, n, &log, &err);
+
+        CU_ASSERT(st == DSTACK_OK || st == DSTACK_ERR_PROTOCOL);
+        if (st == DSTACK_OK) {
+            boundaries++;
+            CU_ASSERT(log.count <= TE_BOOT_EVENTS);
+        } else {
+            CU_ASSERT_EQUAL(log.count, 0);
+            CU_ASSERT_PTR_NOT_NULL(strstr(err.message, "CCEL"));
+        }
+        dstack_event_log_free(&log);
+    }
+    /* the header alone, each event end, and every length in the 0xFF fill */
+    CU_ASSERT_EQUAL(boundaries, 1 + TE_BOOT_EVENTS + CCEL_FILL);
+    dstack_event_log_free(&src);
+    te_buf_free(&t);
+}
+
+/* ---- upstream data ----------------------------------------------------------------------- */
 
 /* The JSON array of an insta snapshot: a YAML-like header between two "---" lines first. */
 static char *snapshot_json(const char *name)
@@ -110,9 +212,10 @@ static void test_ccel_replay_consistent(void)
     free(bin);
 }
 
-/* Every prefix of the real table either parses (it ends on an event boundary followed by
- * nothing) or fails with a protocol error; never more events than the whole table. */
-static void test_ccel_truncations(void)
+/* Every prefix of ccel.bin (18 events ending at byte 1933) either parses (it ends on an event
+ * boundary followed by nothing) or fails with a protocol error; never more events than the whole
+ * table. */
+static void test_ccel_truncations_upstream(void)
 {
     size_t len, boundaries = 0;
     uint8_t *bin = test_read_fixture("dstack/ccel.bin", &len);
@@ -284,11 +387,17 @@ static void test_ccel_synthetic(void)
 int main(void)
 {
     static const test_case cases[] = {
-        {"ccel.bin equals the cc-eventlog snapshot", test_ccel_matches_snapshot},
-        {"ccel.bin boot RTMRs are consistent", test_ccel_replay_consistent},
-        {"ccel.bin truncated at every length", test_ccel_truncations},
+        {"table made here parses to its boot events", test_ccel_own_table},
+        {"table made here replays RTMR0-2 like the event log", test_ccel_own_replay},
+        {"table made here truncated at every length", test_ccel_own_truncations},
         {"synthetic tables: fill, NO_ACTION, MR 0, hostile lengths", test_ccel_synthetic},
         {NULL, NULL},
     };
-    return test_run_suite("ccel", cases);
+    static const test_case upstream[] = {
+        {"ccel.bin equals the cc-eventlog snapshot", test_ccel_matches_snapshot},
+        {"ccel.bin boot RTMRs are consistent", test_ccel_replay_consistent},
+        {"ccel.bin truncated at every length", test_ccel_truncations_upstream},
+        {NULL, NULL},
+    };
+    return test_run_split_suite("ccel", cases, upstream);
 }

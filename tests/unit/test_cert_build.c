@@ -1,5 +1,7 @@
 /* dstack_cert_build (protocol.md §4.6 layout) and dstack_ratls_inspect
- * (protocol.md §4.1–§4.3, §4.7) on certificates built here around the fixture attestation. */
+ * (protocol.md §4.1–§4.3, §4.7) on certificates built here around attestations made here
+ * (tests/lib/test_evidence.h). test_cert_build_upstream rebuilds the official simulator's CA
+ * certificate (rcgen's layout). */
 #include <string.h>
 
 #include <json-c/json.h>
@@ -10,6 +12,7 @@
 #include <dstack/keys.h>
 
 #include "crypto/pkey_util.h"
+#include "test_evidence.h"
 #include "test_util.h"
 
 #define T_1975 157766400LL  /* 1975-01-01T00:00:00Z, the agent's default notBefore */
@@ -28,10 +31,9 @@ static EVP_PKEY *key_from_hex(dstack_key_alg alg, const char *hex)
     return pkey;
 }
 
-/* The simulator CA certificate and its private key from appkeys.json. */
-static void load_sim_ca(X509 **cert, EVP_PKEY **key)
+/* The CA certificate and its private key of an appkeys.json text (caller frees `text`). */
+static void appkeys_ca(const uint8_t *text, X509 **cert, EVP_PKEY **key)
 {
-    uint8_t *text = test_read_fixture("dstack/appkeys.json", NULL);
     json_object *root = json_tokener_parse((const char *)text), *v;
     BIO *bio;
 
@@ -47,7 +49,21 @@ static void load_sim_ca(X509 **cert, EVP_PKEY **key)
     BIO_free(bio);
     CU_ASSERT_FATAL(*cert != NULL && *key != NULL);
     json_object_put(root);
-    free(text);
+}
+
+/* A P-256 CA made here, named like the KMS CA of the agent's chains. */
+static void make_ca(X509 **cert, EVP_PKEY **key)
+{
+    dstack_cert_spec spec = {.common_name = "Dstack KMS CA (test)",
+                             .organization = "Dstack",
+                             .is_ca = true,
+                             .ca_pathlen = 1,
+                             .not_before = T_1975,
+                             .not_after = T_2050,
+                             .serial_from_key = true};
+
+    *key = qf_p256(0x21);
+    CU_ASSERT_EQUAL_FATAL(dstack_cert_build(&spec, *key, NULL, NULL, cert, NULL), DSTACK_OK);
 }
 
 static int ext_index(X509 *x, int nid)
@@ -55,26 +71,19 @@ static int ext_index(X509 *x, int nid)
     return X509_get_ext_by_NID(x, nid, -1);
 }
 
-/* Rebuilds the simulator CA the way rcgen did: serial, SKI, names and layout must match. */
-static void test_ca_matches_simulator(void)
+/* Rebuilds `ref` (a CA of an appkeys.json, with `key`) from `spec`: serial, SKI, names and
+ * layout must match. */
+static void check_ca_rebuild(X509 *ref, EVP_PKEY *key, dstack_cert_spec *spec)
 {
-    X509 *ref = NULL, *ca = NULL;
-    EVP_PKEY *key = NULL;
+    X509 *ca = NULL;
     dstack_error err;
     const ASN1_TIME *na;
     struct tm tm;
-    dstack_cert_spec spec = {.common_name = "Dstack KMS CA",
-                             .organization = "Dstack",
-                             .is_ca = true,
-                             .ca_pathlen = 1,
-                             .not_before = T_1975,
-                             .serial_from_key = true};
 
-    load_sim_ca(&ref, &key);
     na = X509_get0_notAfter(ref);
     CU_ASSERT_FATAL(ASN1_TIME_to_tm(na, &tm) == 1);
-    spec.not_after = (int64_t)timegm(&tm);
-    CU_ASSERT_EQUAL_FATAL(dstack_cert_build(&spec, key, NULL, NULL, &ca, &err), DSTACK_OK);
+    spec->not_after = (int64_t)timegm(&tm);
+    CU_ASSERT_EQUAL_FATAL(dstack_cert_build(spec, key, NULL, NULL, &ca, &err), DSTACK_OK);
     /* protocol.md §4.6 [verified]: serial = SHA-256(raw point)[0..20], top bit cleared */
     CU_ASSERT_EQUAL(ASN1_INTEGER_cmp(X509_get0_serialNumber(ca), X509_get0_serialNumber(ref)), 0);
     CU_ASSERT_EQUAL(
@@ -93,9 +102,48 @@ static void test_ca_matches_simulator(void)
     CU_ASSERT_EQUAL(X509_get_pathlen(ca), 1);
     CU_ASSERT(X509_EXTENSION_get_critical(X509_get_ext(ca, 2)));
     CU_ASSERT_EQUAL(X509_verify(ca, key), 1);
+    CU_ASSERT_EQUAL(X509_verify(ref, key), 1);
     X509_free(ca);
+}
+
+/* dstack-sim's development CA (docs/dstack-sim.md), from `dstack-sim --write-appkeys`. */
+static void test_ca_matches_dev_ca(void)
+{
+    uint8_t *text = test_dev_appkeys(NULL);
+    X509 *ref = NULL;
+    EVP_PKEY *key = NULL;
+    dstack_cert_spec spec = {.common_name = "dstack-sim INSECURE development CA",
+                             .organization = "dstack-sim",
+                             .is_ca = true,
+                             .ca_pathlen = 1,
+                             .not_before = T_1975,
+                             .serial_from_key = true};
+
+    appkeys_ca(text, &ref, &key);
+    check_ca_rebuild(ref, key, &spec);
     X509_free(ref);
     EVP_PKEY_free(key);
+    free(text);
+}
+
+/* The official simulator's CA, made by rcgen (upstream appkeys.json). */
+static void test_ca_matches_simulator(void)
+{
+    uint8_t *text = test_read_fixture("dstack/appkeys.json", NULL);
+    X509 *ref = NULL;
+    EVP_PKEY *key = NULL;
+    dstack_cert_spec spec = {.common_name = "Dstack KMS CA",
+                             .organization = "Dstack",
+                             .is_ca = true,
+                             .ca_pathlen = 1,
+                             .not_before = T_1975,
+                             .serial_from_key = true};
+
+    appkeys_ca(text, &ref, &key);
+    check_ca_rebuild(ref, key, &spec);
+    X509_free(ref);
+    EVP_PKEY_free(key);
+    free(text);
 }
 
 static void test_leaf_layout(void)
@@ -123,7 +171,7 @@ static void test_leaf_layout(void)
     const unsigned char *p;
     ASN1_OCTET_STRING *inner;
 
-    load_sim_ca(&ca, &ca_key);
+    make_ca(&ca, &ca_key);
     CU_ASSERT_EQUAL_FATAL(dstack_cert_build(&spec, key, ca_key, ca, &leaf, &err), DSTACK_OK);
     CU_ASSERT_EQUAL(X509_verify(leaf, ca_key), 1);
     CU_ASSERT_EQUAL(X509_NAME_cmp(X509_get_issuer_name(leaf), X509_get_subject_name(ca)), 0);
@@ -255,23 +303,23 @@ static void test_cert_build_negative(void)
 
 /* ---- RA-TLS inspection ------------------------------------------------------------------ */
 
-/* attestation.bin re-targeted at `key`: report_data in the attestation and in quote bytes
- * 568..632, exactly what the simulator does (protocol.md §6). */
-static void attestation_for_key(EVP_PKEY *key, dstack_attestation *att, uint8_t rd[64])
+/* An attestation made for `key`: report_data = SHA-512("ratls-cert:" || SPKI) in the attestation
+ * and in quote bytes 568..632, as the agent and the simulator make them (protocol.md §4.2). */
+static void attestation_for_key(EVP_PKEY *key, dstack_attestation *att, uint8_t rd[64], te_vm *vm)
 {
-    size_t len;
-    uint8_t *bin = test_read_fixture("dstack/attestation.bin", &len);
     unsigned char *spki = NULL;
     size_t spki_len;
     dstack_error err;
+    qf_pki pki;
 
     CU_ASSERT_EQUAL_FATAL(dstack_pkey_to_spki_der(key, &spki, &spki_len, &err), DSTACK_OK);
     dstack_ratls_report_data(spki, spki_len, rd);
     OPENSSL_free(spki);
-    CU_ASSERT_EQUAL_FATAL(dstack_attestation_decode(bin, len, att, &err), DSTACK_OK);
-    memcpy(att->report_data, rd, 64);
-    memcpy(att->quote + 568, rd, 64);
-    free(bin);
+    qf_pki_init(&pki, "Test Root A", 1, true);
+    te_vm_init(vm, 1);
+    te_attestation(&pki, vm, rd, 70, att);
+    CU_ASSERT_EQUAL(memcmp(att->quote + 568, rd, 64), 0);
+    qf_pki_free(&pki);
 }
 
 static X509 *cert_with_exts(EVP_PKEY *key, const dstack_cert_ext *exts, size_t n)
@@ -312,16 +360,16 @@ static void test_inspect_v0(void)
 {
     EVP_PKEY *key = key_from_hex(DSTACK_ALG_P256, secret_hex);
     dstack_attestation att;
-    uint8_t rd[64], *enc = NULL, app_id[20];
+    uint8_t rd[64], *enc = NULL, *app_id;
     size_t enc_len;
     dstack_ratls_info info;
     dstack_error err;
     X509 *x;
+    te_vm vm;
 
-    attestation_for_key(key, &att, rd);
+    attestation_for_key(key, &att, rd, &vm);
+    app_id = vm.app_id;
     CU_ASSERT_EQUAL_FATAL(dstack_attestation_encode_v0(&att, &enc, &enc_len, &err), DSTACK_OK);
-    CU_ASSERT_FATAL(
-        dstack_hex_decode("5bb4ff9a3837357f19dc176407a5709c62eb6c56", 40, app_id, 20, NULL));
     {
         dstack_cert_ext exts[] = {{DSTACK_OID_APP_ID, app_id, 20},
                                   {DSTACK_OID_SPECIAL_USAGE, (const uint8_t *)"app:custom", 10},
@@ -337,7 +385,7 @@ static void test_inspect_v0(void)
     CU_ASSERT(info.has_app_id);
     CU_ASSERT_EQUAL(memcmp(info.app_id, app_id, 20), 0);
     CU_ASSERT_STRING_EQUAL(info.special_usage, "app:custom");
-    CU_ASSERT_EQUAL(info.attestation.runtime_events_len, 9);
+    CU_ASSERT_EQUAL(info.attestation.runtime_events_len, TE_RUNTIME_EVENTS);
     dstack_ratls_info_free(&info);
     X509_free(x);
 
@@ -403,8 +451,9 @@ static void test_inspect_legacy(void)
     dstack_ratls_info info;
     dstack_error err;
     X509 *x;
+    te_vm vm;
 
-    attestation_for_key(key, &att, rd);
+    attestation_for_key(key, &att, rd, &vm);
     log_json = dstack_event_log_to_json(&att.tdx_event_log);
     CU_ASSERT_PTR_NOT_NULL_FATAL(log_json);
     {
@@ -416,7 +465,7 @@ static void test_inspect_legacy(void)
         CU_ASSERT(info.has_attestation && info.from_legacy_oids && info.quote_parsed);
         CU_ASSERT(info.report_data_binds_key);
         CU_ASSERT(info.rtmr3_matches);
-        CU_ASSERT_EQUAL(info.attestation.runtime_events_len, 9);
+        CU_ASSERT_EQUAL(info.attestation.runtime_events_len, TE_RUNTIME_EVENTS);
         dstack_ratls_info_free(&info);
         X509_free(x);
         /* .1.1 without .1.2 is an error (protocol.md §4.3) */
@@ -464,12 +513,17 @@ static void test_inspect_negative(void)
     dstack_ratls_info info;
     dstack_error err;
     X509 *x;
-    size_t len;
-    uint8_t *bin = test_read_fixture("dstack/attestation.bin", &len);
+    size_t len = 0;
+    uint8_t *bin = NULL, rd[64];
+    dstack_attestation att;
+    te_vm vm;
     static const uint8_t not_octet[] = {0x02, 0x01, 0x05};
     static const uint8_t bad_len[] = {0x04, 0x05, 0x00};
     static const uint8_t trailing[] = {0x04, 0x01, 0x00, 0x00};
 
+    attestation_for_key(key, &att, rd, &vm);
+    CU_ASSERT_EQUAL_FATAL(dstack_attestation_encode_v0(&att, &bin, &len, &err), DSTACK_OK);
+    dstack_attestation_free(&att);
     /* no attestation at all: fine, nothing claimed */
     x = cert_with_exts(key, NULL, 0);
     CU_ASSERT_EQUAL(dstack_ratls_inspect(x, &info, &err), DSTACK_OK);
@@ -528,7 +582,7 @@ static void test_inspect_negative(void)
 int main(void)
 {
     static const test_case cases[] = {
-        {"CA rebuild matches the simulator CA (serial, SKI)", test_ca_matches_simulator},
+        {"CA rebuild matches dstack-sim's development CA", test_ca_matches_dev_ca},
         {"leaf layout (names, SAN, KU, EKU, custom exts, times)", test_leaf_layout},
         {"Ed25519 and secp256k1 certificates", test_other_algorithms},
         {"cert_build negative", test_cert_build_negative},
@@ -538,6 +592,10 @@ int main(void)
         {"inspect negative", test_inspect_negative},
         {NULL, NULL},
     };
+    static const test_case upstream[] = {
+        {"CA rebuild matches the official simulator CA (serial, SKI)", test_ca_matches_simulator},
+        {NULL, NULL},
+    };
     dstack_secure_heap_init();
-    return test_run_suite("cert_build", cases);
+    return test_run_split_suite("cert_build", cases, upstream);
 }

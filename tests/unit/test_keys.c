@@ -1,9 +1,12 @@
-/* Key derivation, Keccak-256, secp256k1 and signature chains against protocol.md §9 vectors. */
+/* Key derivation, Keccak-256, secp256k1 and signature chains against protocol.md §9 vectors and
+ * dstack-sim's development identity (docs/dstack-sim.md, DSTACK_DEV_*); the V2 cases about the
+ * official simulator's appkeys.json run as test_keys_upstream. */
 #include <string.h>
 
 #include <json-c/json.h>
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
+#include <openssl/sha.h>
 
 #include <dstack/keys.h>
 
@@ -18,19 +21,69 @@ static void from_hex(const char *hex, uint8_t *out, size_t want)
     CU_ASSERT_FATAL(n == want);
 }
 
-/* k256_key and k256_signature of the simulator's appkeys.json. */
-static void read_appkeys(uint8_t app_key[32], uint8_t kms_sig[65])
+/* The identity behind a signature chain: app key, its KMS signature (chain[1]), app id, root. */
+typedef struct identity {
+    uint8_t app_key[32], kms_sig[65], app_id[20], root[33];
+} identity;
+
+static void derive_for_app(const uint8_t ikm[32], const uint8_t app_id[20], const char *label,
+                           uint8_t out[32])
+{
+    uint8_t info[20 + 16];
+    dstack_error err;
+
+    memcpy(info, app_id, 20);
+    memcpy(info + 20, label, strlen(label));
+    CU_ASSERT_EQUAL_FATAL(dstack_derive_key(ikm, info, 20 + strlen(label), out, &err), DSTACK_OK);
+}
+
+/* dstack-sim's development identity, derived here as docs/dstack-sim.md describes it (the KMS
+ * construction of protocol.md §3.2), checked against the independently computed DSTACK_DEV_*
+ * values and the k256_signature docs/dstack-sim.md publishes. */
+#define DEV_K256_SIGNATURE                                                                         \
+    "2df07192645c67f48351b5405f063660155743b493ae77a35e3ddaf2b68f37bd789811f67bba76b4f5e60c1ff57d" \
+    "3e463ff501306cac831aaa8cd0509c3c24d000"
+
+static void dev_identity(identity *id)
+{
+    static const char seed[] = "dstack-sim insecure development identity v1";
+    uint8_t ikm[32], kms[32], tmp[32], app_pub[33], digest[32];
+    uint8_t msg[18 + 20 + 33];
+    dstack_error err;
+
+    SHA256((const uint8_t *)seed, strlen(seed), ikm);
+    CU_ASSERT_EQUAL_FATAL(
+        dstack_derive_key(ikm, (const uint8_t *)"dev-kms-root-k256", 17, kms, &err), DSTACK_OK);
+    CU_ASSERT_EQUAL_FATAL(dstack_derive_key(ikm, (const uint8_t *)"dev-app-id", 10, tmp, &err),
+                          DSTACK_OK);
+    memcpy(id->app_id, tmp, 20);
+    derive_for_app(kms, id->app_id, "app-key", id->app_key);
+    CU_ASSERT_EQUAL_FATAL(dstack_secp256k1_pubkey(kms, id->root, &err), DSTACK_OK);
+    CU_ASSERT_EQUAL_FATAL(dstack_secp256k1_pubkey(id->app_key, app_pub, &err), DSTACK_OK);
+    memcpy(msg, "dstack-kms-issued:", 18);
+    memcpy(msg + 18, id->app_id, 20);
+    memcpy(msg + 38, app_pub, 33);
+    dstack_keccak256(msg, sizeof(msg), digest);
+    CU_ASSERT_EQUAL_FATAL(dstack_secp256k1_sign_recoverable(kms, digest, id->kms_sig, &err),
+                          DSTACK_OK);
+}
+
+/* k256_key and k256_signature of the official simulator's appkeys.json (upstream data), with
+ * the app id and KMS root of protocol.md §9 V2. */
+static void upstream_identity(identity *id)
 {
     uint8_t *text = test_read_fixture("dstack/appkeys.json", NULL);
     json_object *root = json_tokener_parse((const char *)text), *v;
 
     CU_ASSERT_FATAL(root != NULL);
     CU_ASSERT_FATAL(json_object_object_get_ex(root, "k256_key", &v));
-    from_hex(json_object_get_string(v), app_key, 32);
+    from_hex(json_object_get_string(v), id->app_key, 32);
     CU_ASSERT_FATAL(json_object_object_get_ex(root, "k256_signature", &v));
-    from_hex(json_object_get_string(v), kms_sig, 65);
+    from_hex(json_object_get_string(v), id->kms_sig, 65);
     json_object_put(root);
     free(text);
+    from_hex("5bb4ff9a3837357f19dc176407a5709c62eb6c56", id->app_id, 20);
+    from_hex("0321529e458424ab1f710a3a57ec4dad2fb195ddca572f7469242ba6c7563085b6", id->root, 33);
 }
 
 static void test_hex_codec(void)
@@ -174,19 +227,45 @@ static void test_hkdf_v1(void)
     CU_ASSERT_NOT_EQUAL(key[0] ^ 0x9d, 0);
 }
 
-/* protocol.md §9 V2: simulator app key, GetKey('/test/path'), Sign key. */
+/* The development identity: KMS root, app id, app key, GetKey('/test/path') for both
+ * algorithms, and a chain[1] equal to the one docs/dstack-sim.md publishes. */
+static void test_dev_identity_keys(void)
+{
+    identity id;
+    uint8_t pub[33], key[32], ed[32], want[32];
+    const char *path = test_env("DSTACK_DEV_PATH");
+    dstack_error err;
+
+    dev_identity(&id);
+    CU_ASSERT_HEX_EQUAL(id.app_id, 20, test_env("DSTACK_DEV_APP_ID"));
+    CU_ASSERT_HEX_EQUAL(id.root, 33, test_env("DSTACK_DEV_KMS_ROOT"));
+    CU_ASSERT_EQUAL(dstack_secp256k1_pubkey(id.app_key, pub, &err), DSTACK_OK);
+    CU_ASSERT_HEX_EQUAL(pub, 33, test_env("DSTACK_DEV_APP_PUB"));
+    CU_ASSERT_HEX_EQUAL(id.kms_sig, 65, DEV_K256_SIGNATURE);
+    CU_ASSERT_EQUAL_FATAL(
+        dstack_derive_key(id.app_key, (const uint8_t *)path, strlen(path), key, &err), DSTACK_OK);
+    test_env_hex("DSTACK_DEV_SECRET", want, 32);
+    CU_ASSERT_EQUAL(memcmp(key, want, 32), 0);
+    CU_ASSERT_EQUAL(dstack_secp256k1_pubkey(key, pub, &err), DSTACK_OK);
+    CU_ASSERT_HEX_EQUAL(pub, 33, test_env("DSTACK_DEV_K256_PUB"));
+    CU_ASSERT_EQUAL(dstack_ed25519_pubkey(key, ed, &err), DSTACK_OK);
+    CU_ASSERT_HEX_EQUAL(ed, 32, test_env("DSTACK_DEV_ED25519_PUB"));
+}
+
+/* protocol.md §9 V2: the official simulator's app key, GetKey('/test/path'), Sign key. */
 static void test_simulator_keys_v2(void)
 {
-    uint8_t app_key[32], kms_sig[65], key[32], pub[33], ed[32], digest[32], sig[65], rec[33];
+    identity id;
+    uint8_t key[32], pub[33], ed[32], digest[32], sig[65], rec[33];
     const char *msg =
         "test-purpose:02c1082e78670feed1c847db81dbd71be37e4d53200a746c0a89f0afa8173cf566";
     dstack_error err;
 
-    read_appkeys(app_key, kms_sig);
-    CU_ASSERT_EQUAL(dstack_secp256k1_pubkey(app_key, pub, &err), DSTACK_OK);
+    upstream_identity(&id);
+    CU_ASSERT_EQUAL(dstack_secp256k1_pubkey(id.app_key, pub, &err), DSTACK_OK);
     CU_ASSERT_HEX_EQUAL(pub, 33,
                         "02818494263695e8839122dbd88e281d7380622999df4e60a14befa0f2d096fc7c");
-    CU_ASSERT_EQUAL(dstack_derive_key(app_key, (const uint8_t *)"/test/path", 10, key, &err),
+    CU_ASSERT_EQUAL(dstack_derive_key(id.app_key, (const uint8_t *)"/test/path", 10, key, &err),
                     DSTACK_OK);
     CU_ASSERT_HEX_EQUAL(key, 32,
                         "b9fbb7171185c421c58610a2acba8ceae93623ae47815618cbad1e98fc042cb7");
@@ -195,7 +274,7 @@ static void test_simulator_keys_v2(void)
                         "02c1082e78670feed1c847db81dbd71be37e4d53200a746c0a89f0afa8173cf566");
     /* chain[0] = app key's RFC 6979 signature over Keccak256(purpose ":" hex(pub)) */
     dstack_keccak256((const uint8_t *)msg, strlen(msg), digest);
-    CU_ASSERT_EQUAL(dstack_secp256k1_sign_recoverable(app_key, digest, sig, &err), DSTACK_OK);
+    CU_ASSERT_EQUAL(dstack_secp256k1_sign_recoverable(id.app_key, digest, sig, &err), DSTACK_OK);
     CU_ASSERT_HEX_EQUAL(sig, 65,
                         "f50c51735a97072f0c98125ed61fc84e2fdb36e95990b9e57337dadc0e2a9712227f04e0"
                         "7209faecb8891d59ec144a6c13e411dc90b3423f28071bd3fe11978d01");
@@ -205,7 +284,7 @@ static void test_simulator_keys_v2(void)
     CU_ASSERT_EQUAL(dstack_ed25519_pubkey(key, ed, &err), DSTACK_OK);
     CU_ASSERT_HEX_EQUAL(ed, 32, "2149e71e37ed8568f5a240e6966b5d6f6017428069ddf06ed4c04151de4b2304");
 
-    CU_ASSERT_EQUAL(dstack_derive_key(app_key, (const uint8_t *)"vms", 3, key, &err), DSTACK_OK);
+    CU_ASSERT_EQUAL(dstack_derive_key(id.app_key, (const uint8_t *)"vms", 3, key, &err), DSTACK_OK);
     CU_ASSERT_HEX_EQUAL(key, 32,
                         "1091a4d6721f6a719ca57320e4975f7e237649131111ee1c5032f661dc1cfef2");
     CU_ASSERT_EQUAL(dstack_secp256k1_pubkey(key, pub, &err), DSTACK_OK);
@@ -272,25 +351,22 @@ static void test_eth_address(void)
     CU_ASSERT_EQUAL(dstack_eth_address(bad, addr, &err), DSTACK_ERR_CRYPTO);
 }
 
-/* ---- signature chains (protocol.md §3.4 with protocol.md §9 V2 vectors) ---------------------- */
-
-static const char *kms_root_hex =
-    "0321529e458424ab1f710a3a57ec4dad2fb195ddca572f7469242ba6c7563085b6";
-static const char *app_id_hex = "5bb4ff9a3837357f19dc176407a5709c62eb6c56";
+/* ---- signature chains (protocol.md §3.4) ------------------------------------------------- */
 
 typedef struct chain_fixture {
     uint8_t key[32], chain0[65], chain1[65], app_id[20], root[33];
 } chain_fixture;
 
-static void chain_setup(chain_fixture *f, const char *algorithm)
+/* GetKey('/test/path', 'test-purpose', algorithm) under `id`, signed as the agent signs it. */
+static void chain_setup(chain_fixture *f, const identity *id, const char *algorithm)
 {
-    uint8_t app_key[32], digest[32], pub[33];
+    uint8_t digest[32], pub[33];
     char msg[128];
     dstack_error err;
 
-    read_appkeys(app_key, f->chain1);
+    memcpy(f->chain1, id->kms_sig, 65);
     CU_ASSERT_EQUAL_FATAL(
-        dstack_derive_key(app_key, (const uint8_t *)"/test/path", 10, f->key, &err), DSTACK_OK);
+        dstack_derive_key(id->app_key, (const uint8_t *)"/test/path", 10, f->key, &err), DSTACK_OK);
     if (strcmp(algorithm, "ed25519") == 0) {
         CU_ASSERT_EQUAL_FATAL(dstack_ed25519_pubkey(f->key, pub, &err), DSTACK_OK);
         strcpy(msg, "test-purpose:");
@@ -301,10 +377,10 @@ static void chain_setup(chain_fixture *f, const char *algorithm)
         dstack_hex_encode(pub, 33, msg + strlen(msg));
     }
     dstack_keccak256((const uint8_t *)msg, strlen(msg), digest);
-    CU_ASSERT_EQUAL_FATAL(dstack_secp256k1_sign_recoverable(app_key, digest, f->chain0, &err),
+    CU_ASSERT_EQUAL_FATAL(dstack_secp256k1_sign_recoverable(id->app_key, digest, f->chain0, &err),
                           DSTACK_OK);
-    from_hex(app_id_hex, f->app_id, 20);
-    from_hex(kms_root_hex, f->root, 33);
+    memcpy(f->app_id, id->app_id, 20);
+    memcpy(f->root, id->root, 33);
 }
 
 static dstack_status verify(chain_fixture *f, const char *alg, const uint8_t *c0, size_t l0,
@@ -318,22 +394,22 @@ static dstack_status verify(chain_fixture *f, const char *alg, const uint8_t *c0
                                          root, res, err);
 }
 
-static void test_chain_secp256k1(void)
+/* chain0_hex: the expected chain[0] where a published vector exists (NULL otherwise). */
+static void check_chain_secp256k1(const identity *id, const char *chain0_hex, const char *app_pub,
+                                  const char *root_hex)
 {
     chain_fixture f;
     dstack_chain_result res;
     dstack_error err;
 
-    chain_setup(&f, "secp256k1");
-    CU_ASSERT_HEX_EQUAL(f.chain0, 65,
-                        "f50c51735a97072f0c98125ed61fc84e2fdb36e95990b9e57337dadc0e2a9712227f04e0"
-                        "7209faecb8891d59ec144a6c13e411dc90b3423f28071bd3fe11978d01");
+    chain_setup(&f, id, "secp256k1");
+    if (chain0_hex != NULL)
+        CU_ASSERT_HEX_EQUAL(f.chain0, 65, chain0_hex);
     CU_ASSERT_EQUAL(verify(&f, "secp256k1", f.chain0, 65, f.chain1, 65, f.root, &res, &err),
                     DSTACK_OK);
     CU_ASSERT(res.has_kms);
-    CU_ASSERT_HEX_EQUAL(res.app_pub, 33,
-                        "02818494263695e8839122dbd88e281d7380622999df4e60a14befa0f2d096fc7c");
-    CU_ASSERT_HEX_EQUAL(res.kms_pub, 33, kms_root_hex);
+    CU_ASSERT_HEX_EQUAL(res.app_pub, 33, app_pub);
+    CU_ASSERT_HEX_EQUAL(res.kms_pub, 33, root_hex);
     /* "k256" and "" are aliases */
     CU_ASSERT_EQUAL(verify(&f, "k256", f.chain0, 65, f.chain1, 65, f.root, &res, &err), DSTACK_OK);
     CU_ASSERT_EQUAL(verify(&f, "", f.chain0, 65, f.chain1, 65, f.root, &res, &err), DSTACK_OK);
@@ -342,16 +418,15 @@ static void test_chain_secp256k1(void)
     CU_ASSERT_FALSE(res.has_kms);
 }
 
-static void test_chain_ed25519(void)
+static void check_chain_ed25519(const identity *id, const char *chain0_hex)
 {
     chain_fixture f;
     dstack_chain_result res;
     dstack_error err;
 
-    chain_setup(&f, "ed25519");
-    CU_ASSERT_HEX_EQUAL(f.chain0, 65,
-                        "effb33c8bb9beab8058a165af210047acb15a67bb6482819b44655f8b22a150a45e50fdc"
-                        "e916374f2f4bd380c83eac6ca8b6a765a4fb7c3f03ab9932342ce53200");
+    chain_setup(&f, id, "ed25519");
+    if (chain0_hex != NULL)
+        CU_ASSERT_HEX_EQUAL(f.chain0, 65, chain0_hex);
     CU_ASSERT_EQUAL(verify(&f, "ed25519", f.chain0, 65, f.chain1, 65, f.root, &res, &err),
                     DSTACK_OK);
     /* the same chain does not verify when the key is read as secp256k1 */
@@ -359,19 +434,60 @@ static void test_chain_ed25519(void)
                     DSTACK_ERR_CRYPTO);
 }
 
+static void test_chain_secp256k1(void)
+{
+    identity id;
+
+    dev_identity(&id);
+    check_chain_secp256k1(&id, NULL, test_env("DSTACK_DEV_APP_PUB"),
+                          test_env("DSTACK_DEV_KMS_ROOT"));
+}
+
+static void test_chain_ed25519(void)
+{
+    identity id;
+
+    dev_identity(&id);
+    check_chain_ed25519(&id, NULL);
+}
+
+/* protocol.md §9 V2: the chain[0] vectors and the official appkeys.json's chain[1]. */
+static void test_chain_secp256k1_v2(void)
+{
+    identity id;
+
+    upstream_identity(&id);
+    check_chain_secp256k1(&id,
+                          "f50c51735a97072f0c98125ed61fc84e2fdb36e95990b9e57337dadc0e2a9712227f04e0"
+                          "7209faecb8891d59ec144a6c13e411dc90b3423f28071bd3fe11978d01",
+                          "02818494263695e8839122dbd88e281d7380622999df4e60a14befa0f2d096fc7c",
+                          "0321529e458424ab1f710a3a57ec4dad2fb195ddca572f7469242ba6c7563085b6");
+}
+
+static void test_chain_ed25519_v2(void)
+{
+    identity id;
+
+    upstream_identity(&id);
+    check_chain_ed25519(&id, "effb33c8bb9beab8058a165af210047acb15a67bb6482819b44655f8b22a150a45e5"
+                             "0fdce916374f2f4bd380c83eac6ca8b6a765a4fb7c3f03ab9932342ce53200");
+}
+
 static void test_chain_negative(void)
 {
+    identity id;
     chain_fixture f;
     dstack_chain_result res;
     dstack_error err;
     uint8_t wrong_root[33], tampered[65];
 
-    chain_setup(&f, "secp256k1");
+    dev_identity(&id);
+    chain_setup(&f, &id, "secp256k1");
     memcpy(wrong_root, f.root, 33);
     wrong_root[32] ^= 1;
     CU_ASSERT_EQUAL(verify(&f, "secp256k1", f.chain0, 65, f.chain1, 65, wrong_root, &res, &err),
                     DSTACK_ERR_CRYPTO);
-    CU_ASSERT_PTR_NOT_NULL(strstr(err.message, kms_root_hex));
+    CU_ASSERT_PTR_NOT_NULL(strstr(err.message, test_env("DSTACK_DEV_KMS_ROOT")));
     /* tampered chain[0]: recovers to another app key, so chain[1] no longer leads to root */
     memcpy(tampered, f.chain0, 65);
     tampered[10] ^= 0x40;
@@ -436,6 +552,13 @@ static void test_pkey_p256_pkcs8(void)
     OPENSSL_free(spki);
     EVP_PKEY_free(pkey);
     (void)rd;
+    /* the development identity's DeriveKey('/test/path') */
+    test_env_hex("DSTACK_DEV_SECRET", secret, 32);
+    CU_ASSERT_EQUAL_FATAL(dstack_pkey_from_secret(DSTACK_ALG_P256, secret, &pkey, &err), DSTACK_OK);
+    CU_ASSERT_EQUAL_FATAL(dstack_pkey_to_pkcs8_der(pkey, &der, &der_len, &err), DSTACK_OK);
+    CU_ASSERT_HEX_EQUAL(der, der_len, test_env("DSTACK_DEV_P256_PKCS8"));
+    OPENSSL_secure_clear_free(der, der_len);
+    EVP_PKEY_free(pkey);
 }
 
 static void test_pkey_range(void)
@@ -513,18 +636,24 @@ int main(void)
         {"keccak256 vectors", test_keccak},
         {"keccak384/512 vectors", test_keccak_wide},
         {"HKDF + public keys (spec V1)", test_hkdf_v1},
-        {"simulator keys (spec V2)", test_simulator_keys_v2},
+        {"development identity keys (DSTACK_DEV_*)", test_dev_identity_keys},
         {"RFC 6979 (spec V4) and recovery", test_rfc6979_v4},
         {"secp256k1 scalar range", test_secp256k1_range},
         {"Ethereum address EIP-55", test_eth_address},
         {"signature chain secp256k1", test_chain_secp256k1},
         {"signature chain ed25519", test_chain_ed25519},
         {"signature chain negative", test_chain_negative},
-        {"P-256 PKCS#8 byte-identical (spec V2)", test_pkey_p256_pkcs8},
+        {"P-256 PKCS#8 byte-identical (spec V2, DSTACK_DEV_P256_PKCS8)", test_pkey_p256_pkcs8},
         {"scalar range checks", test_pkey_range},
         {"secp256k1 and Ed25519 EVP keys", test_pkey_secp256k1_ed25519},
         {NULL, NULL},
     };
+    static const test_case upstream[] = {
+        {"appkeys.json keys (spec V2)", test_simulator_keys_v2},
+        {"appkeys.json signature chain secp256k1 (spec V2)", test_chain_secp256k1_v2},
+        {"appkeys.json signature chain ed25519 (spec V2)", test_chain_ed25519_v2},
+        {NULL, NULL},
+    };
     dstack_secure_heap_init();
-    return test_run_suite("keys", cases);
+    return test_run_split_suite("keys", cases, upstream);
 }

@@ -1,4 +1,4 @@
-/* dstack_resolve() against the real simulator with the official appkeys.json (protocol.md §9 V2):
+/* dstack_resolve() against the real simulator with its development identity (DSTACK_DEV_*):
  * keys, signature-chain and app-id checks, every certificate and RA-TLS mode, the cache,
  * legacy Tappd-only agents, threads and fork. */
 #include <pthread.h>
@@ -21,16 +21,13 @@
 #include "test_resolve_util.h"
 #include "test_util.h"
 
-#define V2_SECRET "b9fbb7171185c421c58610a2acba8ceae93623ae47815618cbad1e98fc042cb7"
-#define V2_P256_PKCS8                                                                              \
-    "308187020100301306072a8648ce3d020106082a8648ce3d030107046d306b0201010420b9fbb7171185c42"      \
-    "1c58610a2acba8ceae93623ae47815618cbad1e98fc042cb7a144034200040aac9a859333d1a79e726018d"       \
-    "9fdd0a41c42b252090380e300db1b3aa135184b629c51179943040144e1858a7e9020785cc528807c6f592c"      \
-    "7dce0b8dc980eb20"
-#define V2_K256_PUB "02c1082e78670feed1c847db81dbd71be37e4d53200a746c0a89f0afa8173cf566"
-#define V2_ED25519_PUB "2149e71e37ed8568f5a240e6966b5d6f6017428069ddf06ed4c04151de4b2304"
-#define KMS_ROOT "0321529e458424ab1f710a3a57ec4dad2fb195ddca572f7469242ba6c7563085b6"
-#define APP_ID "5bb4ff9a3837357f19dc176407a5709c62eb6c56"
+/* dstack-sim's development identity: GetKey/DeriveKey of DSTACK_DEV_PATH ("/test/path"). */
+#define DEV_SECRET test_env("DSTACK_DEV_SECRET")
+#define DEV_P256_PKCS8 test_env("DSTACK_DEV_P256_PKCS8")
+#define DEV_K256_PUB test_env("DSTACK_DEV_K256_PUB")
+#define DEV_ED25519_PUB test_env("DSTACK_DEV_ED25519_PUB")
+#define KMS_ROOT test_env("DSTACK_DEV_KMS_ROOT")
+#define APP_ID test_env("DSTACK_DEV_APP_ID")
 
 #define WANT_ALL (DSTACK_WANT_KEY | DSTACK_WANT_CERTS)
 
@@ -42,7 +39,7 @@ static EVP_PKEY *spki_key(const dstack_resolved *res)
 
 /* ---- keys ------------------------------------------------------------------------------ */
 
-static void test_p256_key_is_v2(void)
+static void test_p256_key_is_dev(void)
 {
     dstack_resolver *r = tr_resolver(false, NULL);
     dstack_resolved *res = tr_resolve_ok(r, "dstack:/test/path", DSTACK_WANT_KEY);
@@ -50,7 +47,7 @@ static void test_p256_key_is_v2(void)
     CU_ASSERT_EQUAL(res->alg, DSTACK_ALG_P256);
     CU_ASSERT_STRING_EQUAL(res->key_type, "EC");
     CU_ASSERT_EQUAL(res->key_der_len, 138);
-    CU_ASSERT_HEX_EQUAL(res->key_der, res->key_der_len, V2_P256_PKCS8);
+    CU_ASSERT_HEX_EQUAL(res->key_der, res->key_der_len, DEV_P256_PKCS8);
     CU_ASSERT_EQUAL(res->cert_count, 0);
     CU_ASSERT_STRING_EQUAL(res->cert_source, "none");
     CU_ASSERT(!res->chain_verified);
@@ -65,7 +62,7 @@ static void test_p256_key_is_v2(void)
     dstack_resolver_free(r);
 }
 
-static void test_secp256k1_and_ed25519_are_v2(void)
+static void test_secp256k1_and_ed25519_are_dev(void)
 {
     dstack_resolver *r = tr_resolver(true, NULL);
     dstack_resolved *res =
@@ -81,7 +78,7 @@ static void test_secp256k1_and_ed25519_are_v2(void)
     CU_ASSERT_EQUAL_FATAL(len, 65);
     /* SEC1 compression: 02/03 by the parity of Y, then X. */
     point[0] = (point[64] & 1) ? 0x03 : 0x02;
-    CU_ASSERT_HEX_EQUAL(point, 33, V2_K256_PUB);
+    CU_ASSERT_HEX_EQUAL(point, 33, DEV_K256_PUB);
     EVP_PKEY_free(pub);
     dstack_resolved_free(res);
 
@@ -97,7 +94,7 @@ static void test_secp256k1_and_ed25519_are_v2(void)
     unsigned char raw[32];
     len = sizeof(raw);
     CU_ASSERT_EQUAL(EVP_PKEY_get_raw_public_key(pub, raw, &len), 1);
-    CU_ASSERT_HEX_EQUAL(raw, len, V2_ED25519_PUB);
+    CU_ASSERT_HEX_EQUAL(raw, len, DEV_ED25519_PUB);
     EVP_PKEY_free(pub);
     dstack_resolved_free(res);
     dstack_resolver_free(r);
@@ -154,6 +151,12 @@ static void test_kms_root(void)
 static void test_app_id(void)
 {
     dstack_resolver *r = tr_resolver(false, cfg_app_id);
+    uint8_t id[20];
+    char wrong[41];
+
+    test_env_hex("DSTACK_DEV_APP_ID", id, 20);
+    id[0] ^= 0xff; /* cfg_wrong_app_id */
+    dstack_hex_encode(id, 20, wrong);
     dstack_resolved *res = tr_resolve_ok(r, "dstack:tls/web", DSTACK_WANT_KEY);
     CU_ASSERT_PTR_NOT_NULL(res);
     dstack_resolved_free(res);
@@ -161,8 +164,7 @@ static void test_app_id(void)
 
     r = tr_resolver(false, cfg_wrong_app_id);
     tr_resolve_fails(r, "dstack:tls/web", DSTACK_WANT_KEY, DSTACK_ERR_CRYPTO,
-                     (const char *const[]){"dstack:tls/web: ", APP_ID,
-                                           "a4b4ff9a3837357f19dc176407a5709c62eb6c56", NULL});
+                     (const char *const[]){"dstack:tls/web: ", APP_ID, wrong, NULL});
     dstack_resolver_free(r);
 }
 
@@ -369,7 +371,7 @@ static void test_tappd_only(void)
     dstack_resolver *r = tr_resolver(false, cfg_no_guest);
     dstack_resolved *res = tr_resolve_ok(r, "dstack:/test/path", DSTACK_WANT_KEY);
     CU_ASSERT_PTR_NOT_NULL_FATAL(res);
-    CU_ASSERT_HEX_EQUAL(res->key_der, res->key_der_len, V2_P256_PKCS8);
+    CU_ASSERT_HEX_EQUAL(res->key_der, res->key_der_len, DEV_P256_PKCS8);
     dstack_resolved_free(res);
     /* ratls=auto: no Attest without the guest socket; the quote comes from Tappd.RawQuote. */
     res = tr_resolve_ok(r, "dstack:/test/path?alg=ed25519&cert=self", WANT_ALL);
@@ -486,8 +488,13 @@ static void test_debug_log(void)
     CU_ASSERT_PTR_NOT_NULL(strstr(debug_log, "GetKey"));
     CU_ASSERT_PTR_NOT_NULL(strstr(debug_log, "Attest on "));
     /* Never key bytes, in any case. */
-    CU_ASSERT_PTR_NULL(strcasestr(debug_log, V2_SECRET));
-    CU_ASSERT_PTR_NULL(strcasestr(debug_log, "b9fbb717"));
+    CU_ASSERT_PTR_NULL(strcasestr(debug_log, DEV_SECRET));
+    {
+        char prefix[9];
+
+        snprintf(prefix, sizeof(prefix), "%s", DEV_SECRET);
+        CU_ASSERT_PTR_NULL(strcasestr(debug_log, prefix));
+    }
 }
 
 /* ---- threads and fork -------------------------------------------------------------------- */
@@ -514,7 +521,7 @@ static void *thread_main(void *arg)
         }
         if (i % 2 == 0) {
             char *hex = test_hex(res->key_der, res->key_der_len);
-            failures += strcmp(hex, V2_P256_PKCS8) != 0;
+            failures += strcmp(hex, DEV_P256_PKCS8) != 0;
             free(hex);
         } else {
             failures += res->cert_count != 1;
@@ -560,7 +567,7 @@ static void test_fork(void)
             rc = 1;
         } else {
             char *hex = test_hex(child->key_der, child->key_der_len);
-            rc = strcmp(hex, V2_P256_PKCS8) != 0 ? 2 : 0;
+            rc = strcmp(hex, DEV_P256_PKCS8) != 0 ? 2 : 0;
             free(hex);
         }
         if (rc == 0 && tr_sim_stat("connections", "dstack") <= conns)
@@ -622,8 +629,8 @@ static void test_bad_arguments(void)
 int main(void)
 {
     static const test_case cases[] = {
-        {"p256 key equals spec V2 PKCS#8", test_p256_key_is_v2},
-        {"secp256k1 / ed25519 public keys equal V2", test_secp256k1_and_ed25519_are_v2},
+        {"p256 key equals DSTACK_DEV_P256_PKCS8", test_p256_key_is_dev},
+        {"secp256k1 / ed25519 public keys equal DSTACK_DEV_*", test_secp256k1_and_ed25519_are_dev},
         {"KMS root verification", test_kms_root},
         {"app-id check", test_app_id},
         {"agent certificates", test_agent_cert},

@@ -78,8 +78,9 @@ static void test_cert_rpcs_fail(void)
 
 static void cfg_app_id(dstack_resolve_config *cfg)
 {
-    cfg->has_app_id = dstack_hex_decode("5bb4ff9a3837357f19dc176407a5709c62eb6c56", 40, cfg->app_id,
-                                        32, &cfg->app_id_len);
+    const char *app_id = test_env("DSTACK_DEV_APP_ID");
+
+    cfg->has_app_id = dstack_hex_decode(app_id, strlen(app_id), cfg->app_id, 32, &cfg->app_id_len);
 }
 
 static void test_info_failure(void)

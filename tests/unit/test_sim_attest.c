@@ -1,6 +1,7 @@
 /* dstack-sim attestation consistency, checked with libdstack's parsers against a running
- * simulator (started by with-sim.sh): quote layout, RTMR replay before/after EmitEvent,
- * Attest V0, Info consistency, RA-TLS certificate binding, TdxQuote hashing. */
+ * simulator (started by with-sim.sh with the development identity, built in or loaded from
+ * an appkeys.json): quote layout, RTMR replay before/after EmitEvent, Attest V0, Info
+ * consistency, RA-TLS certificate binding, TdxQuote hashing. */
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -17,6 +18,12 @@
 #include <dstack/keys.h>
 
 #include "test_util.h"
+
+/* SPKI of dstack-sim's development CA key (docs/dstack-sim.md). */
+#define DEV_CA_SPKI                                                                                \
+    "3059301306072a8648ce3d020106082a8648ce3d03010703420004d1a7bd936cac8d5ac268570c80f43e8bd64858" \
+    "12"                                                                                           \
+    "cdc299a0408031f9a4ada5046296b559bfa5969582b4f4f760492c4deb9627c8f9cba819d42b9b1fb27253fb"
 
 typedef struct buf {
     char *data;
@@ -304,8 +311,11 @@ static void test_info_consistency(void)
     CU_ASSERT_STRING_EQUAL(field(tcb, "compose_hash"), hex);
     CU_ASSERT_STRING_EQUAL(field(o, "device_id"),
                            "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855");
-    CU_ASSERT_EQUAL(strlen(field(o, "app_id")), 40);
+    /* The development identity, built in or loaded from `dstack-sim --write-appkeys`: its app
+     * id and CA key (docs/dstack-sim.md) */
+    CU_ASSERT_STRING_EQUAL(field(o, "app_id"), test_env("DSTACK_DEV_APP_ID"));
     CU_ASSERT_PTR_NOT_NULL(strstr(field(o, "key_provider_info"), "\"name\":\"kms\""));
+    CU_ASSERT_PTR_NOT_NULL(strstr(field(o, "key_provider_info"), DEV_CA_SPKI));
 
     /* tcb_info RTMRs = the quote's = replay of the full event_log array */
     qe = get_quote("");

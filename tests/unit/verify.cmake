@@ -1,9 +1,9 @@
 # Offline verification of TDX quotes and RA-TLS certificates (client/attest/quote_verify.c,
 # client/attest/ratls_verify.c) and `dstack-keytool verify`.
 dstack_unit_test(test_quote_verify SOURCES ${CMAKE_CURRENT_LIST_DIR}/test_quote_verify.c
-                 ${PROJECT_SOURCE_DIR}/tests/lib/quote_forge.c)
+                 ${DSTACK_TEST_EVIDENCE_SOURCES} UPSTREAM)
 dstack_script_test(keytool_verify integration/keytool_verify.sh TIMEOUT 120)
 dstack_script_test(keytool_verify_upstream integration/keytool_verify.sh ARGS upstream
                    LABELS upstream TIMEOUT 120)
 dstack_unit_test(test_quote_forgery SOURCES ${CMAKE_CURRENT_LIST_DIR}/test_quote_forgery.c
-                 ${PROJECT_SOURCE_DIR}/tests/lib/quote_forge.c)
+                 ${DSTACK_TEST_EVIDENCE_SOURCES})
