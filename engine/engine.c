@@ -12,7 +12,9 @@
 /* The ENGINE API is deprecated in OpenSSL 3.0 but is exactly what this module exists for. */
 #define OPENSSL_SUPPRESS_DEPRECATED
 
+#include <ctype.h>
 #include <dlfcn.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stdint.h>
@@ -26,6 +28,7 @@
 #include <openssl/evp.h>
 #include <openssl/x509.h>
 
+#include <dstack/config.h>
 #include <dstack/keys.h>
 #include <dstack/resolve.h>
 #include <dstack/uri.h>
@@ -33,43 +36,38 @@
 static const char engine_id[] = "dstack";
 static const char engine_name[] = "dstack guest agent keys (dstack: URIs)";
 
-#define CMD_ENDPOINT ENGINE_CMD_BASE
-#define CMD_TAPPD_ENDPOINT (ENGINE_CMD_BASE + 1)
-#define CMD_TIMEOUT_MS (ENGINE_CMD_BASE + 2)
-#define CMD_KMS_ROOT_PUBKEY (ENGINE_CMD_BASE + 3)
-#define CMD_APP_ID (ENGINE_CMD_BASE + 4)
-#define CMD_LOAD_CERT_CTRL (ENGINE_CMD_BASE + 5)
-#define CMD_CACHE (ENGINE_CMD_BASE + 6)
-#define CMD_CERT (ENGINE_CMD_BASE + 7)
-#define CMD_RATLS (ENGINE_CMD_BASE + 8)
+/* The control commands are libdstack's configuration table (include/dstack/config.h):
+ * command ENGINE_CMD_BASE + i is parameter i, spelt in upper case with underscores
+ * (timeout-ms → TIMEOUT_MS), followed by LOAD_CERT_CTRL. Built once, at first bind. */
+#define N_CMDS_MAX 32
+static ENGINE_CMD_DEFN engine_cmds[N_CMDS_MAX + 2];
+static char engine_cmd_names[N_CMDS_MAX][32];
+static char engine_cmd_descs[N_CMDS_MAX][256];
+static int cmd_load_cert = -1;
 
-static const ENGINE_CMD_DEFN engine_cmds[] = {
-    {CMD_ENDPOINT, "ENDPOINT", "dstack agent endpoint: Unix socket path or http(s):// URL",
-     ENGINE_CMD_FLAG_STRING},
-    {CMD_TAPPD_ENDPOINT, "TAPPD_ENDPOINT", "legacy Tappd endpoint (agent-issued certificates)",
-     ENGINE_CMD_FLAG_STRING},
-    {CMD_TIMEOUT_MS, "TIMEOUT_MS",
-     "per-request timeout in milliseconds, 1 to 600000 (default 5000)", ENGINE_CMD_FLAG_NUMERIC},
-    {CMD_KMS_ROOT_PUBKEY, "KMS_ROOT_PUBKEY",
-     "hex compressed secp256k1 KMS root key; keys whose signature chain does not lead to it "
-     "are refused",
-     ENGINE_CMD_FLAG_STRING},
-    {CMD_APP_ID, "APP_ID", "hex app id the agent's Info.app_id must match", ENGINE_CMD_FLAG_STRING},
-    {CMD_CACHE, "CACHE",
-     "yes or no: keep resolved keys and certificates for the process (default yes)",
-     ENGINE_CMD_FLAG_STRING},
-    {CMD_CERT, "CERT",
-     "default certificate mode for URIs without cert=: auto, agent, self or none (default auto)",
-     ENGINE_CMD_FLAG_STRING},
-    {CMD_RATLS, "RATLS",
-     "default RA-TLS format for URIs without ratls=: auto, attest, quote, both or no (default "
-     "auto)",
-     ENGINE_CMD_FLAG_STRING},
-    {CMD_LOAD_CERT_CTRL, "LOAD_CERT_CTRL",
-     "leaf certificate of a dstack: URI (p = struct { const char *id; X509 *cert; })",
-     ENGINE_CMD_FLAG_INTERNAL},
-    {0, NULL, NULL, 0},
-};
+static void engine_cmds_build(void)
+{
+    size_t n = dstack_config_param_count(), k = 0;
+
+    for (size_t i = 0; i < n && k < N_CMDS_MAX; i++, k++) {
+        const dstack_config_param *p = dstack_config_param_at(i);
+        dstack_config_engine_name(p->name, engine_cmd_names[k], sizeof(engine_cmd_names[k]));
+        snprintf(engine_cmd_descs[k], sizeof(engine_cmd_descs[k]), "%s: %s (default %s)", p->doc,
+                 p->values, p->default_value);
+        engine_cmds[k].cmd_num = ENGINE_CMD_BASE + (unsigned)k;
+        engine_cmds[k].cmd_name = engine_cmd_names[k];
+        engine_cmds[k].cmd_desc = engine_cmd_descs[k];
+        engine_cmds[k].cmd_flags =
+            p->type == DSTACK_CONFIG_NUMBER ? ENGINE_CMD_FLAG_NUMERIC : ENGINE_CMD_FLAG_STRING;
+    }
+    cmd_load_cert = ENGINE_CMD_BASE + (int)k;
+    engine_cmds[k].cmd_num = (unsigned)cmd_load_cert;
+    engine_cmds[k].cmd_name = "LOAD_CERT_CTRL";
+    engine_cmds[k].cmd_desc =
+        "leaf certificate of a dstack: URI (p = struct { const char *id; X509 *cert; })";
+    engine_cmds[k].cmd_flags = ENGINE_CMD_FLAG_INTERNAL;
+    memset(&engine_cmds[k + 1], 0, sizeof(engine_cmds[k + 1]));
+}
 
 /* libp11's LOAD_CERT_CTRL argument layout, so callers written for it work unchanged. */
 typedef struct load_cert_params {
@@ -79,13 +77,17 @@ typedef struct load_cert_params {
 
 /* Per-ENGINE configuration, attached as ex_data. The resolver is created on first use so the
  * control commands (openssl.cnf runs them before `init`) all apply; any later configuration
- * change drops it so the next load uses the new settings. */
+ * change drops it so the next load uses the new settings. A control command that fails —
+ * a malformed value, a misspelt name — leaves the engine refusing every load with that
+ * message until the same setting succeeds (a misspelt name: for good): OpenSSL's
+ * configuration loading may ignore the failure, and an engine that then ran without the
+ * intended KMS root check would be worse than one that does not run. */
 typedef struct engine_state {
-    dstack_resolve_config cfg;
-    char *endpoint;
-    char *tappd_endpoint;
+    dstack_config *cfg;
     dstack_resolver *resolver;
-    CRYPTO_RWLOCK *lock;
+    unsigned failed_params;            /* bit i: the last value given for parameter i was refused */
+    char param_error[N_CMDS_MAX][256]; /* why, per parameter */
+    char unknown_command[256];         /* a misspelt command, "" if none */
 } engine_state;
 
 /* ---- errors ------------------------------------------------------------------------ */
@@ -130,6 +132,21 @@ static bool engine_pin_module(void)
     return dlopen(info.dli_fname, RTLD_NOW | RTLD_NODELETE) != NULL;
 }
 
+/* One lock for every engine's state. It guards pointers and the error text only — never a
+ * call into libdstack that takes locks of its own or does I/O — so the atfork handlers can
+ * take it to keep a fork() from copying it held. */
+static pthread_mutex_t engine_lock = PTHREAD_MUTEX_INITIALIZER;
+
+static void engine_atfork_prepare(void)
+{
+    pthread_mutex_lock(&engine_lock);
+}
+
+static void engine_atfork_release(void)
+{
+    pthread_mutex_unlock(&engine_lock);
+}
+
 static void engine_global_init(void)
 {
     size_t i;
@@ -142,8 +159,11 @@ static void engine_global_init(void)
         engine_reasons[i].error = ERR_PACK(engine_err_lib, 0, engine_reasons[i].error);
     ERR_load_strings(engine_err_lib, engine_lib_name);
     ERR_load_strings(engine_err_lib, engine_reasons);
+    engine_cmds_build();
     engine_ex_index = ENGINE_get_ex_new_index(0, NULL, NULL, NULL, NULL);
-    engine_once_ok = engine_ex_index >= 0;
+    engine_once_ok =
+        engine_ex_index >= 0 &&
+        pthread_atfork(engine_atfork_prepare, engine_atfork_release, engine_atfork_release) == 0;
 }
 
 static void engine_raise(const dstack_error *err)
@@ -152,14 +172,10 @@ static void engine_raise(const dstack_error *err)
                      ? (int)err->status
                      : (int)DSTACK_ERR_INTERNAL;
 
+    /* The message is composed by libdstack (URI, RPC, endpoint, agent text, escaped). */
     ERR_new();
     ERR_set_debug(OPENSSL_FILE, OPENSSL_LINE, "dstack_engine");
-    /* Make sure the endpoint is named even if a lower layer's message omitted it. */
-    if (err->endpoint[0] != '\0' && strstr(err->message, err->endpoint) == NULL)
-        ERR_set_error(engine_err_lib, REASON_BASE + status, "%s (dstack endpoint %s)", err->message,
-                      err->endpoint);
-    else
-        ERR_set_error(engine_err_lib, REASON_BASE + status, "%s", err->message);
+    ERR_set_error(engine_err_lib, REASON_BASE + status, "%s", err->message);
 }
 
 static void engine_raise_usage(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
@@ -182,115 +198,144 @@ static engine_state *state_of(ENGINE *e)
     return engine_ex_index >= 0 ? ENGINE_get_ex_data(e, engine_ex_index) : NULL;
 }
 
-static void state_free(engine_state *st)
+/* Resolvers replaced by a configuration change stay alive until the engine goes: a load in
+ * another thread may still be using one. */
+typedef struct retired_resolver {
+    dstack_resolver *r;
+    struct retired_resolver *next;
+} retired_resolver;
+
+static void state_free(engine_state *st, retired_resolver *retired)
 {
+    while (retired != NULL) {
+        retired_resolver *next = retired->next;
+        dstack_resolver_free(retired->r);
+        free(retired);
+        retired = next;
+    }
     if (st == NULL)
         return;
     dstack_resolver_free(st->resolver);
-    free(st->endpoint);
-    free(st->tappd_endpoint);
-    CRYPTO_THREAD_lock_free(st->lock);
-    OPENSSL_cleanse(st, sizeof(*st));
+    dstack_config_free(st->cfg);
     free(st);
 }
 
-/* Drop the resolver after a configuration change (caller holds the write lock). */
-static void state_reset_resolver(engine_state *st)
-{
-    dstack_resolver_free(st->resolver);
-    st->resolver = NULL;
-}
-
-/* The resolver for this engine, created on first use. */
+/* The resolver for this engine, created on first use (outside the lock; the first one
+ * published wins). NULL after raising the error. */
 static dstack_resolver *state_resolver(engine_state *st)
 {
-    dstack_resolver *r = NULL;
+    dstack_resolver *r, *mine = NULL;
+    dstack_config *cfg = NULL;
     dstack_error err;
 
-    if (!CRYPTO_THREAD_write_lock(st->lock))
+    dstack_error_clear(&err);
+    pthread_mutex_lock(&engine_lock);
+    r = st->resolver;
+    if (st->failed_params != 0 || st->unknown_command[0] != '\0') {
+        const char *why = st->unknown_command;
+        for (size_t i = 0; why[0] == '\0' && i < N_CMDS_MAX; i++)
+            if (st->failed_params & (1u << i))
+                why = st->param_error[i];
+        dstack_error_set(&err, DSTACK_ERR_USAGE, NULL, NULL,
+                         "invalid dstack engine configuration: %s", why);
+        pthread_mutex_unlock(&engine_lock);
+        engine_raise(&err);
         return NULL;
+    } else if (r == NULL && (cfg = dstack_config_dup(st->cfg)) == NULL)
+        dstack_error_set(&err, DSTACK_ERR_INTERNAL, NULL, NULL, "out of memory");
+    pthread_mutex_unlock(&engine_lock);
+    if (r != NULL)
+        return r;
+    if (cfg == NULL) {
+        engine_raise(&err);
+        return NULL;
+    }
+    if (dstack_resolver_new(cfg, &mine, &err) != DSTACK_OK) {
+        dstack_config_free(cfg);
+        engine_raise(&err);
+        return NULL;
+    }
+    dstack_config_free(cfg);
+    pthread_mutex_lock(&engine_lock);
     if (st->resolver == NULL) {
-        dstack_error_clear(&err);
-        st->cfg.endpoint = st->endpoint;
-        st->cfg.tappd_endpoint = st->tappd_endpoint;
-        if (dstack_resolver_new(&st->cfg, &st->resolver, &err) != DSTACK_OK) {
-            st->resolver = NULL;
-            engine_raise(&err);
-        }
+        st->resolver = mine;
+        mine = NULL;
     }
     r = st->resolver;
-    CRYPTO_THREAD_unlock(st->lock);
+    pthread_mutex_unlock(&engine_lock);
+    dstack_resolver_free(mine);
     return r;
 }
 
-static int set_string(engine_state *st, char **slot, const char *value, const char *what)
+static retired_resolver *retired_list; /* guarded by engine_lock */
+
+/* Applies control command `cmd` (a configuration parameter) as text. */
+static int engine_set(engine_state *st, size_t index, const char *value)
 {
-    char *copy;
+    const dstack_config_param *param = dstack_config_param_at(index);
+    dstack_resolver *old = NULL;
+    retired_resolver *node = calloc(1, sizeof(*node));
+    dstack_error err;
+    int ok;
 
-    if (value == NULL || value[0] == '\0') {
-        engine_raise_usage("%s must not be empty", what);
-        return 0;
-    }
-    copy = strdup(value);
-    if (copy == NULL)
-        return 0;
-    free(*slot);
-    *slot = copy;
-    state_reset_resolver(st);
-    return 1;
-}
-
-/* Decodes into a scratch buffer first so a bad value leaves the previous setting intact. */
-static int set_hex(engine_state *st, const char *value, uint8_t *out, size_t min, size_t cap,
-                   size_t *out_len, bool *present, const char *what)
-{
-    uint8_t buf[64];
-    size_t n = 0;
-
-    if (value == NULL || cap > sizeof(buf) ||
-        !dstack_hex_decode(value, strlen(value), buf, cap, &n) || n < min) {
-        engine_raise_usage("%s: expected hex", what);
-        return 0;
-    }
-    memcpy(out, buf, n);
-    if (out_len != NULL)
-        *out_len = n;
-    *present = true;
-    state_reset_resolver(st);
-    return 1;
-}
-
-/* Same values as the provider's `cache` parameter (architecture.md §5): exactly "yes" or "no". */
-static int set_cache(engine_state *st, const char *value)
-{
-    if (value != NULL && strcmp(value, "yes") == 0) {
-        st->cfg.cache = true;
-    } else if (value != NULL && strcmp(value, "no") == 0) {
-        st->cfg.cache = false;
+    dstack_error_clear(&err);
+    pthread_mutex_lock(&engine_lock);
+    ok = value != NULL && dstack_config_set(st->cfg, param->name, value, &err) == DSTACK_OK;
+    if (!ok) {
+        if (value == NULL)
+            dstack_error_set(&err, DSTACK_ERR_USAGE, NULL, NULL, "%s: no value", param->name);
+        /* The control spelling, not the table's, is what the user wrote. */
+        snprintf(st->param_error[index], sizeof(st->param_error[index]), "%s: %s",
+                 engine_cmd_names[index], err.message);
+        st->failed_params |= 1u << index;
     } else {
-        engine_raise_usage("CACHE \"%s\": expected yes or no", value != NULL ? value : "");
-        return 0;
+        st->failed_params &= ~(1u << index);
     }
-    state_reset_resolver(st);
-    return 1;
+    if (ok && st->resolver != NULL) {
+        old = st->resolver;
+        st->resolver = NULL;
+        if (node != NULL) {
+            node->r = old;
+            node->next = retired_list;
+            retired_list = node;
+            node = NULL;
+            old = NULL;
+        }
+    }
+    pthread_mutex_unlock(&engine_lock);
+    /* `old` is non-NULL only when retiring it failed for lack of memory: leaked on purpose,
+     * as a load in another thread may still be using it. */
+    (void)old;
+    free(node);
+    if (!ok)
+        engine_raise_usage("%s: %s", engine_cmd_names[index], err.message);
+    return ok;
 }
 
-/* CERT and RATLS: the provider's `cert` and `ratls` defaults, parsed by libdstack's URI code so
- * the accepted words cannot drift from the URI grammar (architecture.md §3). */
-static int set_mode(engine_state *st, int cmd, const char *value)
+/* An unknown control name (ENGINE_FLAGS_MANUAL_CMD_CTRL lets the engine see it): the engine
+ * refuses every load from now on, naming it and the closest valid command. */
+static void engine_unknown_command(engine_state *st, const char *name)
 {
-    const char *v = value != NULL ? value : "";
+    char table_name[64], suggestion[64] = "";
+    const dstack_config_param *near;
+    size_t i;
 
-    if (cmd == CMD_CERT && !dstack_cert_mode_parse(v, &st->cfg.default_cert)) {
-        engine_raise_usage("CERT \"%s\": expected auto, agent, self or none", v);
-        return 0;
-    }
-    if (cmd == CMD_RATLS && !dstack_ratls_mode_parse(v, &st->cfg.default_ratls)) {
-        engine_raise_usage("RATLS \"%s\": expected auto, attest, quote, both or no", v);
-        return 0;
-    }
-    state_reset_resolver(st);
-    return 1;
+    /* TIMEOUT_MS → timeout-ms, so the table's edit distance applies */
+    for (i = 0; name[i] != '\0' && i + 1 < sizeof(table_name); i++)
+        table_name[i] = name[i] == '_' ? '-' : (char)tolower((unsigned char)name[i]);
+    table_name[i] = '\0';
+    near = dstack_config_param_closest(table_name);
+    if (near != NULL)
+        dstack_config_engine_name(near->name, suggestion, sizeof(suggestion));
+    pthread_mutex_lock(&engine_lock);
+    snprintf(st->unknown_command, sizeof(st->unknown_command),
+             "unknown control command %.64s%s%s%s", name,
+             suggestion[0] != '\0' ? " (did you mean " : "", suggestion,
+             suggestion[0] != '\0' ? "?)" : "");
+    pthread_mutex_unlock(&engine_lock);
+    engine_raise_usage("unknown control command %.64s%s%s%s", name,
+                       suggestion[0] != '\0' ? " (did you mean " : "", suggestion,
+                       suggestion[0] != '\0' ? "?)" : "");
 }
 
 /* ---- resolving ------------------------------------------------------------------- */
@@ -386,75 +431,111 @@ done:
 
 /* ---- ENGINE callbacks ------------------------------------------------------------- */
 
+static const ENGINE_CMD_DEFN *cmd_by_num(long num)
+{
+    for (const ENGINE_CMD_DEFN *d = engine_cmds; d->cmd_name != NULL; d++)
+        if ((long)d->cmd_num == num)
+            return d;
+    return NULL;
+}
+
+static int copy_text(const char *text, void *p)
+{
+    if (p == NULL || text == NULL)
+        return -1;
+    return (int)strlen(strcpy(p, text));
+}
+
+/* The introspection commands OpenSSL would answer itself, answered here because the engine
+ * sets ENGINE_FLAGS_MANUAL_CMD_CTRL (to see names it does not know). Returns 0 when `cmd` is
+ * not one of them and sets *handled. */
+static int engine_introspect(engine_state *st, int cmd, long i, void *p, bool *handled)
+{
+    const ENGINE_CMD_DEFN *d;
+
+    *handled = true;
+    switch (cmd) {
+    case ENGINE_CTRL_GET_FIRST_CMD_TYPE:
+        return engine_cmds[0].cmd_name != NULL ? (int)engine_cmds[0].cmd_num : 0;
+    case ENGINE_CTRL_GET_NEXT_CMD_TYPE:
+        if ((d = cmd_by_num(i)) == NULL)
+            return -1;
+        return d[1].cmd_name != NULL ? (int)d[1].cmd_num : 0;
+    case ENGINE_CTRL_GET_CMD_FROM_NAME:
+        for (d = engine_cmds; p != NULL && d->cmd_name != NULL; d++)
+            if (strcmp(d->cmd_name, p) == 0)
+                return (int)d->cmd_num;
+        if (p != NULL && st != NULL) {
+            char table_name[64];
+            size_t k;
+            for (k = 0; ((const char *)p)[k] != '\0' && k + 1 < sizeof(table_name); k++)
+                table_name[k] = ((const char *)p)[k] == '_'
+                                    ? '-'
+                                    : (char)tolower((unsigned char)((const char *)p)[k]);
+            table_name[k] = '\0';
+            /* A close miss is a typo of a setting (refuse from now on); anything else is
+             * another engine's command probed by the application (SET_USER_INTERFACE). */
+            if (dstack_config_param_closest(table_name) != NULL)
+                engine_unknown_command(st, p);
+        }
+        return -1;
+    case ENGINE_CTRL_GET_NAME_LEN_FROM_CMD:
+        return (d = cmd_by_num(i)) != NULL ? (int)strlen(d->cmd_name) : -1;
+    case ENGINE_CTRL_GET_NAME_FROM_CMD:
+        return (d = cmd_by_num(i)) != NULL ? copy_text(d->cmd_name, p) : -1;
+    case ENGINE_CTRL_GET_DESC_LEN_FROM_CMD:
+        return (d = cmd_by_num(i)) != NULL ? (int)strlen(d->cmd_desc) : -1;
+    case ENGINE_CTRL_GET_DESC_FROM_CMD:
+        return (d = cmd_by_num(i)) != NULL ? copy_text(d->cmd_desc, p) : -1;
+    case ENGINE_CTRL_GET_CMD_FLAGS:
+        return (d = cmd_by_num(i)) != NULL ? (int)d->cmd_flags : -1;
+    default:
+        *handled = false;
+        return 0;
+    }
+}
+
 static int engine_ctrl(ENGINE *e, int cmd, long i, void *p, void (*f)(void))
 {
     engine_state *st = state_of(e);
-    int ok = 0;
+    bool handled;
+    int rc;
+    long index = (long)cmd - ENGINE_CMD_BASE;
+    char number[32];
 
+    (void)f;
+    rc = engine_introspect(st, cmd, i, p, &handled);
+    if (handled)
+        return rc;
     if (st == NULL)
         return 0;
-    if (cmd == CMD_LOAD_CERT_CTRL)
+    if (cmd == cmd_load_cert)
         return engine_load_cert(e, p);
-    if (!CRYPTO_THREAD_write_lock(st->lock))
+    if (index < 0 || (size_t)index >= dstack_config_param_count()) {
+        engine_raise_usage("unknown control command %d", cmd);
         return 0;
-    switch (cmd) {
-    case CMD_ENDPOINT:
-    case CMD_TAPPD_ENDPOINT: {
-        const char *what = cmd == CMD_ENDPOINT ? "ENDPOINT" : "TAPPD_ENDPOINT";
-
-        /* Same rule as the provider's `endpoint`: the agent's own notion (protocol.md §1.2). */
-        if (p != NULL && ((const char *)p)[0] != '/' && strncmp(p, "http://", 7) != 0 &&
-            strncmp(p, "https://", 8) != 0) {
-            engine_raise_usage("%s \"%s\": expected an absolute Unix socket path or an "
-                               "http(s):// URL",
-                               what, (const char *)p);
-            break;
-        }
-        ok = set_string(st, cmd == CMD_ENDPOINT ? &st->endpoint : &st->tappd_endpoint, p, what);
-        break;
     }
-    case CMD_TIMEOUT_MS:
-        /* The provider's `timeout-ms` range (provider/config.c), so both routes agree. */
-        if (i <= 0 || i > 600000L) {
-            engine_raise_usage("TIMEOUT_MS %ld: expected milliseconds between 1 and 600000", i);
-            break;
-        }
-        st->cfg.timeout_ms = i;
-        state_reset_resolver(st);
-        ok = 1;
-        break;
-    case CMD_KMS_ROOT_PUBKEY:
-        ok = set_hex(st, p, st->cfg.kms_root, sizeof(st->cfg.kms_root), sizeof(st->cfg.kms_root),
-                     NULL, &st->cfg.has_kms_root,
-                     "KMS_ROOT_PUBKEY (33-byte compressed secp256k1 key)");
-        break;
-    case CMD_APP_ID:
-        ok = set_hex(st, p, st->cfg.app_id, 1, sizeof(st->cfg.app_id), &st->cfg.app_id_len,
-                     &st->cfg.has_app_id, "APP_ID");
-        break;
-    case CMD_CACHE:
-        ok = set_cache(st, p);
-        break;
-    case CMD_CERT:
-    case CMD_RATLS:
-        ok = set_mode(st, cmd, p);
-        break;
-    default:
-        engine_raise_usage("%s", "unknown control command");
-        break;
+    /* Numeric commands arrive as `i` (ENGINE_ctrl_cmd_string parses the text). */
+    if (engine_cmds[index].cmd_flags & ENGINE_CMD_FLAG_NUMERIC) {
+        snprintf(number, sizeof(number), "%ld", i);
+        p = number;
     }
-    CRYPTO_THREAD_unlock(st->lock);
-    return ok;
+    return engine_set(st, (size_t)index, p);
 }
 
 static int engine_destroy(ENGINE *e)
 {
     engine_state *st = state_of(e);
+    retired_resolver *retired;
 
-    if (st != NULL) {
-        ENGINE_set_ex_data(e, engine_ex_index, NULL);
-        state_free(st);
-    }
+    if (st == NULL)
+        return 1;
+    ENGINE_set_ex_data(e, engine_ex_index, NULL);
+    pthread_mutex_lock(&engine_lock);
+    retired = retired_list;
+    retired_list = NULL;
+    pthread_mutex_unlock(&engine_lock);
+    state_free(st, retired);
     return 1;
 }
 
@@ -462,11 +543,15 @@ static int engine_destroy(ENGINE *e)
 static int engine_finish(ENGINE *e)
 {
     engine_state *st = state_of(e);
+    dstack_resolver *r = NULL;
 
-    if (st != NULL && CRYPTO_THREAD_write_lock(st->lock)) {
-        state_reset_resolver(st);
-        CRYPTO_THREAD_unlock(st->lock);
-    }
+    if (st == NULL)
+        return 1;
+    pthread_mutex_lock(&engine_lock);
+    r = st->resolver;
+    st->resolver = NULL;
+    pthread_mutex_unlock(&engine_lock);
+    dstack_resolver_free(r);
     return 1;
 }
 
@@ -481,25 +566,22 @@ static int engine_bind(ENGINE *e, const char *id)
     st = calloc(1, sizeof(*st));
     if (st == NULL)
         return 0;
-    st->lock = CRYPTO_THREAD_lock_new();
-    if (st->lock == NULL)
+    /* The provider's defaults (architecture.md §5): the configuration table's. */
+    st->cfg = dstack_config_new();
+    if (st->cfg == NULL)
         goto err;
-    /* Same defaults as the provider (architecture.md §5): endpoints by discovery, 5 s, cache on. */
-    st->cfg.timeout_ms = 5000;
-    st->cfg.default_cert = DSTACK_CERT_AUTO;
-    st->cfg.default_ratls = DSTACK_RATLS_AUTO;
-    st->cfg.cache = true;
     if (!ENGINE_set_id(e, engine_id) || !ENGINE_set_name(e, engine_name) ||
         !ENGINE_set_destroy_function(e, engine_destroy) ||
         !ENGINE_set_finish_function(e, engine_finish) ||
         !ENGINE_set_ctrl_function(e, engine_ctrl) || !ENGINE_set_cmd_defns(e, engine_cmds) ||
+        !ENGINE_set_flags(e, ENGINE_FLAGS_MANUAL_CMD_CTRL) ||
         !ENGINE_set_load_privkey_function(e, engine_load_privkey) ||
         !ENGINE_set_load_pubkey_function(e, engine_load_pubkey) ||
         !ENGINE_set_ex_data(e, engine_ex_index, st))
         goto err;
     return 1;
 err:
-    state_free(st);
+    state_free(st, NULL);
     return 0;
 }
 

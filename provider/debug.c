@@ -1,10 +1,16 @@
 /* dstack provider — debug log: DSTACK_PROVIDER_DEBUG=file:<path>,level:<n> (architecture.md §5).
  *
- * The environment is read once per process. Lines are written whole under a mutex so that
- * threads do not interleave, and flushed at once so a crash still leaves the log behind. */
+ * The environment is read once per process. Each line is formatted in a local buffer and
+ * written with one write(2) on a descriptor opened O_APPEND: threads and processes never
+ * interleave within a line, nothing is buffered (a crash still leaves the log behind), and
+ * no lock exists that a fork() could leave held in the child. Control characters in the
+ * message (agent text, URIs) are escaped, so nothing logged can forge lines or drive a
+ * terminal. The file is opened O_NOFOLLOW with mode 0600: a symlink planted at the path is
+ * refused, and what is logged (URIs, endpoints) is nobody else's business. */
 #include "debug.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -13,10 +19,11 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <dstack/error.h>
+
 static pthread_once_t debug_once = PTHREAD_ONCE_INIT;
-static pthread_mutex_t debug_lock = PTHREAD_MUTEX_INITIALIZER;
 static int debug_level;
-static FILE *debug_out;
+static int debug_fd = -1;
 
 /* Parses "file:<path>,level:<n>" (either part optional, any order). A malformed value is
  * reported once on stderr and the log stays at the defaults, so a typo never hides output. */
@@ -55,13 +62,13 @@ static void debug_init(void)
                     tok);
         }
     }
-    debug_out = stderr;
+    debug_fd = STDERR_FILENO;
     if (path != NULL) {
-        /* "e": O_CLOEXEC, so children we never meant to log through do not inherit it. */
-        FILE *f = fopen(path, "ae");
+        /* O_CLOEXEC: children we never meant to log through do not inherit it. */
+        int fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC | O_NOFOLLOW, 0600);
 
-        if (f != NULL)
-            debug_out = f;
+        if (fd >= 0)
+            debug_fd = fd;
         else
             fprintf(stderr, "dstack provider: cannot open debug log %s: %s; using stderr\n", path,
                     strerror(errno));
@@ -82,23 +89,29 @@ static void vlog(int level, const char *file, int line, const char *func, const 
     struct timespec ts;
     struct tm tm;
     const char *base;
-    char stamp[32];
+    char stamp[32], raw[2048], msg[2048], line_buf[2400];
+    int n;
 
-    if (dstack_prov_debug_level() < level || debug_out == NULL)
+    if (dstack_prov_debug_level() < level || debug_fd < 0)
         return;
     clock_gettime(CLOCK_REALTIME, &ts);
     gmtime_r(&ts.tv_sec, &tm);
     strftime(stamp, sizeof(stamp), "%Y-%m-%dT%H:%M:%S", &tm);
     base = strrchr(file, '/');
     base = base != NULL ? base + 1 : file;
-
-    pthread_mutex_lock(&debug_lock);
-    fprintf(debug_out, "[%s.%06ldZ] dstack[%ld] L%d %s:%d %s(): ", stamp, ts.tv_nsec / 1000,
-            (long)getpid(), level, base, line, func);
-    vfprintf(debug_out, fmt, ap);
-    fputc('\n', debug_out);
-    fflush(debug_out);
-    pthread_mutex_unlock(&debug_lock);
+    vsnprintf(raw, sizeof(raw), fmt, ap);
+    dstack_text_escape(raw, msg, sizeof(msg));
+    n = snprintf(line_buf, sizeof(line_buf), "[%s.%06ldZ] dstack[%ld] L%d %s:%d %s(): %s\n", stamp,
+                 ts.tv_nsec / 1000, (long)getpid(), level, base, line, func, msg);
+    if (n <= 0)
+        return;
+    if ((size_t)n >= sizeof(line_buf)) {
+        n = (int)sizeof(line_buf) - 1;
+        line_buf[n - 1] = '\n';
+    }
+    /* One write per line; a short write or an error is not worth failing a key load for. */
+    if (write(debug_fd, line_buf, (size_t)n) < 0)
+        return;
 }
 
 void dstack_prov_debug(int level, const char *file, int line, const char *func, const char *fmt,

@@ -4,21 +4,25 @@
  *   base64( DER SEQUENCE { desc VisibleString "dstack key URI v1", uri UTF8String } )
  *   -----END DSTACK KEY URI-----
  *
- * Two DER-producing decoders, the shape pkcs11-provider uses for its URI PEM files:
- *   1. input=pem: reads one PEM block; for our label hands on its DER with the structure
- *      name "dstack-key-uri". OpenSSL 3.0's pem2der drops structure information for PEM
- *      labels it does not know, so the label is recognised here.
- *   2. input=der, structure=dstack-key-uri: parses the reference, resolves the URI through
- *      dstack_prov_resolve() (the store's fetch path) and hands on the private key as
- *      PrivateKeyInfo DER, which the default provider's der2key decoder turns into the key.
+ * Two DER-producing decoders:
+ *   1. input=pem: reads one PEM block; for our label parses the reference, resolves the URI
+ *      through dstack_prov_resolve() (the store's fetch path) and hands on the private key
+ *      as PrivateKeyInfo DER, which the default provider's der2key decoder turns into the
+ *      key. Resolving here rather than one stage later keeps the dstack reason of a failure
+ *      in front of the caller: OpenSSL's file store discards the errors of a nested decode
+ *      (crypto/store/store_result.c) and, since 3.5, restricts its own walk to structures
+ *      like EncryptedPrivateKeyInfo, so a later-stage decoder's error never reaches
+ *      `openssl pkey -in ref.pem` — only "unsupported".
+ *   2. input=der, structure=dstack-key-uri: the same for a DER reference (`-inform DER`).
  * Both are named "DER" (their output type), so OSSL_DECODER_CTX_new_for_pkey() pulls them in
  * as "extra" decoders in front of der2key, for PEM_read_bio_PrivateKey() and for the file
  * store behind `openssl pkey -in ref.pem`. Input that is not ours is passed over ("carry on",
  * return 1) so other decoders get their turn — in combined files the reference follows the
  * certificates, and PEM_read_bio_PrivateKey() skips those blocks until it reaches ours. */
+#include <stdbool.h>
+#include <stdlib.h>
 #include <string.h>
 
-#include <openssl/asn1t.h>
 #include <openssl/bio.h>
 #include <openssl/core_names.h>
 #include <openssl/core_object.h>
@@ -26,32 +30,17 @@
 #include <openssl/params.h>
 #include <openssl/pem.h>
 
+#include <dstack/keyref.h>
+
 #include "debug.h"
 #include "errors.h"
 #include "provider.h"
 
-#define DSTACK_REF_PEM_LABEL "DSTACK KEY URI"
 #define DSTACK_REF_STRUCTURE "dstack-key-uri"
-#define DSTACK_REF_DESC_FAMILY "dstack key URI"
-#define DSTACK_REF_DESC_V1 "dstack key URI v1"
-/* A reference is a URI of a few hundred bytes; anything far larger is not one. */
-#define DSTACK_REF_MAX_DER 16384
-
-typedef struct dstack_key_ref {
-    ASN1_STRING *desc;
-    ASN1_UTF8STRING *uri;
-} DSTACK_KEY_REF;
-
-/* clang-format off */
-ASN1_SEQUENCE(DSTACK_KEY_REF) = {
-    ASN1_SIMPLE(DSTACK_KEY_REF, desc, ASN1_VISIBLESTRING),
-    ASN1_SIMPLE(DSTACK_KEY_REF, uri, ASN1_UTF8STRING),
-} static_ASN1_SEQUENCE_END(DSTACK_KEY_REF)
 
 typedef struct dstack_decoder_ctx {
     dstack_prov_ctx *prov;
 } dstack_decoder_ctx;
-/* clang-format on */
 
 static OSSL_FUNC_decoder_newctx_fn dstack_decoder_newctx;
 static OSSL_FUNC_decoder_freectx_fn dstack_decoder_freectx;
@@ -85,50 +74,21 @@ static int read_all(BIO *in, unsigned char *buf, size_t cap, size_t *len)
     return 1;
 }
 
-/* Parses a reference. Returns the URI (OPENSSL_free) or NULL. `ours` tells whether the
- * input claims to be a dstack reference (our PEM label, or our description family); only
- * then is a failure an error — anything else belongs to another decoder. */
+/* Parses a reference with libdstack's codec (dstack/keyref.h). Returns the URI (free()) or
+ * NULL. `ours` tells whether the input claims to be a dstack reference (our PEM label, or our
+ * description family); only then is a failure an error — anything else belongs to another
+ * decoder. */
 static char *parse_reference(dstack_decoder_ctx *dctx, const unsigned char *der, size_t len,
                              int *ours)
 {
-    const unsigned char *p = der;
-    DSTACK_KEY_REF *ref = NULL;
-    const char *desc;
+    bool claimed = *ours != 0;
     char *uri = NULL;
-    int desc_len, uri_len;
+    dstack_error err;
 
-    ref = (DSTACK_KEY_REF *)ASN1_item_d2i(NULL, &p, (long)len, ASN1_ITEM_rptr(DSTACK_KEY_REF));
-    if (ref == NULL || p != der + len) {
-        if (*ours)
-            DSTACK_PROV_ERR(dctx->prov, DSTACK_R_BAD_REFERENCE,
-                            "DSTACK KEY URI block is not DER SEQUENCE { VisibleString "
-                            "description, UTF8String uri }");
-        goto done;
-    }
-    desc = (const char *)ASN1_STRING_get0_data(ref->desc);
-    desc_len = ASN1_STRING_length(ref->desc);
-    if (desc_len >= (int)strlen(DSTACK_REF_DESC_FAMILY) &&
-        memcmp(desc, DSTACK_REF_DESC_FAMILY, strlen(DSTACK_REF_DESC_FAMILY)) == 0)
-        *ours = 1;
-    if (!*ours)
-        goto done;
-    if (desc_len != (int)strlen(DSTACK_REF_DESC_V1) ||
-        memcmp(desc, DSTACK_REF_DESC_V1, (size_t)desc_len) != 0) {
-        DSTACK_PROV_ERR(dctx->prov, DSTACK_R_BAD_REFERENCE,
-                        "unsupported DSTACK KEY URI description \"%.*s\" (this provider reads "
-                        "\"" DSTACK_REF_DESC_V1 "\")",
-                        desc_len > 64 ? 64 : desc_len, desc);
-        goto done;
-    }
-    uri_len = ASN1_STRING_length(ref->uri);
-    if (uri_len <= 0 || memchr(ASN1_STRING_get0_data(ref->uri), '\0', (size_t)uri_len) != NULL) {
-        DSTACK_PROV_ERR(dctx->prov, DSTACK_R_BAD_REFERENCE,
-                        "DSTACK KEY URI reference holds an empty or binary URI");
-        goto done;
-    }
-    uri = OPENSSL_strndup((const char *)ASN1_STRING_get0_data(ref->uri), (size_t)uri_len);
-done:
-    ASN1_item_free((ASN1_VALUE *)ref, ASN1_ITEM_rptr(DSTACK_KEY_REF));
+    dstack_error_clear(&err);
+    if (dstack_keyref_decode(der, len, &uri, &claimed, &err) != DSTACK_OK && claimed)
+        DSTACK_PROV_ERR(dctx->prov, DSTACK_R_BAD_REFERENCE, "%s", err.message);
+    *ours = claimed;
     return uri;
 }
 
@@ -137,7 +97,7 @@ static int dstack_pem_decode(void *vctx, OSSL_CORE_BIO *cin, int selection,
                              OSSL_PASSPHRASE_CALLBACK *pw_cb, void *pw_cbarg)
 {
     dstack_decoder_ctx *dctx = vctx;
-    OSSL_PARAM params[3];
+    dstack_resolved *res = NULL;
     BIO *in;
     char *name = NULL, *header = NULL, *uri = NULL;
     unsigned char *der = NULL;
@@ -148,9 +108,13 @@ static int dstack_pem_decode(void *vctx, OSSL_CORE_BIO *cin, int selection,
     if (in == NULL)
         return 1;
     if (PEM_read_bio(in, &name, &header, &der, &der_len) <= 0 ||
-        strcmp(name, DSTACK_REF_PEM_LABEL) != 0)
+        strcmp(name, DSTACK_KEYREF_PEM_LABEL) != 0)
         goto done;
-    DSTACK_DEBUG(2, "found a " DSTACK_REF_PEM_LABEL " block (%ld bytes)", der_len);
+    DSTACK_DEBUG(2, "found a " DSTACK_KEYREF_PEM_LABEL " block (%ld bytes)", der_len);
+    /* A reference yields a private key only; a load that asks for something else (a
+     * certificate-only walk of a combined file) passes it over without an agent call. */
+    if (selection != 0 && (selection & OSSL_KEYMGMT_SELECT_PRIVATE_KEY) == 0)
+        goto done;
     /* The label says the block is ours: anything wrong inside is an error, not a reason to
      * let other decoders try (they would only report "unsupported"). */
     ours = 1;
@@ -159,13 +123,16 @@ static int dstack_pem_decode(void *vctx, OSSL_CORE_BIO *cin, int selection,
         ret = 0;
         goto done;
     }
-    params[0] = OSSL_PARAM_construct_octet_string(OSSL_OBJECT_PARAM_DATA, der, (size_t)der_len);
-    params[1] = OSSL_PARAM_construct_utf8_string(OSSL_OBJECT_PARAM_DATA_STRUCTURE,
-                                                 (char *)DSTACK_REF_STRUCTURE, 0);
-    params[2] = OSSL_PARAM_construct_end();
-    ret = object_cb(params, object_cbarg);
+    DSTACK_DEBUG(1, "reference PEM names %s", uri);
+    res = dstack_prov_resolve(dctx->prov, uri, DSTACK_WANT_KEY);
+    if (res == NULL || res->key_der == NULL) {
+        ret = 0;
+        goto done;
+    }
+    ret = dstack_prov_emit_object(res, 0, object_cb, object_cbarg);
 done:
-    OPENSSL_free(uri);
+    dstack_resolved_free(res);
+    free(uri);
     OPENSSL_free(name);
     OPENSSL_free(header);
     OPENSSL_free(der);
@@ -189,8 +156,8 @@ static int dstack_der_decode(void *vctx, OSSL_CORE_BIO *cin, int selection,
     if (selection != 0 && (selection & OSSL_KEYMGMT_SELECT_KEYPAIR) == 0)
         return 1;
     in = BIO_new_from_core_bio(dstack_prov_libctx(dctx->prov), cin);
-    der = OPENSSL_malloc(DSTACK_REF_MAX_DER);
-    if (in == NULL || der == NULL || !read_all(in, der, DSTACK_REF_MAX_DER, &len))
+    der = OPENSSL_malloc(DSTACK_KEYREF_MAX_DER + 1);
+    if (in == NULL || der == NULL || !read_all(in, der, DSTACK_KEYREF_MAX_DER + 1, &len))
         goto done;
     uri = parse_reference(dctx, der, len, &ours);
     if (uri == NULL) {
@@ -206,7 +173,7 @@ static int dstack_der_decode(void *vctx, OSSL_CORE_BIO *cin, int selection,
     ret = dstack_prov_emit_object(res, 0, object_cb, object_cbarg);
 done:
     dstack_resolved_free(res);
-    OPENSSL_free(uri);
+    free(uri);
     OPENSSL_free(der);
     BIO_free(in);
     return ret;

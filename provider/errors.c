@@ -6,14 +6,16 @@
 #include "errors.h"
 
 #include <stdarg.h>
+#include <stdio.h>
 #include <string.h>
 
 #include <openssl/err.h>
 
+#include "debug.h"
 #include "provider.h"
 
 static const OSSL_ITEM reason_strings[] = {
-    {DSTACK_R_BAD_URI, "invalid dstack URI"},
+    {DSTACK_R_USAGE, "invalid dstack URI or request"},
     {DSTACK_R_BAD_CONFIG, "invalid dstack provider configuration"},
     {DSTACK_R_CONNECTION, "cannot connect to the dstack agent"},
     {DSTACK_R_TIMEOUT, "dstack agent request timed out"},
@@ -56,7 +58,7 @@ int dstack_prov_reason_for_status(dstack_status status)
 {
     switch (status) {
     case DSTACK_ERR_USAGE:
-        return DSTACK_R_BAD_URI;
+        return DSTACK_R_USAGE;
     case DSTACK_ERR_CONNECTION:
         return DSTACK_R_CONNECTION;
     case DSTACK_ERR_TIMEOUT:
@@ -95,8 +97,10 @@ void dstack_prov_err_raise(const dstack_prov_err_fns *fns, const OSSL_CORE_HANDL
     va_end(ap);
 }
 
-void dstack_prov_raisef(const dstack_prov_ctx *ctx, const char *file, int line, const char *func,
-                        int reason, const char *fmt, ...)
+static void raise_text(const dstack_prov_ctx *ctx, const char *file, int line, const char *func,
+                       int reason, const char *fmt, ...) __attribute__((format(printf, 6, 7)));
+static void raise_text(const dstack_prov_ctx *ctx, const char *file, int line, const char *func,
+                       int reason, const char *fmt, ...)
 {
     va_list ap;
 
@@ -105,20 +109,31 @@ void dstack_prov_raisef(const dstack_prov_ctx *ctx, const char *file, int line, 
     va_end(ap);
 }
 
-/* libdstack messages already name the RPC and the endpoint ("GetKey on /run/dstack.sock:
- * agent answered HTTP 400: …"); the agent's own text is appended when the message does not
- * carry it yet, so the user always sees what the agent said. */
+/* Every error the provider raises is also the debug log's line for it: one call does both,
+ * so the log never misses an error the application saw (or the other way round). */
+void dstack_prov_raisef(const dstack_prov_ctx *ctx, const char *file, int line, const char *func,
+                        int reason, const char *fmt, ...)
+{
+    char raw[1024], msg[1024];
+    va_list ap;
+
+    va_start(ap, fmt);
+    vsnprintf(raw, sizeof(raw), fmt, ap);
+    va_end(ap);
+    dstack_text_escape(raw, msg, sizeof(msg));
+    if (dstack_prov_debug_level() >= 1)
+        dstack_prov_debug(1, file, line, func, "error: %s", msg);
+    raise_text(ctx, file, line, func, reason, "%s", msg);
+}
+
+/* The message is composed by libdstack from the record (client/base/error.c): it names the
+ * URI, the RPC, the endpoint and what the agent said, with control characters escaped. The
+ * debug log gets the same line from this same call. */
 void dstack_prov_raise(const dstack_prov_ctx *ctx, const char *file, int line, const char *func,
                        const dstack_error *err)
 {
     int reason = dstack_prov_reason_for_status(err->status);
     const char *msg = err->message[0] != '\0' ? err->message : dstack_status_name(err->status);
 
-    if (err->agent_error[0] != '\0' && strstr(msg, err->agent_error) == NULL)
-        dstack_prov_raisef(ctx, file, line, func, reason, "%s (agent said: %s)", msg,
-                           err->agent_error);
-    else if (err->endpoint[0] != '\0' && strstr(msg, err->endpoint) == NULL)
-        dstack_prov_raisef(ctx, file, line, func, reason, "%s (endpoint %s)", msg, err->endpoint);
-    else
-        dstack_prov_raisef(ctx, file, line, func, reason, "%s", msg);
+    dstack_prov_raisef(ctx, file, line, func, reason, "%s", msg);
 }

@@ -11,8 +11,8 @@
 #include <dstack/error.h>
 
 enum dstack_prov_reason {
-    DSTACK_R_BAD_URI = 1,       /* usage: malformed dstack: URI */
-    DSTACK_R_BAD_CONFIG,        /* usage: bad openssl.cnf parameter */
+    DSTACK_R_USAGE = 1,         /* usage: malformed dstack: URI, unsupported request */
+    DSTACK_R_BAD_CONFIG,        /* config: bad or unknown openssl.cnf parameter */
     DSTACK_R_CONNECTION,        /* connection: no socket, refused, closed early */
     DSTACK_R_TIMEOUT,           /* timeout: connect or request deadline */
     DSTACK_R_AGENT,             /* agent: non-200 answer, agent text passed on */

@@ -4,8 +4,8 @@
  * dstack_prov_resolve() turns a URI into key + certificates through libdstack's
  * dstack_resolve(); dstack_prov_emit_object() hands each piece to OpenSSL as DER data so
  * OpenSSL's own decoders (default provider) build the EVP_PKEY and X509 objects. */
+#include <stdatomic.h>
 #include <string.h>
-#include <unistd.h>
 
 #include <openssl/core_names.h>
 #include <openssl/core_object.h>
@@ -16,39 +16,26 @@
 #include "errors.h"
 #include "provider.h"
 
-/* Returns the process's resolver, creating it on first use. After fork() the child must not
- * share the parent's connections or cache locks, so it builds its own (architecture.md §5). */
+/* The provider's resolver, created on first use. Two threads may both create one; the first
+ * to publish wins and the other frees its own (creating one makes no agent traffic). */
 static dstack_resolver *get_resolver(dstack_prov_ctx *ctx, dstack_error *err)
 {
     dstack_prov_resolver_slot *slot = dstack_prov_slot(ctx);
-    const dstack_prov_config *cfg = dstack_prov_config_of(ctx);
-    dstack_resolve_config rcfg;
-    dstack_resolver *r = NULL;
-    pid_t pid = getpid();
+    const dstack_config *cfg = dstack_prov_config_of(ctx);
+    dstack_resolver *r = atomic_load(&slot->resolver), *mine = NULL, *expected = NULL;
 
-    pthread_mutex_lock(&slot->lock);
-    if (slot->resolver != NULL && slot->pid != pid) {
-        DSTACK_DEBUG(2, "fork detected (resolver of pid %ld), creating a new one", (long)slot->pid);
-        dstack_resolver_free(slot->resolver);
-        slot->resolver = NULL;
+    if (r != NULL)
+        return r;
+    if (dstack_resolver_new(cfg, &mine, err) != DSTACK_OK)
+        return NULL;
+    if (!atomic_compare_exchange_strong(&slot->resolver, &expected, mine)) {
+        dstack_resolver_free(mine);
+        return expected;
     }
-    if (slot->resolver == NULL) {
-        dstack_prov_config_to_resolve(cfg, &rcfg);
-        if (dstack_resolver_new(&rcfg, &slot->resolver, err) != DSTACK_OK) {
-            slot->resolver = NULL;
-            goto done;
-        }
-        slot->pid = pid;
-        if (!slot->config_logged) {
-            dstack_prov_config_log(cfg, dstack_resolver_endpoint(slot->resolver),
-                                   dstack_resolver_tappd_endpoint(slot->resolver));
-            slot->config_logged = 1;
-        }
-    }
-    r = slot->resolver;
-done:
-    pthread_mutex_unlock(&slot->lock);
-    return r;
+    if (atomic_exchange(&slot->config_logged, 1) == 0)
+        dstack_prov_config_log(cfg, dstack_resolver_endpoint(mine),
+                               dstack_resolver_tappd_endpoint(mine));
+    return mine;
 }
 
 static const char *want_text(unsigned want)
@@ -87,10 +74,9 @@ dstack_resolved *dstack_prov_resolve(dstack_prov_ctx *ctx, const char *uri, unsi
                  res->cert_count, res->cert_source, res->chain_verified ? "yes" : "no");
     return res;
 fail:
-    /* libdstack names the URI in its messages; add it when an early failure did not. */
-    if (strstr(err.message, uri) == NULL)
-        dstack_error_prefix(&err, "%s: ", uri);
-    DSTACK_DEBUG(1, "failed (%s): %s", dstack_status_name(err.status), err.message);
+    /* dstack_resolve() names the URI; an early failure (no resolver) gets it here. */
+    if (err.context[0] == '\0')
+        dstack_error_context(&err, "%.300s", uri);
     DSTACK_PROV_RAISE(ctx, &err);
     return NULL;
 }

@@ -26,7 +26,7 @@ struct dstack_prov_ctx {
     const OSSL_CORE_HANDLE *handle;
     OSSL_LIB_CTX *libctx; /* child of the application's library context */
     dstack_prov_err_fns err;
-    dstack_prov_config cfg;
+    dstack_config *cfg;     /* NULL when openssl.cnf was invalid */
     char config_error[512]; /* non-empty: openssl.cnf was invalid, every use is refused */
     dstack_prov_resolver_slot slot;
 };
@@ -51,9 +51,9 @@ dstack_prov_resolver_slot *dstack_prov_slot(dstack_prov_ctx *ctx)
     return &ctx->slot;
 }
 
-const struct dstack_prov_config *dstack_prov_config_of(const dstack_prov_ctx *ctx)
+const dstack_config *dstack_prov_config_of(const dstack_prov_ctx *ctx)
 {
-    return &ctx->cfg;
+    return ctx->cfg;
 }
 
 int dstack_prov_check_config(const dstack_prov_ctx *ctx)
@@ -77,9 +77,8 @@ static void dstack_teardown(void *provctx)
     if (ctx == NULL)
         return;
     DSTACK_DEBUG(2, "provider teardown");
-    dstack_resolver_free(ctx->slot.resolver);
-    pthread_mutex_destroy(&ctx->slot.lock);
-    dstack_prov_config_clear(&ctx->cfg);
+    dstack_resolver_free(atomic_load(&ctx->slot.resolver));
+    dstack_config_free(ctx->cfg);
     OSSL_LIB_CTX_free(ctx->libctx);
     OPENSSL_free(ctx);
 }
@@ -161,8 +160,7 @@ int OSSL_provider_init(const OSSL_CORE_HANDLE *handle, const OSSL_DISPATCH *in,
                        const OSSL_DISPATCH **out, void **provctx)
 {
     dstack_prov_ctx *ctx = NULL;
-    char why[512];
-    int mutex_ready = 0;
+    char why[512] = "";
 
     ctx = OPENSSL_zalloc(sizeof(*ctx));
     if (ctx == NULL)
@@ -176,7 +174,8 @@ int OSSL_provider_init(const OSSL_CORE_HANDLE *handle, const OSSL_DISPATCH *in,
      * only ever see "unregistered scheme". So the provider loads in a refusing state: every
      * dstack: URI and reference PEM fails with the message naming the parameter and value
      * (dstack_prov_check_config), and the status parameter reports 0. */
-    if (!dstack_prov_config_load(&ctx->cfg, handle, find_core_get_params(in), why, sizeof(why))) {
+    ctx->cfg = dstack_prov_config_load(handle, find_core_get_params(in), why, sizeof(why));
+    if (ctx->cfg == NULL) {
         snprintf(ctx->config_error, sizeof(ctx->config_error), "%s", why);
         DSTACK_DEBUG(1, "invalid configuration, refusing every load: %s", why);
         /* Programs that never print OpenSSL's error queue (haproxy: "No Private Key found")
@@ -184,25 +183,26 @@ int OSSL_provider_init(const OSSL_CORE_HANDLE *handle, const OSSL_DISPATCH *in,
          * of the table are endpoints and public identifiers, never secrets. */
         fprintf(stderr, "dstack provider: %s; every dstack key load is refused\n", why);
     }
-    if (pthread_mutex_init(&ctx->slot.lock, NULL) != 0)
-        goto err;
-    mutex_ready = 1;
-    /* The child context sees the application's providers; BIO_new_from_core_bio needs it. */
+    /* The child context sees the application's providers (BIO_new_from_core_bio needs it):
+     * libdstack builds keys, signs certificates and digests in it, so an application that
+     * loaded the providers into a library context of its own gets them from there. */
     ctx->libctx = OSSL_LIB_CTX_new_child(handle, in);
     if (ctx->libctx == NULL) {
         dstack_prov_err_raise(&ctx->err, handle, OPENSSL_FILE, OPENSSL_LINE, OPENSSL_FUNC,
                               DSTACK_R_INTERNAL, "cannot create the provider library context");
         goto err;
     }
+    if (ctx->cfg != NULL &&
+        dstack_config_set_libctx(ctx->cfg, ctx->libctx, NULL, NULL) != DSTACK_OK)
+        goto err;
     DSTACK_DEBUG(1, "dstack provider %s loaded (agent contacted on first use)",
                  DSTACK_PROVIDER_VERSION);
     *out = dstack_dispatch;
     *provctx = ctx;
     return 1;
 err:
-    if (mutex_ready)
-        pthread_mutex_destroy(&ctx->slot.lock);
-    dstack_prov_config_clear(&ctx->cfg);
+    OSSL_LIB_CTX_free(ctx->libctx);
+    dstack_config_free(ctx->cfg);
     OPENSSL_free(ctx);
     return 0;
 }

@@ -4,32 +4,31 @@
 #ifndef DSTACK_PROVIDER_H
 #define DSTACK_PROVIDER_H
 
-#include <pthread.h>
+#include <stdatomic.h>
 #include <stddef.h>
-#include <sys/types.h>
 
 #include <openssl/core.h>
 #include <openssl/core_dispatch.h>
 
+#include <dstack/config.h>
 #include <dstack/error.h>
 #include <dstack/resolve.h>
 
 typedef struct dstack_prov_ctx dstack_prov_ctx;
 struct dstack_prov_err_fns;
 
-/* Lazily created resolver: never in OSSL_provider_init (architecture.md §5), again after fork().
- * objects.c is the only user of these fields. */
+/* The resolver, created on first use (architecture.md §5) and published with one atomic
+ * compare-and-swap — no lock, so a fork() at any moment leaves nothing held in the child.
+ * The resolver itself handles fork (include/dstack/resolve.h). objects.c is the only user. */
 typedef struct dstack_prov_resolver_slot {
-    pthread_mutex_t lock;
-    dstack_resolver *resolver;
-    pid_t pid; /* process that created `resolver` */
-    int config_logged;
+    _Atomic(dstack_resolver *) resolver;
+    atomic_int config_logged;
 } dstack_prov_resolver_slot;
 
 /* The resolver slot of the provider instance (objects.c) and the libdstack configuration
  * derived from openssl.cnf (config.c). */
 dstack_prov_resolver_slot *dstack_prov_slot(dstack_prov_ctx *ctx);
-const struct dstack_prov_config *dstack_prov_config_of(const dstack_prov_ctx *ctx);
+const dstack_config *dstack_prov_config_of(const dstack_prov_ctx *ctx);
 /* 1 when openssl.cnf was valid; else raises DSTACK_R_BAD_CONFIG naming the parameter and
  * value and returns 0. Every entry point that would use the configuration calls it. */
 int dstack_prov_check_config(const dstack_prov_ctx *ctx);

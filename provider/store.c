@@ -94,8 +94,7 @@ static int dstack_store_set_ctx_params(void *loaderctx, const OSSL_PARAM params[
     p = OSSL_PARAM_locate_const(params, OSSL_STORE_PARAM_EXPECT);
     if (p != NULL) {
         if (!OSSL_PARAM_get_int(p, &expect) || expect < 0 || expect > OSSL_STORE_INFO_CRL) {
-            DSTACK_PROV_ERR(sctx->prov, DSTACK_R_BAD_URI, "%s: invalid store expectation",
-                            sctx->uri);
+            DSTACK_PROV_ERR(sctx->prov, DSTACK_R_USAGE, "%s: invalid store expectation", sctx->uri);
             return 0;
         }
         sctx->expect = expect;

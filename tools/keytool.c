@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include <json-c/json.h>
 #include <openssl/evp.h>
@@ -20,26 +21,10 @@
 
 #include <dstack/keys.h>
 
-enum {
-    OPT_ENDPOINT = 0x1000,
-    OPT_TAPPD_ENDPOINT,
-    OPT_TIMEOUT_MS,
-    OPT_KMS_ROOT,
-    OPT_APP_ID,
-    OPT_JSON,
-    OPT_HELP
-};
-
-static const struct option global_options[] = {
-    {"endpoint", required_argument, NULL, OPT_ENDPOINT},
-    {"tappd-endpoint", required_argument, NULL, OPT_TAPPD_ENDPOINT},
-    {"timeout-ms", required_argument, NULL, OPT_TIMEOUT_MS},
-    {"kms-root-pubkey", required_argument, NULL, OPT_KMS_ROOT},
-    {"app-id", required_argument, NULL, OPT_APP_ID},
-    {"json", no_argument, NULL, OPT_JSON},
-    {"help", no_argument, NULL, OPT_HELP},
-};
-#define N_GLOBAL (sizeof(global_options) / sizeof(global_options[0]))
+/* Option values: 0x1000 + i is parameter i of the configuration table. */
+enum { OPT_CONFIG = 0x1000, OPT_JSON = 0x1800, OPT_HELP };
+#define N_CONFIG_MAX 32
+#define N_GLOBAL (N_CONFIG_MAX + 2)
 
 static const kt_command *const commands[] = {
     &kt_cmd_show, &kt_cmd_export, &kt_cmd_info, &kt_cmd_quote, &kt_cmd_verify, &kt_cmd_version,
@@ -62,19 +47,46 @@ static void print_global_help(FILE *out)
     fprintf(
         out,
         "\n"
-        "Global options (before or after the command):\n"
-        "  --endpoint PATH|URL       agent endpoint (default: $DSTACK_SIMULATOR_ENDPOINT, then\n"
-        "                            /var/run/dstack.sock and the other standard sockets)\n"
-        "  --tappd-endpoint PATH|URL legacy Tappd endpoint (agent-issued certificates)\n"
-        "  --timeout-ms N            per-request timeout, connect included (default 5000)\n"
-        "  --kms-root-pubkey HEX     compressed secp256k1 KMS root key: refuse keys whose\n"
-        "                            signature chain does not lead to it\n"
-        "  --app-id HEX              the agent's Info.app_id must equal this\n"
-        "  --json                    machine-readable output on stdout\n"
-        "  --help                    this text; `dstack-keytool <command> --help` per command\n"
-        "\n"
-        "Exit status: 0 success, 1 agent error (unreachable, timeout, error answer, bad\n"
-        "response), 2 usage error (bad option or URI), 3 verification failed, 4 file I/O.\n");
+        "Global options (before or after the command), the provider's openssl.cnf parameters:\n");
+    for (i = 0; i < dstack_config_param_count(); i++) {
+        const dstack_config_param *p = dstack_config_param_at(i);
+        fprintf(out, "  --%-18s %s\n  %-20s %s (default: %s)\n", p->name, p->doc, "", p->values,
+                p->default_value);
+    }
+    fprintf(out,
+            "  --json               machine-readable output on stdout\n"
+            "  --help               this text; `dstack-keytool <command> --help` per command\n"
+            "Unlike the provider, dstack-keytool keeps no cache (--cache no) unless asked.\n"
+            "Where a command has an option of the same name (export --cert FILE), the\n"
+            "command's option wins; set the URI's parameter instead (?cert=self).\n"
+            "\n"
+            "Exit status: 0 success, 1 agent error (unreachable, timeout, error answer, bad\n"
+            "response), 2 usage error (bad option or URI), 3 verification failed, 4 file I/O.\n");
+}
+
+static bool hex_param(const kt_options *opts, const char *name, uint8_t *out, size_t cap,
+                      size_t *len)
+{
+    char text[2 * 64 + 1];
+    size_t n = 0;
+
+    if (!dstack_config_is_set(opts->cfg, name) ||
+        dstack_config_get(opts->cfg, name, text, sizeof(text), NULL) != DSTACK_OK ||
+        !dstack_hex_decode(text, strlen(text), out, cap, &n))
+        return false;
+    if (len != NULL)
+        *len = n;
+    return true;
+}
+
+bool kt_app_id(const kt_options *opts, uint8_t app_id[32], size_t *len)
+{
+    return hex_param(opts, "app-id", app_id, 32, len);
+}
+
+bool kt_kms_root(const kt_options *opts, uint8_t kms_root[33])
+{
+    return hex_param(opts, "kms-root-pubkey", kms_root, 33, NULL);
 }
 
 int kt_status_exit(dstack_status status)
@@ -145,88 +157,48 @@ void kt_print_json(json_object *obj)
 
 dstack_status kt_resolver_new(const kt_options *opts, dstack_resolver **out, dstack_error *err)
 {
-    dstack_resolve_config cfg;
-
-    memset(&cfg, 0, sizeof(cfg));
-    cfg.endpoint = opts->endpoint;
-    cfg.tappd_endpoint = opts->tappd_endpoint;
-    cfg.timeout_ms = opts->timeout_ms;
-    cfg.default_cert = DSTACK_CERT_AUTO;
-    cfg.default_ratls = DSTACK_RATLS_AUTO;
-    cfg.cache = false; /* one-shot process: nothing to reuse */
-    cfg.has_kms_root = opts->has_kms_root;
-    memcpy(cfg.kms_root, opts->kms_root, sizeof(cfg.kms_root));
-    cfg.has_app_id = opts->has_app_id;
-    memcpy(cfg.app_id, opts->app_id, sizeof(cfg.app_id));
-    cfg.app_id_len = opts->app_id_len;
-    return dstack_resolver_new(&cfg, out, err);
+    return dstack_resolver_new(opts->cfg, out, err);
 }
 
 dstack_status kt_client_new(const kt_options *opts, dstack_service service, dstack_client **out,
                             dstack_error *err)
 {
+    const char *name = service == DSTACK_SERVICE_TAPPD ? "tappd-endpoint" : "endpoint";
+    char endpoint[1024], timeout[32];
     dstack_client_options co;
 
     memset(&co, 0, sizeof(co));
     co.service = service;
-    co.endpoint = service == DSTACK_SERVICE_TAPPD ? opts->tappd_endpoint : opts->endpoint;
-    co.timeout_ms = opts->timeout_ms;
+    if (dstack_config_is_set(opts->cfg, name) &&
+        dstack_config_get(opts->cfg, name, endpoint, sizeof(endpoint), err) == DSTACK_OK)
+        co.endpoint = endpoint;
+    if (dstack_config_get(opts->cfg, "timeout-ms", timeout, sizeof(timeout), err) == DSTACK_OK)
+        co.timeout_ms = strtol(timeout, NULL, 10);
     return dstack_client_new(&co, out, err);
 }
 
-static bool parse_global(kt_options *opts, int opt, const char *arg)
+/* "--kms_root_pubkey" → the closest option name, for "did you mean". */
+static const char *closest_option(const char *arg, const struct option *all)
 {
-    char *end = NULL;
-    size_t n = 0;
-    long v;
+    char name[64];
+    const char *p = arg;
+    const dstack_config_param *near;
+    size_t n;
 
-    switch (opt) {
-    case OPT_ENDPOINT:
-    case OPT_TAPPD_ENDPOINT:
-        if (arg[0] == '\0') {
-            kt_usage_error("--%s must not be empty",
-                           opt == OPT_ENDPOINT ? "endpoint" : "tappd-endpoint");
-            return false;
-        }
-        if (opt == OPT_ENDPOINT)
-            opts->endpoint = arg;
-        else
-            opts->tappd_endpoint = arg;
-        return true;
-    case OPT_TIMEOUT_MS:
-        errno = 0;
-        v = strtol(arg, &end, 10);
-        if (errno != 0 || end == arg || *end != '\0' || v <= 0 || v > 3600000L) {
-            kt_usage_error("--timeout-ms: expected 1..3600000 milliseconds, got '%s'", arg);
-            return false;
-        }
-        opts->timeout_ms = v;
-        return true;
-    case OPT_KMS_ROOT:
-        if (!dstack_hex_decode(arg, strlen(arg), opts->kms_root, sizeof(opts->kms_root), &n) ||
-            n != sizeof(opts->kms_root) || (opts->kms_root[0] != 2 && opts->kms_root[0] != 3)) {
-            kt_usage_error("--kms-root-pubkey: expected a 33-byte compressed secp256k1 key in "
-                           "hex, got '%s'",
-                           arg);
-            return false;
-        }
-        opts->has_kms_root = true;
-        return true;
-    case OPT_APP_ID:
-        if (!dstack_hex_decode(arg, strlen(arg), opts->app_id, sizeof(opts->app_id), &n) ||
-            n == 0) {
-            kt_usage_error("--app-id: expected hex (up to 32 bytes), got '%s'", arg);
-            return false;
-        }
-        opts->app_id_len = n;
-        opts->has_app_id = true;
-        return true;
-    case OPT_JSON:
-        opts->json = true;
-        return true;
-    default:
-        return false;
-    }
+    while (*p == '-')
+        p++;
+    n = strcspn(p, "=");
+    if (n == 0 || n >= sizeof(name))
+        return NULL;
+    memcpy(name, p, n);
+    name[n] = '\0';
+    near = dstack_config_param_closest(name);
+    if (near != NULL)
+        return near->name;
+    for (; all->name != NULL; all++)
+        if (strcasecmp(all->name, name) == 0)
+            return all->name;
+    return NULL;
 }
 
 int kt_parse(kt_options *opts, int argc, char **argv, const struct option *extra,
@@ -234,11 +206,24 @@ int kt_parse(kt_options *opts, int argc, char **argv, const struct option *extra
              char ***positional, int *npositional)
 {
     struct option all[N_GLOBAL + 16];
-    size_t n = 0, i;
+    size_t n = 0, i, n_config = dstack_config_param_count();
     int opt, rc = KT_EXIT_OK;
+    dstack_error err;
 
-    for (i = 0; i < N_GLOBAL; i++)
-        all[n++] = global_options[i];
+    if (n_config > N_CONFIG_MAX)
+        n_config = N_CONFIG_MAX;
+    for (i = 0; i < n_config; i++) {
+        const char *name = dstack_config_param_at(i)->name;
+        bool taken = false;
+        /* A command's own option of the same name wins (export --cert FILE): the URI's
+         * cert= parameter says the same for that one URI. */
+        for (size_t k = 0; extra != NULL && extra[k].name != NULL; k++)
+            taken = taken || strcmp(extra[k].name, name) == 0;
+        if (!taken)
+            all[n++] = (struct option){name, required_argument, NULL, OPT_CONFIG + (int)i};
+    }
+    all[n++] = (struct option){"json", no_argument, NULL, OPT_JSON};
+    all[n++] = (struct option){"help", no_argument, NULL, OPT_HELP};
     for (i = 0; extra != NULL && extra[i].name != NULL && n < N_GLOBAL + 15; i++)
         all[n++] = extra[i];
     memset(&all[n], 0, sizeof(all[n]));
@@ -251,8 +236,14 @@ int kt_parse(kt_options *opts, int argc, char **argv, const struct option *extra
      * "--" ends option parsing. */
     while ((opt = getopt_long(argc, argv, ":", all, NULL)) != -1) {
         if (opt == '?' || opt == ':') {
-            rc = kt_usage_error("%s: unknown option or missing value: %s (see --help)", argv[0],
-                                argv[optind - 1]);
+            const char *arg = argv[optind - 1], *near = closest_option(arg, all);
+            if (opt == ':')
+                rc = kt_usage_error("%s: option %s needs a value (see --help)", argv[0], arg);
+            else if (near != NULL)
+                rc = kt_usage_error("%s: unknown option %s (did you mean --%s?)", argv[0], arg,
+                                    near);
+            else
+                rc = kt_usage_error("%s: unknown option %s (see --help)", argv[0], arg);
             goto done;
         }
         if (opt == OPT_HELP) {
@@ -263,11 +254,16 @@ int kt_parse(kt_options *opts, int argc, char **argv, const struct option *extra
             rc = -1;
             goto done;
         }
-        if (opt >= OPT_ENDPOINT && opt <= OPT_JSON) {
-            if (!parse_global(opts, opt, optarg)) {
-                rc = KT_EXIT_USAGE;
+        if (opt >= OPT_CONFIG && opt < OPT_CONFIG + (int)n_config) {
+            const char *name = dstack_config_param_at((size_t)(opt - OPT_CONFIG))->name;
+            dstack_error_clear(&err);
+            /* The message starts with the parameter's name: "--timeout-ms = …". */
+            if (dstack_config_set(opts->cfg, name, optarg, &err) != DSTACK_OK) {
+                rc = kt_usage_error("--%s", err.message);
                 goto done;
             }
+        } else if (opt == OPT_JSON) {
+            opts->json = true;
         } else if (on_option == NULL || !on_option(opt, optarg, ctx)) {
             rc = KT_EXIT_USAGE;
             goto done;
@@ -291,14 +287,13 @@ static void free_positional(char **positional)
     free(positional);
 }
 
-int main(int argc, char **argv)
+static int keytool_main(kt_options *o, int argc, char **argv)
 {
-    kt_options opts;
+    kt_options opts = *o;
     char **pos = NULL;
     int npos = 0, rc, cmd_index = 0, i;
     size_t c;
 
-    memset(&opts, 0, sizeof(opts));
     if (argc < 2) {
         print_global_help(stderr);
         return KT_EXIT_USAGE;
@@ -343,4 +338,19 @@ int main(int argc, char **argv)
     }
     rc = commands[c]->run(&opts, argc - cmd_index, argv + cmd_index);
     return rc == -1 ? KT_EXIT_OK : rc;
+}
+
+int main(int argc, char **argv)
+{
+    kt_options opts;
+    int rc;
+
+    memset(&opts, 0, sizeof(opts));
+    opts.cfg = dstack_config_new();
+    /* One-shot process: nothing to reuse, so no cache unless --cache yes. */
+    if (opts.cfg == NULL || dstack_config_set(opts.cfg, "cache", "no", NULL) != DSTACK_OK)
+        return kt_usage_error("out of memory");
+    rc = keytool_main(&opts, argc, argv);
+    dstack_config_free(opts.cfg);
+    return rc;
 }

@@ -7,6 +7,7 @@
 #include <stdint.h>
 
 #include <dstack/client.h>
+#include <dstack/config.h>
 #include <dstack/error.h>
 #include <dstack/resolve.h>
 
@@ -19,18 +20,16 @@ enum {
     KT_EXIT_IO = 4      /* an output file could not be written */
 };
 
-/* Global options, valid before or after the subcommand. */
+/* Global options, valid before or after the subcommand: every parameter of libdstack's
+ * configuration table as --<name> VALUE (include/dstack/config.h), plus --json. */
 typedef struct kt_options {
-    const char *endpoint;
-    const char *tappd_endpoint;
-    long timeout_ms;
-    bool has_kms_root;
-    uint8_t kms_root[33];
-    bool has_app_id;
-    uint8_t app_id[32];
-    size_t app_id_len;
+    dstack_config *cfg;
     bool json;
 } kt_options;
+
+/* The configured app id / KMS root, decoded; false when not set. */
+bool kt_app_id(const kt_options *opts, uint8_t app_id[32], size_t *len);
+bool kt_kms_root(const kt_options *opts, uint8_t kms_root[33]);
 
 /* One subcommand: name, one-line summary, and its entry point. `argv[0]` is the subcommand
  * name; getopt state is reset before the call. */

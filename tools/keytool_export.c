@@ -19,12 +19,8 @@
 #include <openssl/bio.h>
 #include <openssl/pem.h>
 
+#include <dstack/keyref.h>
 #include <dstack/uri.h>
-
-/* architecture.md §6: SEQUENCE { desc VisibleString "dstack key URI v1", uri UTF8String }. */
-#define REF_PEM_LABEL "DSTACK KEY URI"
-#define REF_DESC "dstack key URI v1"
-#define REF_MAX_URI 65535u
 
 enum { OPT_KEY_REF = 1, OPT_CERT, OPT_CHAIN, OPT_COMBINED };
 
@@ -81,45 +77,14 @@ static bool export_option(int opt, const char *arg, void *ctx)
     return true;
 }
 
-static size_t der_len_size(size_t len)
-{
-    return len < 0x80 ? 1 : len < 0x100 ? 2 : 3;
-}
-
-static unsigned char *der_put_header(unsigned char *p, unsigned char tag, size_t len)
-{
-    *p++ = tag;
-    if (len >= 0x100) {
-        *p++ = 0x82;
-        *p++ = (unsigned char)(len >> 8);
-    } else if (len >= 0x80) {
-        *p++ = 0x81;
-    }
-    *p++ = (unsigned char)len;
-    return p;
-}
-
-/* Appends the reference PEM for `uri` to `out`. */
+/* Appends the reference PEM for `uri` to `out` (libdstack's one codec, dstack/keyref.h). */
 static bool write_ref_pem(BIO *out, const char *uri)
 {
-    size_t desc_len = strlen(REF_DESC), uri_len = strlen(uri), body, total;
-    unsigned char *der, *p;
-    bool ok;
+    char *pem = NULL;
+    bool ok = dstack_keyref_encode_pem(uri, &pem, NULL) == DSTACK_OK &&
+              BIO_write(out, pem, (int)strlen(pem)) == (int)strlen(pem);
 
-    if (uri_len > REF_MAX_URI - 64)
-        return false;
-    body = 1 + der_len_size(desc_len) + desc_len + 1 + der_len_size(uri_len) + uri_len;
-    total = 1 + der_len_size(body) + body;
-    der = malloc(total);
-    if (der == NULL)
-        return false;
-    p = der_put_header(der, 0x30, body);   /* SEQUENCE */
-    p = der_put_header(p, 0x1a, desc_len); /* VisibleString */
-    memcpy(p, REF_DESC, desc_len);
-    p = der_put_header(p + desc_len, 0x0c, uri_len); /* UTF8String */
-    memcpy(p, uri, uri_len);
-    ok = PEM_write_bio(out, REF_PEM_LABEL, "", der, (long)total) > 0;
-    free(der);
+    free(pem);
     return ok;
 }
 
@@ -211,10 +176,6 @@ static int export_run(kt_options *opts, int argc, char **argv)
         goto done;
     }
     parsed_ok = true;
-    if (strlen(pos[0]) > REF_MAX_URI - 64) {
-        rc = kt_usage_error("export: URI too long for a reference PEM");
-        goto done;
-    }
     want_certs = a.cert != NULL || a.chain != NULL || a.combined != NULL;
     /* The key is requested even for --key-ref alone, so an agent or chain problem shows up
      * here (ExecStartPre) rather than when the server starts. */

@@ -85,6 +85,8 @@ done:
 
 static int info_run(kt_options *opts, int argc, char **argv)
 {
+    uint8_t app_id[32];
+    size_t app_id_len = 0;
     dstack_client *c = NULL;
     dstack_app_info info;
     dstack_error err, check_err;
@@ -107,8 +109,8 @@ static int info_run(kt_options *opts, int argc, char **argv)
         rc = kt_fail(&err);
         goto done;
     }
-    if (opts->has_app_id && (info.app_id.len != opts->app_id_len ||
-                             memcmp(info.app_id.data, opts->app_id, opts->app_id_len) != 0)) {
+    if (kt_app_id(opts, app_id, &app_id_len) &&
+        (info.app_id.len != app_id_len || memcmp(info.app_id.data, app_id, app_id_len) != 0)) {
         dstack_error_set(&err, DSTACK_ERR_CRYPTO, "Info", dstack_client_endpoint(c),
                          "the agent's app_id does not match --app-id");
         rc = kt_fail(&err);

@@ -65,6 +65,8 @@ static bool public_key_bytes(EVP_PKEY *pk, uint8_t *out, size_t cap, size_t *len
 
 static int show_run(kt_options *opts, int argc, char **argv)
 {
+    uint8_t kms_root[33];
+    bool has_kms_root;
     dstack_resolver *resolver = NULL;
     dstack_resolved *res = NULL;
     dstack_error err;
@@ -111,8 +113,9 @@ static int show_run(kt_options *opts, int argc, char **argv)
         have_eth = true;
     }
     pub_hex = kt_hex(pub, pub_len);
-    kms_hex = opts->has_kms_root ? kt_hex(opts->kms_root, sizeof(opts->kms_root)) : NULL;
-    if (pub_hex == NULL || (opts->has_kms_root && kms_hex == NULL)) {
+    has_kms_root = kt_kms_root(opts, kms_root);
+    kms_hex = has_kms_root ? kt_hex(kms_root, sizeof(kms_root)) : NULL;
+    if (pub_hex == NULL || (has_kms_root && kms_hex == NULL)) {
         rc = kt_usage_error("out of memory");
         goto done;
     }
@@ -147,7 +150,7 @@ static int show_run(kt_options *opts, int argc, char **argv)
             printf("eth address:     %s\n", eth_text);
         if (res->chain_verified)
             printf("signature chain: verified, leads to KMS root %s\n", kms_hex);
-        else if (opts->has_kms_root)
+        else if (has_kms_root)
             printf("signature chain: none for this key (ephemeral keys have no chain)\n");
         else
             printf("signature chain: not checked (give --kms-root-pubkey to verify)\n");

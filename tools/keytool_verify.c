@@ -308,8 +308,10 @@ static int cert_from_uri(const kt_options *opts, const char *uri, X509 **cert)
     int rc = KT_EXIT_OK;
 
     dstack_error_clear(&err);
-    ropts.has_app_id = false; /* --app-id is checked against the attestation instead */
-    if (kt_resolver_new(&ropts, &resolver, &err) != DSTACK_OK ||
+    /* --app-id is checked against the attestation instead */
+    ropts.cfg = dstack_config_dup(opts->cfg);
+    if (ropts.cfg == NULL || dstack_config_reset(ropts.cfg, "app-id", &err) != DSTACK_OK ||
+        kt_resolver_new(&ropts, &resolver, &err) != DSTACK_OK ||
         dstack_resolve(resolver, uri, DSTACK_WANT_CERTS, &res, &err) != DSTACK_OK) {
         rc = kt_fail(&err);
         goto done;
@@ -327,11 +329,15 @@ static int cert_from_uri(const kt_options *opts, const char *uri, X509 **cert)
 done:
     dstack_resolved_free(res);
     dstack_resolver_free(resolver);
+    dstack_config_free(ropts.cfg);
     return rc;
 }
 
 static int verify_run(kt_options *opts, int argc, char **argv)
 {
+    uint8_t app_id[32] = {0};
+    size_t app_id_len = 0;
+    bool has_app_id;
     verify_args a;
     dstack_ratls_policy policy;
     dstack_ratls_verification v;
@@ -361,7 +367,8 @@ static int verify_run(kt_options *opts, int argc, char **argv)
         rc = kt_usage_error("verify: --at and --no-time-check exclude each other");
         goto done;
     }
-    if (opts->has_app_id && opts->app_id_len != sizeof(policy.app_id)) {
+    has_app_id = kt_app_id(opts, app_id, &app_id_len);
+    if (has_app_id && app_id_len != sizeof(policy.app_id)) {
         rc = kt_usage_error("verify: --app-id must be 20 bytes (40 hex digits)");
         goto done;
     }
@@ -375,8 +382,8 @@ static int verify_run(kt_options *opts, int argc, char **argv)
     }
     policy.quote.verification_time = a.at;
     policy.quote.flags = a.no_time_check ? DSTACK_QV_NO_TIME_CHECK : 0;
-    policy.has_app_id = opts->has_app_id;
-    memcpy(policy.app_id, opts->app_id, sizeof(policy.app_id));
+    policy.has_app_id = has_app_id;
+    memcpy(policy.app_id, app_id, sizeof(policy.app_id));
 
     source = a.quote_path != NULL ? a.quote_path : a.cert_path != NULL ? a.cert_path : pos[0];
     if (a.quote_path != NULL || a.cert_path != NULL) {
@@ -387,7 +394,7 @@ static int verify_run(kt_options *opts, int argc, char **argv)
         }
     }
     if (a.quote_path != NULL) {
-        if (opts->has_app_id) {
+        if (has_app_id) {
             rc = kt_usage_error("verify: --app-id needs a certificate (a bare quote has no "
                                 "runtime events)");
             goto done;

@@ -147,13 +147,13 @@ dstack_status dstack_json_nested_error(const dstack_json_ctx *ctx, const char *f
         rc = DSTACK_ERR_PROTOCOL;
     if (err == NULL)
         return rc;
-    dstack_error_prefix(err, "%s on %s: response field \"%s%s\": ", ctx->method,
-                        ctx->endpoint != NULL ? ctx->endpoint : "",
-                        ctx->scope != NULL ? ctx->scope : "", field);
-    err->status = rc;
-    snprintf(err->method, sizeof(err->method), "%s", ctx->method);
-    snprintf(err->endpoint, sizeof(err->endpoint), "%s",
-             ctx->endpoint != NULL ? ctx->endpoint : "");
+    {
+        /* The inner error (e.g. from the event-log parser) becomes the detail of this RPC's. */
+        char inner[sizeof(err->detail)];
+        memcpy(inner, err->detail, sizeof(inner));
+        dstack_error_set(err, rc, ctx->method, ctx->endpoint, "response field \"%s%s\": %s",
+                         ctx->scope != NULL ? ctx->scope : "", field, inner);
+    }
     return rc;
 }
 

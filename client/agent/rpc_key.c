@@ -34,7 +34,6 @@ static dstack_status derive(dstack_client *c, const char *method, const char *ke
                                 method);
     memset(out, 0, sizeof(*out));
     /* The key lands in the secure heap; make sure there is one (idempotent). */
-    dstack_secure_heap_init();
 
     req = json_object_new_object();
     if (req == NULL)

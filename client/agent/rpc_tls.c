@@ -70,7 +70,6 @@ static dstack_status decode(json_object *resp, dstack_tls_key_response *out,
     len = strlen(pem);
     if (len == 0)
         return dstack_json_field_error(ctx, "key", "is empty, expected a PKCS#8 PEM key");
-    dstack_secure_heap_init();
     out->key_pem = OPENSSL_secure_malloc(len + 1);
     if (out->key_pem == NULL)
         return dstack_error_set(ctx->err, DSTACK_ERR_INTERNAL, ctx->method, ctx->endpoint,

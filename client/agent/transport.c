@@ -516,7 +516,7 @@ dstack_status dstack_response_check_status(const dstack_client *c, const char *d
                          resp->http_status);
     if (err != NULL) {
         err->http_status = resp->http_status;
-        snprintf(err->agent_error, sizeof(err->agent_error), "%s", text != NULL ? text : "");
+        dstack_text_escape(text != NULL ? text : "", err->agent_error, sizeof(err->agent_error));
     }
     json_object_put(obj);
     return DSTACK_ERR_AGENT;

@@ -71,10 +71,6 @@ dstack_status dstack_transfer_finish(const dstack_client *c, CURL *easy, dstack_
 
 void dstack_transfer_cleanup(dstack_transfer *t);
 
-/* Sets the total (and connect) timeout of the client's later calls; the resolver uses it to
- * give each RPC of one resolution only the time left before its overall deadline. */
-void dstack_client_set_timeout(dstack_client *c, long timeout_ms);
-
 /* Non-200 → DSTACK_ERR_AGENT with http_status and the agent's {"error": …} text. */
 dstack_status dstack_response_check_status(const dstack_client *c, const char *display_method,
                                            const dstack_raw_response *resp, dstack_error *err);

@@ -13,18 +13,30 @@
 
 #define APP_ID_LEN 20
 
-void dstack_ratls_report_data(const uint8_t *spki_der, size_t spki_len, uint8_t out[64])
+dstack_status dstack_ratls_report_data_ex(OSSL_LIB_CTX *libctx, const char *propq,
+                                          const uint8_t *spki_der, size_t spki_len, uint8_t out[64],
+                                          dstack_error *err)
 {
     static const char tag[] = "ratls-cert:";
     EVP_MD_CTX *ctx = EVP_MD_CTX_new();
-    int ok = ctx != NULL && EVP_DigestInit_ex(ctx, EVP_sha512(), NULL) == 1 &&
+    EVP_MD *md = EVP_MD_fetch(libctx, "SHA512", propq);
+    int ok = ctx != NULL && md != NULL && EVP_DigestInit_ex(ctx, md, NULL) == 1 &&
              EVP_DigestUpdate(ctx, tag, sizeof(tag) - 1) == 1 &&
              (spki_len == 0 || EVP_DigestUpdate(ctx, spki_der, spki_len) == 1) &&
              EVP_DigestFinal_ex(ctx, out, NULL) == 1;
 
     EVP_MD_CTX_free(ctx);
-    if (!ok)
-        memset(out, 0xff, 64); /* can never equal a real SHA-512 binding by accident */
+    EVP_MD_free(md);
+    if (ok)
+        return DSTACK_OK;
+    memset(out, 0xff, 64); /* can never equal a real SHA-512 binding by accident */
+    return dstack_error_set(err, DSTACK_ERR_CRYPTO, NULL, NULL,
+                            "SHA-512 is not available in the library context");
+}
+
+void dstack_ratls_report_data(const uint8_t *spki_der, size_t spki_len, uint8_t out[64])
+{
+    (void)dstack_ratls_report_data_ex(NULL, NULL, spki_der, spki_len, out, NULL);
 }
 
 void dstack_ratls_info_free(dstack_ratls_info *info)
@@ -94,7 +106,7 @@ static dstack_status rebuild_legacy(dstack_attestation *att, unsigned char *quot
                                 "gzip-compressed event log extension (ELGZv1) is not supported");
     rc = dstack_event_log_parse((const char *)log_json, log_len, &att->tdx_event_log, err);
     if (rc != DSTACK_OK) {
-        dstack_error_prefix(err, "RA-TLS event log extension: ");
+        dstack_error_context(err, "RA-TLS event log extension");
         return rc;
     }
     for (size_t i = 0; i < att->tdx_event_log.count; i++) {
@@ -133,7 +145,7 @@ static dstack_status load_attestation(X509 *cert, dstack_ratls_info *out, dstack
     if (has_att) {
         rc = dstack_attestation_decode(att, att_len, &out->attestation, err);
         if (rc != DSTACK_OK)
-            dstack_error_prefix(err, "RA-TLS attestation extension: ");
+            dstack_error_context(err, "RA-TLS attestation extension");
         out->has_attestation = rc == DSTACK_OK;
         goto done;
     }

@@ -1,4 +1,5 @@
-/* Error records: categories of architecture.md §9, no global state. */
+/* Error records (architecture.md §9): categories, no global state, and the one place where a
+ * record's parts become its message. */
 #include <dstack/error.h>
 
 #include <stdio.h>
@@ -33,24 +34,73 @@ void dstack_error_clear(dstack_error *err)
         memset(err, 0, sizeof(*err));
 }
 
-static void copy_field(char *dst, size_t cap, const char *src)
+char *dstack_text_escape(const char *text, char *out, size_t cap)
 {
-    if (src == NULL)
-        src = "";
-    snprintf(dst, cap, "%s", src);
+    size_t o = 0;
+
+    if (cap == 0)
+        return out;
+    for (; text != NULL && *text != '\0' && o + 1 < cap; text++) {
+        unsigned char c = (unsigned char)*text;
+        if (c < 0x20 || c == 0x7f) {
+            if (o + 5 >= cap)
+                break;
+            o += (size_t)snprintf(out + o, cap - o, "\\x%02x", c);
+        } else {
+            out[o++] = (char)c;
+        }
+    }
+    out[o] = '\0';
+    return out;
+}
+
+/* message = "<context>: <method> on <endpoint>: <detail>", empty parts left out. A detail
+ * that already starts with "<method> on <endpoint>" (an inner error copied whole) is not
+ * decorated twice. */
+static void compose(dstack_error *err)
+{
+    char origin[sizeof(err->method) + sizeof(err->endpoint) + 8] = "";
+    size_t o = 0, cap = sizeof(err->message);
+
+    if (err->method[0] != '\0' && err->endpoint[0] != '\0')
+        snprintf(origin, sizeof(origin), "%s on %s", err->method, err->endpoint);
+    else if (err->endpoint[0] != '\0')
+        snprintf(origin, sizeof(origin), "%s", err->endpoint);
+    else if (err->method[0] != '\0')
+        snprintf(origin, sizeof(origin), "%s", err->method);
+    if (origin[0] != '\0' && strncmp(err->detail, origin, strlen(origin)) == 0)
+        origin[0] = '\0';
+    err->message[0] = '\0';
+    if (err->context[0] != '\0')
+        o += (size_t)snprintf(err->message + o, cap - o, "%s: ", err->context);
+    if (origin[0] != '\0' && o < cap)
+        o += (size_t)snprintf(err->message + o, cap - o, "%s: ", origin);
+    if (o < cap)
+        snprintf(err->message + o, cap - o, "%s", err->detail);
 }
 
 dstack_status dstack_error_setv(dstack_error *err, dstack_status status, const char *method,
                                 const char *endpoint, const char *fmt, va_list ap)
 {
+    char raw[sizeof(err->detail)];
+
     if (err == NULL)
         return status;
+    /* The arguments may point into *err (a caller re-raising its own detail). */
+    vsnprintf(raw, sizeof(raw), fmt, ap);
+    {
+        char m[sizeof(err->method)] = "", e[sizeof(err->endpoint)] = "";
+        if (method != NULL)
+            snprintf(m, sizeof(m), "%s", method);
+        if (endpoint != NULL)
+            dstack_text_escape(endpoint, e, sizeof(e));
+        memset(err, 0, sizeof(*err));
+        memcpy(err->method, m, sizeof(m));
+        memcpy(err->endpoint, e, sizeof(e));
+    }
     err->status = status;
-    if (method != NULL)
-        copy_field(err->method, sizeof(err->method), method);
-    if (endpoint != NULL)
-        copy_field(err->endpoint, sizeof(err->endpoint), endpoint);
-    vsnprintf(err->message, sizeof(err->message), fmt, ap);
+    dstack_text_escape(raw, err->detail, sizeof(err->detail));
+    compose(err);
     return status;
 }
 
@@ -64,16 +114,49 @@ dstack_status dstack_error_set(dstack_error *err, dstack_status status, const ch
     return status;
 }
 
-void dstack_error_prefix(dstack_error *err, const char *fmt, ...)
+void dstack_error_context(dstack_error *err, const char *fmt, ...)
+{
+    char raw[sizeof(err->context)], outer[sizeof(err->context)], old[sizeof(err->context)];
+    va_list ap;
+
+    if (err == NULL)
+        return;
+    va_start(ap, fmt);
+    vsnprintf(raw, sizeof(raw), fmt, ap);
+    va_end(ap);
+    dstack_text_escape(raw, outer, sizeof(outer));
+    memcpy(old, err->context, sizeof(old));
+    if (old[0] != '\0')
+        snprintf(err->context, sizeof(err->context), "%s: %s", outer, old);
+    else
+        snprintf(err->context, sizeof(err->context), "%s", outer);
+    compose(err);
+}
+
+void dstack_error_append(dstack_error *err, const char *fmt, ...)
+{
+    char raw[sizeof(err->detail)], tail[sizeof(err->detail)];
+    size_t n;
+    va_list ap;
+
+    if (err == NULL)
+        return;
+    va_start(ap, fmt);
+    vsnprintf(raw, sizeof(raw), fmt, ap);
+    va_end(ap);
+    dstack_text_escape(raw, tail, sizeof(tail));
+    n = strlen(err->detail);
+    snprintf(err->detail + n, sizeof(err->detail) - n, "%s", tail);
+    compose(err);
+}
+
+void dstack_error_origin(dstack_error *err, const char *method, const char *endpoint)
 {
     if (err == NULL)
         return;
-    char prefix[512];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(prefix, sizeof(prefix), fmt, ap);
-    va_end(ap);
-    char old[sizeof(err->message)];
-    memcpy(old, err->message, sizeof(old));
-    snprintf(err->message, sizeof(err->message), "%s%s", prefix, old);
+    if (err->method[0] == '\0' && method != NULL)
+        snprintf(err->method, sizeof(err->method), "%s", method);
+    if (err->endpoint[0] == '\0' && endpoint != NULL)
+        dstack_text_escape(endpoint, err->endpoint, sizeof(err->endpoint));
+    compose(err);
 }

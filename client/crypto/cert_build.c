@@ -19,7 +19,7 @@
 
 /* rcgen: serial = SHA-256(raw public key)[0..20] with the top bit cleared (protocol.md §4.6). For
  * EC keys the raw key is the uncompressed point, for Ed25519 the 32 raw bytes. */
-static int serial_from_key(EVP_PKEY *key, uint8_t serial[SERIAL_LEN])
+static int serial_from_key(const dstack_cert_spec *spec, EVP_PKEY *key, uint8_t serial[SERIAL_LEN])
 {
     uint8_t raw[133], digest[32];
     size_t raw_len = 0;
@@ -32,7 +32,7 @@ static int serial_from_key(EVP_PKEY *key, uint8_t serial[SERIAL_LEN])
                                                sizeof(raw), &raw_len) != 1) {
         return 0;
     }
-    if (EVP_Digest(raw, raw_len, digest, NULL, EVP_sha256(), NULL) != 1)
+    if (EVP_Q_digest(spec->libctx, "SHA256", spec->propq, raw, raw_len, digest, NULL) != 1)
         return 0;
     memcpy(serial, digest, SERIAL_LEN);
     serial[0] &= 0x7f;
@@ -47,11 +47,11 @@ static int set_serial(X509 *x, const dstack_cert_spec *spec, EVP_PKEY *subject_k
     int ok = 0;
 
     if (spec->serial_from_key) {
-        if (!serial_from_key(subject_key, buf))
+        if (!serial_from_key(spec, subject_key, buf))
             return 0;
         len = SERIAL_LEN;
     } else {
-        if (RAND_bytes(buf, RANDOM_SERIAL_LEN) != 1)
+        if (RAND_bytes_ex(spec->libctx, buf, RANDOM_SERIAL_LEN, 0) != 1)
             return 0;
         buf[0] &= 0x7f; /* positive */
         buf[0] |= 0x40; /* and never zero */
@@ -173,13 +173,14 @@ static int add_eku(X509 *x, const dstack_cert_spec *spec)
 }
 
 /* rcgen: SKI = SHA-256(SPKI DER)[0..20] (verified on the simulator CA certificate). */
-static int add_ski(X509 *x, EVP_PKEY *key)
+static int add_ski(X509 *x, const dstack_cert_spec *spec, EVP_PKEY *key)
 {
     unsigned char *spki = NULL;
     uint8_t digest[32];
     ASN1_OCTET_STRING *ski = NULL;
     int len = i2d_PUBKEY(key, &spki);
-    int ok = len > 0 && EVP_Digest(spki, (size_t)len, digest, NULL, EVP_sha256(), NULL) == 1;
+    int ok = len > 0 && EVP_Q_digest(spec->libctx, "SHA256", spec->propq, spki, (size_t)len, digest,
+                                     NULL) == 1;
 
     ok = ok && (ski = ASN1_OCTET_STRING_new()) != NULL && ASN1_OCTET_STRING_set(ski, digest, 20);
     ok = ok && X509_add1_ext_i2d(x, NID_subject_key_identifier, ski, 0, X509V3_ADD_APPEND) == 1;
@@ -248,12 +249,13 @@ done:
     return rc;
 }
 
-static int sign_cert(X509 *x, EVP_PKEY *key)
+static int sign_cert(X509 *x, const dstack_cert_spec *spec, EVP_PKEY *key)
 {
     EVP_MD_CTX *mctx = EVP_MD_CTX_new();
     /* PureEdDSA takes no digest; ECDSA issuers sign with SHA-256 as rcgen does. */
     const char *md = EVP_PKEY_is_a(key, "ED25519") ? NULL : "SHA256";
-    int ok = mctx != NULL && EVP_DigestSignInit_ex(mctx, NULL, md, NULL, NULL, key, NULL) == 1 &&
+    int ok = mctx != NULL &&
+             EVP_DigestSignInit_ex(mctx, NULL, md, spec->libctx, spec->propq, key, NULL) == 1 &&
              X509_sign_ctx(x, mctx) > 0;
 
     EVP_MD_CTX_free(mctx);
@@ -280,7 +282,7 @@ dstack_status dstack_cert_build(const dstack_cert_spec *spec, EVP_PKEY *subject_
                                 "certificate validity outside years 0000-9999");
     if (issuer_key == NULL)
         issuer_key = subject_key;
-    x = X509_new();
+    x = X509_new_ex(spec->libctx, spec->propq);
     if (x == NULL || !X509_set_version(x, X509_VERSION_3) || !set_serial(x, spec, subject_key) ||
         !build_subject(x, spec))
         goto err;
@@ -300,13 +302,14 @@ dstack_status dstack_cert_build(const dstack_cert_spec *spec, EVP_PKEY *subject_
     what = "cannot add the standard certificate extensions";
     if (!add_key_usage(x, spec->is_ca) || !add_eku(x, spec))
         goto err;
-    if (spec->is_ca && (!add_ski(x, subject_key) || !add_basic_constraints(x, spec->ca_pathlen)))
+    if (spec->is_ca &&
+        (!add_ski(x, spec, subject_key) || !add_basic_constraints(x, spec->ca_pathlen)))
         goto err;
     for (size_t i = 0; i < spec->n_exts; i++)
         if ((rc = add_custom_ext(x, &spec->exts[i], err)) != DSTACK_OK)
             goto done;
     what = "cannot sign the certificate";
-    if (!sign_cert(x, issuer_key))
+    if (!sign_cert(x, spec, issuer_key))
         goto err;
     *out = x;
     x = NULL;

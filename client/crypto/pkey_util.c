@@ -1,8 +1,13 @@
 /* OpenSSL keys from derived 32-byte secrets and their DER forms (architecture.md §4: keys are
- * handed to OpenSSL as PrivateKeyInfo so its own providers operate them). */
+ * handed to OpenSSL as PrivateKeyInfo so its own providers operate them).
+ *
+ * Buffers holding key bytes are cleansed when freed (OPENSSL_secure_clear_free, "secure"
+ * BIGNUMs). libdstack does not initialise OpenSSL's secure heap itself: that arena is
+ * process-wide, its lock and free lists have no fork() handling, and initialising it would
+ * move every private key of the host application into it. An application that initialises
+ * it gets libdstack's copies there too. */
 #include "crypto/pkey_util.h"
 
-#include <pthread.h>
 #include <string.h>
 
 #include <openssl/bn.h>
@@ -13,28 +18,12 @@
 #include <openssl/param_build.h>
 #include <openssl/x509.h>
 
-#define SECURE_HEAP_SIZE (64 * 1024)
-#define SECURE_HEAP_MIN_ALLOC 32
-
-static pthread_once_t secure_heap_once = PTHREAD_ONCE_INIT;
-
-static void secure_heap_create(void)
+static dstack_status pkey_from_scalar(OSSL_LIB_CTX *libctx, const char *propq,
+                                      const dstack_alg_info *alg, const uint8_t secret[32],
+                                      EVP_PKEY **out, dstack_error *err)
 {
-    /* The application (or OpenSSL config) may already own the secure heap; reuse it. When
-     * the arena cannot be created OpenSSL falls back to the normal heap, and our callers
-     * still cleanse with OPENSSL_secure_clear_free. */
-    if (!CRYPTO_secure_malloc_initialized())
-        (void)CRYPTO_secure_malloc_init(SECURE_HEAP_SIZE, SECURE_HEAP_MIN_ALLOC);
-}
-
-void dstack_secure_heap_init(void)
-{
-    (void)pthread_once(&secure_heap_once, secure_heap_create);
-}
-
-static dstack_status pkey_from_scalar(int nid, const char *group, const char *label,
-                                      const uint8_t secret[32], EVP_PKEY **out, dstack_error *err)
-{
+    int nid = OBJ_sn2nid(alg->group);
+    const char *label = alg->display;
     dstack_status rc = DSTACK_ERR_CRYPTO;
     const char *what = "cannot build the EC key";
     EC_GROUP *grp = NULL;
@@ -45,8 +34,7 @@ static dstack_status pkey_from_scalar(int nid, const char *group, const char *la
     EVP_PKEY_CTX *pctx = NULL;
     unsigned char pub[65];
 
-    dstack_secure_heap_init();
-    grp = EC_GROUP_new_by_curve_name(nid);
+    grp = nid != NID_undef ? EC_GROUP_new_by_curve_name_ex(libctx, propq, nid) : NULL;
     priv = BN_secure_new();
     point = grp != NULL ? EC_POINT_new(grp) : NULL;
     if (point == NULL || priv == NULL || BN_bin2bn(secret, 32, priv) == NULL)
@@ -70,13 +58,13 @@ static dstack_status pkey_from_scalar(int nid, const char *group, const char *la
 
     bld = OSSL_PARAM_BLD_new();
     if (bld == NULL ||
-        !OSSL_PARAM_BLD_push_utf8_string(bld, OSSL_PKEY_PARAM_GROUP_NAME, group, 0) ||
+        !OSSL_PARAM_BLD_push_utf8_string(bld, OSSL_PKEY_PARAM_GROUP_NAME, alg->group, 0) ||
         !OSSL_PARAM_BLD_push_BN(bld, OSSL_PKEY_PARAM_PRIV_KEY, priv) ||
         !OSSL_PARAM_BLD_push_octet_string(bld, OSSL_PKEY_PARAM_PUB_KEY, pub, sizeof(pub)))
         goto err;
-    /* priv is a secure BIGNUM, so the builder keeps its copy in the secure heap too. */
+    /* priv is a "secure" BIGNUM, so the builder cleanses its copy of the scalar on free. */
     params = OSSL_PARAM_BLD_to_param(bld);
-    pctx = EVP_PKEY_CTX_new_from_name(NULL, "EC", NULL);
+    pctx = EVP_PKEY_CTX_new_from_name(libctx, alg->openssl_type, propq);
     if (params == NULL || pctx == NULL || EVP_PKEY_fromdata_init(pctx) != 1 ||
         EVP_PKEY_fromdata(pctx, out, EVP_PKEY_KEYPAIR, params) != 1) {
         what = "OpenSSL refused the EC key parameters";
@@ -96,25 +84,31 @@ done:
     return rc;
 }
 
+dstack_status dstack_pkey_from_secret_ex(OSSL_LIB_CTX *libctx, const char *propq, dstack_key_alg id,
+                                         const uint8_t secret[32], EVP_PKEY **out,
+                                         dstack_error *err)
+{
+    const dstack_alg_info *alg = dstack_alg_get(id);
+
+    *out = NULL;
+    if (alg == NULL)
+        return dstack_error_set(err, DSTACK_ERR_USAGE, NULL, NULL, "unknown key algorithm %d",
+                                (int)id);
+    if (alg->group != NULL)
+        return pkey_from_scalar(libctx, propq, alg, secret, out, err);
+    /* Raw-key types (Ed25519): the bytes are the RFC 8032 seed. */
+    *out =
+        EVP_PKEY_new_raw_private_key_ex(libctx, alg->openssl_type, propq, secret, alg->secret_len);
+    if (*out == NULL)
+        return dstack_error_set(err, DSTACK_ERR_CRYPTO, NULL, NULL, "cannot build the %s key",
+                                alg->display);
+    return DSTACK_OK;
+}
+
 dstack_status dstack_pkey_from_secret(dstack_key_alg alg, const uint8_t secret[32], EVP_PKEY **out,
                                       dstack_error *err)
 {
-    *out = NULL;
-    switch (alg) {
-    case DSTACK_ALG_P256:
-        return pkey_from_scalar(NID_X9_62_prime256v1, SN_X9_62_prime256v1, "P-256", secret, out,
-                                err);
-    case DSTACK_ALG_SECP256K1:
-        return pkey_from_scalar(NID_secp256k1, SN_secp256k1, "secp256k1", secret, out, err);
-    case DSTACK_ALG_ED25519:
-        *out = EVP_PKEY_new_raw_private_key_ex(NULL, "ED25519", NULL, secret, 32);
-        if (*out == NULL)
-            return dstack_error_set(err, DSTACK_ERR_CRYPTO, NULL, NULL,
-                                    "cannot build the Ed25519 key");
-        return DSTACK_OK;
-    }
-    return dstack_error_set(err, DSTACK_ERR_USAGE, NULL, NULL, "unknown key algorithm %d",
-                            (int)alg);
+    return dstack_pkey_from_secret_ex(NULL, NULL, alg, secret, out, err);
 }
 
 dstack_status dstack_pkey_to_pkcs8_der(EVP_PKEY *pkey, unsigned char **der, size_t *der_len,
@@ -127,7 +121,6 @@ dstack_status dstack_pkey_to_pkcs8_der(EVP_PKEY *pkey, unsigned char **der, size
 
     *der = NULL;
     *der_len = 0;
-    dstack_secure_heap_init();
     /* EVP_PKEY2PKCS8 writes ECPrivateKey without the redundant [0] parameters, as RFC 5915
      * recommends inside PKCS#8 — byte-identical to the agent's PKCS#8 (protocol.md §9 V2). */
     p8 = EVP_PKEY2PKCS8(pkey);

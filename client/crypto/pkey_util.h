@@ -18,8 +18,12 @@
  * DSTACK_ERR_CRYPTO "derived scalar out of range for <curve>") or Ed25519 seed. */
 dstack_status dstack_pkey_from_secret(dstack_key_alg alg, const uint8_t secret[32], EVP_PKEY **out,
                                       dstack_error *err);
+/* The same in `libctx` with `propq` (NULL: OpenSSL's default context). */
+dstack_status dstack_pkey_from_secret_ex(OSSL_LIB_CTX *libctx, const char *propq,
+                                         dstack_key_alg alg, const uint8_t secret[32],
+                                         EVP_PKEY **out, dstack_error *err);
 
-/* PKCS#8 PrivateKeyInfo DER in OpenSSL's secure heap (free with OPENSSL_secure_clear_free). */
+/* PKCS#8 PrivateKeyInfo DER (free with OPENSSL_secure_clear_free, which cleanses it). */
 dstack_status dstack_pkey_to_pkcs8_der(EVP_PKEY *pkey, unsigned char **der, size_t *der_len,
                                        dstack_error *err);
 /* SubjectPublicKeyInfo DER (OPENSSL_free). */
@@ -50,6 +54,10 @@ typedef struct dstack_cert_spec {
     /* Serial = first 20 bytes of SHA-256(raw EC point) with top bit cleared, as rcgen
      * does (protocol.md §4.6); false → 16 random bytes. */
     bool serial_from_key;
+    /* Library context and property query for the digests and the signature (NULL:
+     * OpenSSL's default context). */
+    OSSL_LIB_CTX *libctx;
+    const char *propq;
 } dstack_cert_spec;
 
 /* Builds and signs an X.509 v3 certificate. issuer_key NULL → self-signed with subject_key,
@@ -63,8 +71,5 @@ dstack_status dstack_cert_build(const dstack_cert_spec *spec, EVP_PKEY *subject_
  * has no fast path for this curve and its generic EC_POINT_mul costs ~50x more. */
 dstack_status dstack_secp256k1_pubkey_uncompressed(const uint8_t secret[32],
                                                    uint8_t uncompressed[65], dstack_error *err);
-
-/* Secure-heap helpers: initialise once per process (idempotent, 64 KiB arena). */
-void dstack_secure_heap_init(void);
 
 #endif

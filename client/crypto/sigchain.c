@@ -76,7 +76,7 @@ dstack_status dstack_verify_signature_chain(const char *algorithm, const uint8_t
     if ((rc = app_digest(algorithm, key, purpose, digest, err)) != DSTACK_OK)
         return rc;
     if ((rc = dstack_secp256k1_recover(chain[0], digest, res.app_pub, err)) != DSTACK_OK) {
-        dstack_error_prefix(err, "signature chain[0]: ");
+        dstack_error_context(err, "signature chain[0]");
         return rc;
     }
 
@@ -97,7 +97,7 @@ dstack_status dstack_verify_signature_chain(const char *algorithm, const uint8_t
         dstack_keccak256(msg, msg_len, digest);
         free(msg);
         if ((rc = dstack_secp256k1_recover(chain[1], digest, res.kms_pub, err)) != DSTACK_OK) {
-            dstack_error_prefix(err, "signature chain[1]: ");
+            dstack_error_context(err, "signature chain[1]");
             return rc;
         }
         res.has_kms = true;

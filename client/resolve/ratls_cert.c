@@ -53,8 +53,8 @@ void ratls_evidence_clear(ratls_evidence *ev)
     memset(ev, 0, sizeof(*ev));
 }
 
-dstack_status ratls_cert_build(EVP_PKEY *key, const dstack_uri *uri, const ratls_evidence *ev,
-                               X509 **out, dstack_error *err)
+dstack_status ratls_cert_build(const dstack_config *cfg, EVP_PKEY *key, const dstack_uri *uri,
+                               const ratls_evidence *ev, X509 **out, dstack_error *err)
 {
     dstack_cert_ext exts[4];
     size_t n = 0;
@@ -89,6 +89,8 @@ dstack_status ratls_cert_build(EVP_PKEY *key, const dstack_uri *uri, const ratls
     spec.exts = exts;
     spec.n_exts = n;
     spec.serial_from_key = false;
+    spec.libctx = cfg->libctx;
+    spec.propq = cfg->propq;
     return dstack_cert_build(&spec, key, NULL, NULL, out, err);
 }
 
@@ -146,7 +148,7 @@ static void mp_bin(msgpack_buf *b, const uint8_t *data, size_t len)
 
 /* protocol.md §5.5: SHA-256(MRTD || RTMR0 || RTMR1 || RTMR2 || mr_key_provider), where
  * mr_key_provider = SHA-256(payload of the key-provider runtime event) or 32 zero bytes. */
-static bool mr_system(const dstack_tcb_info *tcb, uint8_t out[32])
+static bool mr_system(const dstack_config *cfg, const dstack_tcb_info *tcb, uint8_t out[32])
 {
     uint8_t key_provider[32] = {0};
     for (size_t i = 0; i < tcb->event_log.count; i++) {
@@ -156,7 +158,8 @@ static bool mr_system(const dstack_tcb_info *tcb, uint8_t out[32])
         if (strcmp(e->event, "system-ready") == 0)
             break; /* later events cannot change the app's identity (protocol.md §2.4) */
         if (strcmp(e->event, "key-provider") == 0) {
-            if (EVP_Digest(e->payload, e->payload_len, key_provider, NULL, EVP_sha256(), NULL) != 1)
+            if (EVP_Q_digest(cfg->libctx, "SHA256", cfg->propq, e->payload, e->payload_len,
+                             key_provider, NULL) != 1)
                 return false;
             break;
         }
@@ -167,11 +170,11 @@ static bool mr_system(const dstack_tcb_info *tcb, uint8_t out[32])
     memcpy(buf + 96, tcb->rtmr[1], 48);
     memcpy(buf + 144, tcb->rtmr[2], 48);
     memcpy(buf + 192, key_provider, 32);
-    return EVP_Digest(buf, sizeof(buf), out, NULL, EVP_sha256(), NULL) == 1;
+    return EVP_Q_digest(cfg->libctx, "SHA256", cfg->propq, buf, sizeof(buf), out, NULL) == 1;
 }
 
-dstack_status ratls_app_info_encode(const dstack_app_info *info, uint8_t **out, size_t *out_len,
-                                    dstack_error *err)
+dstack_status ratls_app_info_encode(const dstack_config *cfg, const dstack_app_info *info,
+                                    uint8_t **out, size_t *out_len, dstack_error *err)
 {
     msgpack_buf b = {0};
     uint8_t mr_sys[32], os_image[64];
@@ -187,7 +190,7 @@ dstack_status ratls_app_info_encode(const dstack_app_info *info, uint8_t **out, 
         return dstack_error_set(err, DSTACK_ERR_PROTOCOL, "Info", NULL,
                                 "Info: os_image_hash is not hex of at most %zu bytes",
                                 sizeof(os_image));
-    if (!mr_system(&info->tcb_info, mr_sys))
+    if (!mr_system(cfg, &info->tcb_info, mr_sys))
         return dstack_error_set(err, DSTACK_ERR_CRYPTO, NULL, NULL, "SHA-256 failed");
     /* rmp_serde::to_vec of AppInfo: a positional array of 8 bins (protocol.md §4.5.3). */
     mp_put(&b, "\x98", 1);

@@ -1,6 +1,10 @@
 /* Certificate sources of architecture.md §4: agent-issued (Tappd.DeriveKey), self-issued RA-TLS
  * (evidence from Attest / GetQuote, certificate built by ratls_cert.c), ephemeral
- * (GetTlsKey), auto, none. Runs under the resolver lock, after the key is known.
+ * (GetTlsKey), auto, none. Runs without the resolver lock, after the key is known.
+ *
+ * Everything the agent sends is parsed in libdstack's private library context with
+ * passphrases refused (crypto/untrusted.h), and evidence is checked against the report_data
+ * it was asked for before it goes into a certificate.
  */
 #include "resolve/resolve_internal.h"
 
@@ -16,36 +20,26 @@
 
 #include <dstack/attest.h>
 
+#include "crypto/pkey_util.h"
+#include "crypto/untrusted.h"
+
 /* ---- agent-issued chains ------------------------------------------------------------------- */
 
 /* Real agents return [leaf, CA] (protocol.md §4.6); a longer chain than this is hostile or broken,
  * and every entry costs a PEM decode and a copy in the result. */
 #define RESOLVE_MAX_CHAIN 16
 
-static bool all_space(const char *s)
+/* The leaf's SubjectPublicKeyInfo is byte-identical to the key's (compared as DER: the two
+ * objects live in different library contexts). */
+static bool leaf_carries_key(X509 *leaf, const dstack_resolved *out)
 {
-    for (; *s != '\0'; s++)
-        if (*s != ' ' && *s != '\t' && *s != '\r' && *s != '\n')
-            return false;
-    return true;
-}
+    unsigned char *spki = NULL;
+    int len = i2d_PUBKEY(X509_get0_pubkey(leaf), &spki);
+    bool same = len > 0 && (size_t)len == out->spki_der_len &&
+                memcmp(spki, out->spki_der, out->spki_der_len) == 0;
 
-/* True when `pem` is exactly one PEM block, optionally surrounded by whitespace. OpenSSL's
- * PEM readers take the first block and ignore whatever follows (a second key, a second
- * certificate, garbage); an agent reply that carries more than it should is refused. */
-static bool single_pem_block(const char *pem)
-{
-    const char *begin = strstr(pem, "-----BEGIN ");
-    const char *end = begin != NULL ? strstr(begin, "-----END ") : NULL;
-    const char *tail = end != NULL ? strstr(end + 9, "-----") : NULL;
-    const char *again = begin != NULL ? strstr(begin + 11, "-----BEGIN ") : NULL;
-
-    if (tail == NULL || (again != NULL && again < end))
-        return false;
-    for (const char *p = pem; p < begin; p++)
-        if (*p != ' ' && *p != '\t' && *p != '\r' && *p != '\n')
-            return false;
-    return all_space(tail + 5);
+    OPENSSL_free(spki);
+    return same;
 }
 
 /* Decodes the PEM chain (leaf first) into the result. The leaf must carry our key: a
@@ -54,31 +48,31 @@ static bool single_pem_block(const char *pem)
 static dstack_status add_pem_chain(resolve_job *job, const dstack_tls_key_response *tr,
                                    const char *method, const char *endpoint, dstack_error *err)
 {
+    OSSL_LIB_CTX *ctx = job_untrusted_ctx(job, err);
     dstack_status rc = DSTACK_OK;
+
+    if (ctx == NULL)
+        return DSTACK_ERR_INTERNAL;
     if (tr->certificate_chain_len == 0)
         return dstack_error_set(err, DSTACK_ERR_PROTOCOL, method, endpoint,
-                                "%s on %s: the agent returned no certificate", method, endpoint);
+                                "the agent returned no certificate");
     if (tr->certificate_chain_len > RESOLVE_MAX_CHAIN)
         return dstack_error_set(err, DSTACK_ERR_PROTOCOL, method, endpoint,
-                                "%s on %s: the certificate chain has %zu entries, at most %d "
-                                "are accepted",
-                                method, endpoint, tr->certificate_chain_len, RESOLVE_MAX_CHAIN);
+                                "the certificate chain has %zu entries, at most %d are accepted",
+                                tr->certificate_chain_len, RESOLVE_MAX_CHAIN);
     for (size_t i = 0; i < tr->certificate_chain_len && rc == DSTACK_OK; i++) {
-        const char *pem = tr->certificate_chain[i];
-        BIO *bio = single_pem_block(pem) ? BIO_new_mem_buf(pem, -1) : NULL;
-        X509 *cert = bio != NULL ? PEM_read_bio_X509(bio, NULL, NULL, NULL) : NULL;
-        BIO_free(bio);
+        char why[96];
+        X509 *cert = dstack_untrusted_x509_pem(ctx, tr->certificate_chain[i], why, sizeof(why));
         if (cert == NULL) {
             rc = dstack_error_set(err, DSTACK_ERR_PROTOCOL, method, endpoint,
-                                  "%s on %s: certificate %zu of the chain is not a single PEM "
-                                  "certificate",
-                                  method, endpoint, i);
+                                  "certificate %zu of the chain is not a single PEM certificate "
+                                  "(%s)",
+                                  i, why);
             break;
         }
-        if (i == 0 && EVP_PKEY_eq(X509_get0_pubkey(cert), job->pkey) != 1)
+        if (i == 0 && !leaf_carries_key(cert, job->out))
             rc = dstack_error_set(err, DSTACK_ERR_CRYPTO, method, endpoint,
-                                  "%s on %s: agent certificate does not match the derived key",
-                                  method, endpoint);
+                                  "agent certificate does not match the derived key");
         if (rc == DSTACK_OK)
             rc = resolved_add_cert(job->out, cert, err);
         X509_free(cert);
@@ -110,7 +104,7 @@ static dstack_status cert_agent(resolve_job *job, bool may_fall_back, bool *fell
 
     memset(&tr, 0, sizeof(tr));
     dstack_error_clear(&call_err);
-    if (job->uri.alg != DSTACK_ALG_P256)
+    if (!dstack_alg_get(job->uri.alg)->agent_certificates)
         return dstack_error_set(err, DSTACK_ERR_USAGE, NULL, NULL,
                                 "cert=agent needs alg=p256: the agent issues P-256 "
                                 "certificates only (use cert=self for %s)",
@@ -125,12 +119,15 @@ static dstack_status cert_agent(resolve_job *job, bool may_fall_back, bool *fell
     /* deterministic: the leaf carries the derived key (protocol.md §3.2) */
     req.random_seed = false;
     RDEBUG(r, RDEBUG_RPC, "Tappd.DeriveKey on %s", r->tappd_endpoint);
-    rc = resolver_tappd(r, &c, &call_err);
+    rc = job_tappd(job, &c, &call_err);
     if (rc == DSTACK_OK)
         rc = dstack_tappd_derive_key(c, &req, &tr, &call_err);
     if (rc != DSTACK_OK) {
-        if (may_fall_back && (resolve_socket_missing(r->tappd_endpoint, &call_err) ||
-                              resolve_method_missing(&call_err))) {
+        /* cert=auto goes self-issued only when the Tappd service is absent — its socket,
+         * found by discovery, does not exist — or the agent says it has no DeriveKey.
+         * A timeout, a reset, an HTTP error or garbage is a failure, never a downgrade. */
+        bool absent = !r->tappd_explicit && resolve_socket_missing(r->tappd_endpoint, &call_err);
+        if (may_fall_back && (absent || resolve_method_missing(&call_err))) {
             RDEBUG(r, RDEBUG_RESOLVE, "cert=auto: Tappd service unavailable (%s); self-issuing",
                    call_err.message);
             *fell_back = true;
@@ -170,7 +167,8 @@ dstack_status resolve_legacy_p256_key(resolve_job *job, dstack_key_response *kr,
     dstack_client *c = NULL;
     EVP_PKEY *pkey = NULL;
     BIGNUM *scalar = NULL;
-    BIO *bio = NULL;
+    OSSL_LIB_CTX *uctx;
+    char why[96] = "not a P-256 key";
     dstack_status rc;
 
     memset(&tr, 0, sizeof(tr));
@@ -179,21 +177,23 @@ dstack_status resolve_legacy_p256_key(resolve_job *job, dstack_key_response *kr,
     req.random_seed = false;
     RDEBUG(r, RDEBUG_RPC, "no Tappd.DeriveK256Key (agent < 0.4): Tappd.DeriveKey on %s",
            r->tappd_endpoint);
-    rc = resolver_tappd(r, &c, err);
+    rc = job_tappd(job, &c, err);
     if (rc == DSTACK_OK)
         rc = dstack_tappd_derive_key(c, &req, &tr, err);
     if (rc != DSTACK_OK)
         goto done;
-    bio =
-        tr.key_pem != NULL && single_pem_block(tr.key_pem) ? BIO_new_mem_buf(tr.key_pem, -1) : NULL;
-    pkey = bio != NULL ? PEM_read_bio_PrivateKey(bio, NULL, NULL, NULL) : NULL;
+    if ((uctx = job_untrusted_ctx(job, err)) == NULL) {
+        rc = DSTACK_ERR_INTERNAL;
+        goto done;
+    }
+    pkey = dstack_untrusted_private_key(uctx, tr.key_pem, why, sizeof(why));
     kr->key.data = OPENSSL_secure_malloc(32);
     if (pkey == NULL || !is_p256(pkey) ||
         EVP_PKEY_get_bn_param(pkey, OSSL_PKEY_PARAM_PRIV_KEY, &scalar) != 1 ||
         kr->key.data == NULL || BN_bn2binpad(scalar, kr->key.data, 32) != 32) {
         rc = dstack_error_set(err, DSTACK_ERR_PROTOCOL, "Tappd.DeriveKey", r->tappd_endpoint,
-                              "Tappd.DeriveKey on %s: key is not a single PEM P-256 private key",
-                              r->tappd_endpoint);
+                              "key is not a single PEM P-256 private key (%s)",
+                              pkey == NULL ? why : "not a P-256 key");
         goto done;
     }
     kr->key.len = 32;
@@ -202,7 +202,6 @@ done:
         dstack_key_response_free(kr);
     BN_clear_free(scalar);
     EVP_PKEY_free(pkey);
-    BIO_free(bio);
     dstack_tls_key_response_free(&tr);
     return rc;
 }
@@ -213,38 +212,89 @@ dstack_status resolve_ephemeral(resolve_job *job, dstack_error *err)
     dstack_tls_key_response tr;
     dstack_tls_key_request req;
     dstack_client *c = NULL;
-    BIO *bio = NULL;
+    EVP_PKEY *parsed = NULL;
+    OSSL_LIB_CTX *uctx;
+    unsigned char *der = NULL;
+    const unsigned char *p;
+    char why[96] = "not a P-256 key";
+    int len;
     dstack_status rc;
 
     memset(&tr, 0, sizeof(tr));
     tls_request(job, "dstack", &req);
     req.with_app_info = job->uri.app_info;
     RDEBUG(r, RDEBUG_RPC, "GetTlsKey on %s", r->endpoint);
-    rc = resolver_guest(r, &c, err);
+    rc = job_guest(job, &c, err);
     if (rc == DSTACK_OK)
         rc = dstack_get_tls_key(c, &req, &tr, err);
     if (rc != DSTACK_OK)
         goto done;
-    /* The PEM reader decodes into the secure heap (PEM_FLAG_SECURE for private keys). */
-    bio =
-        tr.key_pem != NULL && single_pem_block(tr.key_pem) ? BIO_new_mem_buf(tr.key_pem, -1) : NULL;
-    job->pkey = bio != NULL ? PEM_read_bio_PrivateKey(bio, NULL, NULL, NULL) : NULL;
-    if (job->pkey == NULL || !is_p256(job->pkey)) {
-        rc = dstack_error_set(err, DSTACK_ERR_PROTOCOL, "GetTlsKey", r->endpoint,
-                              "GetTlsKey on %s: key is not a single PEM P-256 private key",
-                              r->endpoint);
+    if ((uctx = job_untrusted_ctx(job, err)) == NULL) {
+        rc = DSTACK_ERR_INTERNAL;
         goto done;
     }
-    rc = add_pem_chain(job, &tr, "GetTlsKey", r->endpoint, err);
+    parsed = dstack_untrusted_private_key(uctx, tr.key_pem, why, sizeof(why));
+    if (parsed == NULL || !is_p256(parsed)) {
+        rc = dstack_error_set(err, DSTACK_ERR_PROTOCOL, "GetTlsKey", r->endpoint,
+                              "key is not a single PEM P-256 private key (%s)",
+                              parsed == NULL ? why : "not a P-256 key");
+        goto done;
+    }
+    /* Into the caller's library context, through PKCS#8 DER (plain ASN.1, no decoders). */
+    len = i2d_PrivateKey(parsed, &der);
+    p = der;
+    job->pkey =
+        len > 0 ? d2i_AutoPrivateKey_ex(NULL, &p, len, r->cfg->libctx, r->cfg->propq) : NULL;
+    if (job->pkey == NULL) {
+        rc = dstack_error_set(err, DSTACK_ERR_CRYPTO, "GetTlsKey", r->endpoint,
+                              "cannot import the agent's key");
+        goto done;
+    }
+    rc = dstack_pkey_to_spki_der(job->pkey, &job->out->spki_der, &job->out->spki_der_len, err);
+    if (rc == DSTACK_OK)
+        rc = add_pem_chain(job, &tr, "GetTlsKey", r->endpoint, err);
     if (rc == DSTACK_OK)
         snprintf(job->out->cert_source, sizeof(job->out->cert_source), "ephemeral");
 done:
-    BIO_free(bio);
+    if (der != NULL)
+        OPENSSL_clear_free(der, (size_t)len);
+    EVP_PKEY_free(parsed);
     dstack_tls_key_response_free(&tr);
     return rc;
 }
 
 /* ---- self-issued RA-TLS certificates ----------------------------------------------------- */
+
+/* The evidence must be for the report_data asked for: embedding an attestation of something
+ * else would produce a certificate that no verifier accepts, or one that vouches for another
+ * key. Attest: the attestation's report_data and, when it carries a TDX quote, the quote's. */
+static dstack_status check_attestation(const resolve_job *job, const dstack_bytes *att,
+                                       const uint8_t rd[64], dstack_error *err)
+{
+    dstack_attestation a;
+    dstack_tdx_quote q;
+    dstack_status rc;
+
+    memset(&a, 0, sizeof(a));
+    rc = dstack_attestation_decode(att->data, att->len, &a, err);
+    if (rc != DSTACK_OK) {
+        dstack_error_origin(err, "Attest", job->r->endpoint);
+        dstack_error_context(err, "the agent's attestation does not decode");
+        return DSTACK_ERR_PROTOCOL;
+    }
+    if (memcmp(a.report_data, rd, 64) != 0)
+        rc = dstack_error_set(err, DSTACK_ERR_CRYPTO, "Attest", job->r->endpoint,
+                              "the attestation is for another report_data than the one asked "
+                              "for (this certificate's key)");
+    else if (a.quote_len > 0 &&
+             dstack_tdx_quote_parse(a.quote, a.quote_len, &q, NULL) == DSTACK_OK &&
+             memcmp(q.report_data, rd, 64) != 0)
+        rc = dstack_error_set(err, DSTACK_ERR_CRYPTO, "Attest", job->r->endpoint,
+                              "the attestation's quote is for another report_data than the "
+                              "one asked for");
+    dstack_attestation_free(&a);
+    return rc;
+}
 
 static dstack_status get_attestation(resolve_job *job, const uint8_t rd[64], ratls_evidence *ev,
                                      dstack_error *err)
@@ -252,7 +302,7 @@ static dstack_status get_attestation(resolve_job *job, const uint8_t rd[64], rat
     dstack_client *c = NULL;
     dstack_bytes att = {0};
     RDEBUG(job->r, RDEBUG_RPC, "Attest on %s", job->r->endpoint);
-    dstack_status rc = resolver_guest(job->r, &c, err);
+    dstack_status rc = job_guest(job, &c, err);
     if (rc == DSTACK_OK)
         rc = dstack_attest(c, rd, 64, &att, err);
     if (rc != DSTACK_OK)
@@ -260,7 +310,12 @@ static dstack_status get_attestation(resolve_job *job, const uint8_t rd[64], rat
     if (att.len == 0) {
         dstack_bytes_free(&att);
         return dstack_error_set(err, DSTACK_ERR_PROTOCOL, "Attest", job->r->endpoint,
-                                "Attest on %s: empty attestation", job->r->endpoint);
+                                "empty attestation");
+    }
+    rc = check_attestation(job, &att, rd, err);
+    if (rc != DSTACK_OK) {
+        dstack_bytes_free(&att);
+        return rc;
     }
     /* Own copies: the RPC layer's buffers go back through its own free function. */
     ev->attestation = malloc(att.len);
@@ -287,15 +342,20 @@ static dstack_status get_quote(resolve_job *job, const uint8_t rd[64], ratls_evi
 
     memset(&q, 0, sizeof(q));
     dstack_error_clear(&guest_err);
+    const char *method = "GetQuote", *endpoint = r->endpoint;
+    dstack_tdx_quote parsed;
+
     RDEBUG(r, RDEBUG_RPC, "GetQuote on %s", r->endpoint);
-    rc = resolver_guest(r, &c, &guest_err);
+    rc = job_guest(job, &c, &guest_err);
     if (rc == DSTACK_OK)
         rc = dstack_get_quote(c, rd, 64, &q, &guest_err);
-    if (rc != DSTACK_OK && resolve_socket_missing(r->endpoint, &guest_err)) {
+    if (rc != DSTACK_OK && resolve_guest_absent(job, &guest_err)) {
         RDEBUG(r, RDEBUG_RPC, "no guest agent socket; Tappd.RawQuote on %s", r->tappd_endpoint);
         dstack_quote_response_free(&q);
         memset(&q, 0, sizeof(q));
-        rc = resolver_tappd(r, &c, err);
+        method = "Tappd.RawQuote";
+        endpoint = r->tappd_endpoint;
+        rc = job_tappd(job, &c, err);
         if (rc == DSTACK_OK)
             rc = dstack_tappd_raw_quote(c, rd, 64, &q, err);
     } else if (rc != DSTACK_OK && err != NULL) {
@@ -304,8 +364,16 @@ static dstack_status get_quote(resolve_job *job, const uint8_t rd[64], ratls_evi
     if (rc != DSTACK_OK)
         goto done;
     if (q.quote.len == 0 || q.event_log_json == NULL) {
-        rc = dstack_error_set(err, DSTACK_ERR_PROTOCOL, "GetQuote", r->endpoint,
-                              "GetQuote on %s: response has no quote or event log", r->endpoint);
+        rc = dstack_error_set(err, DSTACK_ERR_PROTOCOL, method, endpoint,
+                              "response has no quote or event log");
+        goto done;
+    }
+    /* As for Attest: the quote must be for exactly the report_data asked for. */
+    if (dstack_tdx_quote_parse(q.quote.data, q.quote.len, &parsed, NULL) != DSTACK_OK ||
+        memcmp(parsed.report_data, rd, 64) != 0) {
+        rc = dstack_error_set(err, DSTACK_ERR_CRYPTO, method, endpoint,
+                              "the quote is not a TDX quote for the report_data asked for "
+                              "(this certificate's key)");
         goto done;
     }
     ev->quote = malloc(q.quote.len);
@@ -334,8 +402,7 @@ static dstack_status gather_evidence(resolve_job *job, const uint8_t rd[64], rat
         if (rc == DSTACK_OK)
             goto app_info;
         /* Agents before 0.5.6 have no Attest, legacy agents no guest socket (protocol.md §0). */
-        if (!resolve_method_missing(&attest_err) &&
-            !resolve_socket_missing(job->r->endpoint, &attest_err)) {
+        if (!resolve_method_missing(&attest_err) && !resolve_guest_absent(job, &attest_err)) {
             if (err != NULL)
                 *err = attest_err;
             return rc;
@@ -354,9 +421,9 @@ static dstack_status gather_evidence(resolve_job *job, const uint8_t rd[64], rat
 app_info:
     if (job->uri.app_info) {
         const dstack_app_info *info = NULL;
-        rc = resolver_info(job->r, &info, err);
+        rc = job_info(job, &info, err);
         if (rc == DSTACK_OK)
-            rc = ratls_app_info_encode(info, &ev->app_info, &ev->app_info_len, err);
+            rc = ratls_app_info_encode(job->r->cfg, info, &ev->app_info, &ev->app_info_len, err);
     }
     return rc;
 }
@@ -370,10 +437,12 @@ static dstack_status cert_self(resolve_job *job, dstack_error *err)
 
     memset(&ev, 0, sizeof(ev));
     /* protocol.md §4.2: the attestation binds exactly this certificate's SubjectPublicKeyInfo. */
-    dstack_ratls_report_data(job->out->spki_der, job->out->spki_der_len, rd);
-    rc = gather_evidence(job, rd, &ev, err);
+    rc = dstack_ratls_report_data_ex(job->r->cfg->libctx, job->r->cfg->propq, job->out->spki_der,
+                                     job->out->spki_der_len, rd, err);
     if (rc == DSTACK_OK)
-        rc = ratls_cert_build(job->pkey, &job->uri, &ev, &cert, err);
+        rc = gather_evidence(job, rd, &ev, err);
+    if (rc == DSTACK_OK)
+        rc = ratls_cert_build(job->r->cfg, job->pkey, &job->uri, &ev, &cert, err);
     if (rc == DSTACK_OK)
         rc = resolved_add_cert(job->out, cert, err);
     if (rc == DSTACK_OK)

@@ -8,6 +8,7 @@
 #include <dstack/uri.h>
 
 #include <arpa/inet.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -183,18 +184,81 @@ static bool ip_literal(const char *s)
 
 /* ---- the parameter table ------------------------------------------------------------- */
 
+/* ---- canonical form: writing helpers ---------------------------------------------------- */
+
+typedef struct strbuf {
+    char *data;
+    size_t len, cap;
+    bool failed;
+} strbuf;
+
+static void sb_append(strbuf *sb, const char *s, size_t n)
+{
+    if (sb->failed)
+        return;
+    if (sb->len + n + 1 > sb->cap) {
+        size_t cap = (sb->len + n + 1) * 2;
+        char *grown = realloc(sb->data, cap);
+        if (grown == NULL) {
+            sb->failed = true;
+            return;
+        }
+        sb->data = grown;
+        sb->cap = cap;
+    }
+    memcpy(sb->data + sb->len, s, n);
+    sb->len += n;
+    sb->data[sb->len] = '\0';
+}
+
+static void sb_puts(strbuf *sb, const char *s)
+{
+    sb_append(sb, s, strlen(s));
+}
+
+/* RFC 3986 unreserved characters stay; `keep_slash` for the path; the rest is %XX. */
+static void sb_pct(strbuf *sb, const char *s, bool keep_slash)
+{
+    for (; *s != '\0'; s++) {
+        unsigned char c = (unsigned char)*s;
+        if ((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
+            c == '-' || c == '.' || c == '_' || c == '~' || (keep_slash && c == '/')) {
+            sb_append(sb, (const char *)&c, 1);
+        } else {
+            char esc[4];
+            snprintf(esc, sizeof(esc), "%%%02X", c);
+            sb_append(sb, esc, 3);
+        }
+    }
+}
+
+/* `keyword`: a value from our own tables (safe as is, e.g. "server,client"). */
+static void sb_param_as(strbuf *sb, bool *first, const char *name, const char *value, bool keyword)
+{
+    sb_puts(sb, *first ? "?" : "&");
+    *first = false;
+    sb_puts(sb, name);
+    sb_puts(sb, "=");
+    if (keyword)
+        sb_puts(sb, value);
+    else
+        sb_pct(sb, value, false);
+}
+
+static void sb_param(strbuf *sb, bool *first, const char *name, const char *value)
+{
+    sb_param_as(sb, first, name, value, false);
+}
+
 typedef dstack_status (*param_fn)(parse_ctx *pc, const char *value, dstack_uri *uri);
 
 static dstack_status param_alg(parse_ctx *pc, const char *v, dstack_uri *uri)
 {
-    if (strcmp(v, "p256") == 0)
-        uri->alg = DSTACK_ALG_P256;
-    else if (strcmp(v, "secp256k1") == 0 || strcmp(v, "k256") == 0)
-        uri->alg = DSTACK_ALG_SECP256K1;
-    else if (strcmp(v, "ed25519") == 0)
-        uri->alg = DSTACK_ALG_ED25519;
-    else
-        return fail(pc, "unsupported alg \"%s\" (expected p256, secp256k1, k256 or ed25519)", v);
+    const dstack_alg_info *alg = dstack_alg_find(v);
+
+    if (alg == NULL)
+        return fail(pc, "unsupported alg \"%s\" (expected %s)", v, dstack_alg_choices());
+    uri->alg = alg->id;
     return DSTACK_OK;
 }
 
@@ -211,7 +275,7 @@ static dstack_status param_purpose(parse_ctx *pc, const char *v, dstack_uri *uri
 static dstack_status param_cert(parse_ctx *pc, const char *v, dstack_uri *uri)
 {
     if (!dstack_cert_mode_parse(v, &uri->cert))
-        return fail(pc, "unsupported cert \"%s\" (expected auto, agent, self or none)", v);
+        return fail(pc, "unsupported cert \"%s\" (expected %s)", v, dstack_cert_mode_choices());
     uri->cert_set = true;
     return DSTACK_OK;
 }
@@ -219,7 +283,7 @@ static dstack_status param_cert(parse_ctx *pc, const char *v, dstack_uri *uri)
 static dstack_status param_ratls(parse_ctx *pc, const char *v, dstack_uri *uri)
 {
     if (!dstack_ratls_mode_parse(v, &uri->ratls))
-        return fail(pc, "unsupported ratls \"%s\" (expected auto, attest, quote, both or no)", v);
+        return fail(pc, "unsupported ratls \"%s\" (expected %s)", v, dstack_ratls_mode_choices());
     uri->ratls_set = true;
     return DSTACK_OK;
 }
@@ -312,20 +376,93 @@ static dstack_status param_ephemeral(parse_ctx *pc, const char *v, dstack_uri *u
     return DSTACK_OK;
 }
 
+/* Canonical writers, one per parameter: append "name=value" when the URI differs from what
+ * leaving the parameter out means. The canonical form is the cache key, so a parameter
+ * missing here would merge two different URIs into one entry — the table makes every row
+ * have one. */
+typedef void (*canon_fn)(const dstack_uri *uri, strbuf *sb, bool *first);
+
+static void canon_alg(const dstack_uri *uri, strbuf *sb, bool *first)
+{
+    if (uri->alg != DSTACK_ALG_P256)
+        sb_param_as(sb, first, "alg", dstack_key_alg_name(uri->alg), true);
+}
+
+static void canon_purpose(const dstack_uri *uri, strbuf *sb, bool *first)
+{
+    if (uri->purpose != NULL && uri->purpose[0] != '\0')
+        sb_param(sb, first, "purpose", uri->purpose);
+}
+
+/* An explicit cert/ratls stays even when it equals the built-in default: unset means "the
+ * configured default", which may differ. */
+static void canon_cert(const dstack_uri *uri, strbuf *sb, bool *first)
+{
+    if (uri->cert_set)
+        sb_param_as(sb, first, "cert", dstack_cert_mode_name(uri->cert), true);
+}
+
+static void canon_ratls(const dstack_uri *uri, strbuf *sb, bool *first)
+{
+    if (uri->ratls_set)
+        sb_param_as(sb, first, "ratls", dstack_ratls_mode_name(uri->ratls), true);
+}
+
+static void canon_cn(const dstack_uri *uri, strbuf *sb, bool *first)
+{
+    if (uri->cn != NULL)
+        sb_param(sb, first, "cn", uri->cn);
+}
+
+static void canon_san(const dstack_uri *uri, strbuf *sb, bool *first)
+{
+    if (uri->san_count == 0)
+        return;
+    sb_puts(sb, *first ? "?san=" : "&san=");
+    *first = false;
+    for (size_t i = 0; i < uri->san_count; i++) {
+        if (i > 0)
+            sb_puts(sb, ",");
+        sb_pct(sb, uri->san[i], false);
+    }
+}
+
+static void canon_usage(const dstack_uri *uri, strbuf *sb, bool *first)
+{
+    if (!uri->usage_server || uri->usage_client)
+        sb_param_as(sb, first, "usage",
+                    uri->usage_server ? "server,client" : (uri->usage_client ? "client" : "none"),
+                    true);
+}
+
+static void canon_app_info(const dstack_uri *uri, strbuf *sb, bool *first)
+{
+    if (uri->app_info)
+        sb_param_as(sb, first, "app-info", "yes", true);
+}
+
+static void canon_ephemeral(const dstack_uri *uri, strbuf *sb, bool *first)
+{
+    if (uri->ephemeral)
+        sb_param_as(sb, first, "ephemeral", "yes", true);
+}
+
+/* Every URI parameter: how it parses and how it is written back, in canonical order. */
 static const struct uri_param {
     const char *name;
     param_fn fn;
+    canon_fn canon;
     bool repeatable;
 } uri_params[] = {
-    {"alg", param_alg, false},
-    {"purpose", param_purpose, false},
-    {"cert", param_cert, false},
-    {"ratls", param_ratls, false},
-    {"cn", param_cn, false},
-    {"san", param_san, true},
-    {"usage", param_usage, false},
-    {"app-info", param_app_info, false},
-    {"ephemeral", param_ephemeral, false},
+    {"alg", param_alg, canon_alg, false},
+    {"purpose", param_purpose, canon_purpose, false},
+    {"cert", param_cert, canon_cert, false},
+    {"ratls", param_ratls, canon_ratls, false},
+    {"cn", param_cn, canon_cn, false},
+    {"san", param_san, canon_san, true},
+    {"usage", param_usage, canon_usage, false},
+    {"app-info", param_app_info, canon_app_info, false},
+    {"ephemeral", param_ephemeral, canon_ephemeral, false},
 };
 #define N_PARAMS (sizeof(uri_params) / sizeof(uri_params[0]))
 
@@ -349,10 +486,15 @@ static dstack_status parse_param(parse_ctx *pc, const char *seg, size_t len, boo
             break;
     if (i == N_PARAMS) {
         display(seg, name_len, shown, sizeof(shown));
-        return fail(pc,
-                    "unknown parameter \"%s\" (expected alg, purpose, cert, ratls, cn, san, "
-                    "usage, app-info or ephemeral)",
-                    shown);
+        char names[160];
+        size_t o = 0;
+        for (size_t k = 0; k < N_PARAMS && o < sizeof(names); k++)
+            o += (size_t)snprintf(names + o, sizeof(names) - o, "%s%s",
+                                  k == 0              ? ""
+                                  : k + 1 == N_PARAMS ? " or "
+                                                      : ", ",
+                                  uri_params[k].name);
+        return fail(pc, "unknown parameter \"%s\" (expected %s)", shown, names);
     }
     const struct uri_param *param = &uri_params[i];
     if (seen[i] && !param->repeatable)
@@ -378,9 +520,16 @@ static dstack_status check_combination(parse_ctx *pc, const bool seen[], dstack_
                         "ephemeral=yes needs an empty path (the agent picks a random key), "
                         "not \"%s\"",
                         uri->path);
-        if (uri->alg != DSTACK_ALG_P256)
-            return fail(pc, "ephemeral=yes supports alg=p256 only, not %s",
+        if (!dstack_alg_get(uri->alg)->agent_ephemeral) {
+            char names[64] = "";
+            /* the algorithms GetTlsKey issues, from the table */
+            for (size_t i = 0, o = 0; i < dstack_alg_count() && o < sizeof(names); i++)
+                if (dstack_alg_at(i)->agent_ephemeral)
+                    o += (size_t)snprintf(names + o, sizeof(names) - o, "%s%s", o ? "/" : "",
+                                          dstack_alg_at(i)->name);
+            return fail(pc, "ephemeral=yes supports alg=%s only, not %s", names,
                         dstack_key_alg_name(uri->alg));
+        }
         if (uri->cert_set && (uri->cert == DSTACK_CERT_NONE || uri->cert == DSTACK_CERT_SELF))
             return fail(pc,
                         "ephemeral=yes cannot be combined with cert=%s (the agent issues "
@@ -470,6 +619,21 @@ dstack_status dstack_uri_parse(const char *text, dstack_uri *out, dstack_error *
     rc = check_combination(&pc, seen, out);
     if (rc != DSTACK_OK)
         goto err;
+    /* The canonical form (the cache key, what dstack-keytool writes into reference PEMs) must
+     * parse again: percent-encoding can make it longer than the text given. */
+    {
+        char *canonical = dstack_uri_canonical(out);
+        size_t clen = canonical != NULL ? strlen(canonical) : 0;
+        free(canonical);
+        if (canonical == NULL) {
+            rc = dstack_error_set(err, DSTACK_ERR_INTERNAL, NULL, NULL, "out of memory");
+            goto err;
+        }
+        if (clen > URI_MAX_LEN) {
+            rc = fail(&pc, "URI longer than %d bytes once normalised (%zu)", URI_MAX_LEN, clen);
+            goto err;
+        }
+    }
     return DSTACK_OK;
 err:
     dstack_uri_free(out);
@@ -489,76 +653,11 @@ void dstack_uri_free(dstack_uri *uri)
     memset(uri, 0, sizeof(*uri));
 }
 
-/* ---- canonical form ------------------------------------------------------------------ */
-
-typedef struct strbuf {
-    char *data;
-    size_t len, cap;
-    bool failed;
-} strbuf;
-
-static void sb_append(strbuf *sb, const char *s, size_t n)
-{
-    if (sb->failed)
-        return;
-    if (sb->len + n + 1 > sb->cap) {
-        size_t cap = (sb->len + n + 1) * 2;
-        char *grown = realloc(sb->data, cap);
-        if (grown == NULL) {
-            sb->failed = true;
-            return;
-        }
-        sb->data = grown;
-        sb->cap = cap;
-    }
-    memcpy(sb->data + sb->len, s, n);
-    sb->len += n;
-    sb->data[sb->len] = '\0';
-}
-
-static void sb_puts(strbuf *sb, const char *s)
-{
-    sb_append(sb, s, strlen(s));
-}
-
-/* RFC 3986 unreserved characters stay; `keep_slash` for the path; the rest is %XX. */
-static void sb_pct(strbuf *sb, const char *s, bool keep_slash)
-{
-    for (; *s != '\0'; s++) {
-        unsigned char c = (unsigned char)*s;
-        if ((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
-            c == '-' || c == '.' || c == '_' || c == '~' || (keep_slash && c == '/')) {
-            sb_append(sb, (const char *)&c, 1);
-        } else {
-            char esc[4];
-            snprintf(esc, sizeof(esc), "%%%02X", c);
-            sb_append(sb, esc, 3);
-        }
-    }
-}
-
-/* `keyword`: a value from our own tables (safe as is, e.g. "server,client"). */
-static void sb_param_as(strbuf *sb, bool *first, const char *name, const char *value, bool keyword)
-{
-    sb_puts(sb, *first ? "?" : "&");
-    *first = false;
-    sb_puts(sb, name);
-    sb_puts(sb, "=");
-    if (keyword)
-        sb_puts(sb, value);
-    else
-        sb_pct(sb, value, false);
-}
-
-static void sb_param(strbuf *sb, bool *first, const char *name, const char *value)
-{
-    sb_param_as(sb, first, name, value, false);
-}
-
 char *dstack_uri_canonical(const dstack_uri *uri)
 {
     strbuf sb = {0};
     bool first = true;
+
     if (uri == NULL || uri->path == NULL)
         return NULL;
     sb_puts(&sb, URI_SCHEME);
@@ -569,35 +668,8 @@ char *dstack_uri_canonical(const dstack_uri *uri)
     } else {
         sb_pct(&sb, uri->path, true);
     }
-    if (uri->alg != DSTACK_ALG_P256)
-        sb_param(&sb, &first, "alg", dstack_key_alg_name(uri->alg));
-    if (uri->purpose != NULL && uri->purpose[0] != '\0')
-        sb_param(&sb, &first, "purpose", uri->purpose);
-    /* An explicit cert/ratls stays even when it equals the built-in default: unset means
-     * "the provider's configured default", which may differ. */
-    if (uri->cert_set)
-        sb_param(&sb, &first, "cert", dstack_cert_mode_name(uri->cert));
-    if (uri->ratls_set)
-        sb_param(&sb, &first, "ratls", dstack_ratls_mode_name(uri->ratls));
-    if (uri->cn != NULL)
-        sb_param(&sb, &first, "cn", uri->cn);
-    if (uri->san_count > 0) {
-        sb_puts(&sb, first ? "?san=" : "&san=");
-        first = false;
-        for (size_t i = 0; i < uri->san_count; i++) {
-            if (i > 0)
-                sb_puts(&sb, ",");
-            sb_pct(&sb, uri->san[i], false);
-        }
-    }
-    if (!uri->usage_server || uri->usage_client)
-        sb_param_as(&sb, &first, "usage",
-                    uri->usage_server ? "server,client" : (uri->usage_client ? "client" : "none"),
-                    true);
-    if (uri->app_info)
-        sb_param(&sb, &first, "app-info", "yes");
-    if (uri->ephemeral)
-        sb_param(&sb, &first, "ephemeral", "yes");
+    for (size_t i = 0; i < N_PARAMS; i++)
+        uri_params[i].canon(uri, &sb, &first);
     if (sb.failed) {
         free(sb.data);
         return NULL;
@@ -605,19 +677,9 @@ char *dstack_uri_canonical(const dstack_uri *uri)
     return sb.data;
 }
 
-/* ---- names --------------------------------------------------------------------------- */
-
-const char *dstack_key_alg_name(dstack_key_alg alg)
+const char *dstack_uri_param_name(size_t index)
 {
-    switch (alg) {
-    case DSTACK_ALG_P256:
-        return "p256";
-    case DSTACK_ALG_SECP256K1:
-        return "secp256k1";
-    case DSTACK_ALG_ED25519:
-        return "ed25519";
-    }
-    return "unknown";
+    return index < N_PARAMS ? uri_params[index].name : NULL;
 }
 
 static const char *const cert_mode_names[] = {"auto", "agent", "self", "none"};
@@ -646,6 +708,43 @@ bool dstack_cert_mode_parse(const char *text, dstack_cert_mode *out)
             return true;
         }
     return false;
+}
+
+/* "a, b, c or d" from a word table, built once. */
+static void join_words(const char *const *words, size_t n, char *out, size_t cap)
+{
+    size_t o = 0;
+
+    out[0] = '\0';
+    for (size_t i = 0; i < n && o < cap; i++)
+        o += (size_t)snprintf(out + o, cap - o, "%s%s",
+                              i == 0       ? ""
+                              : i + 1 == n ? " or "
+                                           : ", ",
+                              words[i]);
+}
+
+static char cert_choices[64], ratls_choices[64];
+static pthread_once_t choices_once = PTHREAD_ONCE_INIT;
+
+static void choices_fill(void)
+{
+    join_words(cert_mode_names, sizeof(cert_mode_names) / sizeof(cert_mode_names[0]), cert_choices,
+               sizeof(cert_choices));
+    join_words(ratls_mode_names, sizeof(ratls_mode_names) / sizeof(ratls_mode_names[0]),
+               ratls_choices, sizeof(ratls_choices));
+}
+
+const char *dstack_cert_mode_choices(void)
+{
+    pthread_once(&choices_once, choices_fill);
+    return cert_choices;
+}
+
+const char *dstack_ratls_mode_choices(void)
+{
+    pthread_once(&choices_once, choices_fill);
+    return ratls_choices;
 }
 
 bool dstack_ratls_mode_parse(const char *text, dstack_ratls_mode *out)

@@ -139,6 +139,11 @@ void dstack_attestation_free(dstack_attestation *att);
 /* ---- RA-TLS certificates (protocol.md §4.1–§4.3, §4.7) --------------------------------------- */
 /* SHA-512("ratls-cert:" || spki_der). */
 void dstack_ratls_report_data(const uint8_t *spki_der, size_t spki_len, uint8_t out[64]);
+/* The same with SHA-512 fetched from `libctx`/`propq` (NULL: the default context). */
+typedef struct ossl_lib_ctx_st OSSL_LIB_CTX;
+dstack_status dstack_ratls_report_data_ex(OSSL_LIB_CTX *libctx, const char *propq,
+                                          const uint8_t *spki_der, size_t spki_len, uint8_t out[64],
+                                          dstack_error *err);
 
 typedef struct dstack_ratls_info {
     bool has_attestation;  /* .1.8 or (.1.1 + .1.2) present */

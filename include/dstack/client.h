@@ -55,6 +55,10 @@ void dstack_client_free(dstack_client *client);
 const char *dstack_client_endpoint(const dstack_client *client);
 dstack_service dstack_client_service(const dstack_client *client);
 
+/* Sets the total (and connect) timeout of the client's later calls (> 0); the resolver uses
+ * it to give each RPC of one resolution only the time left before its overall deadline. */
+void dstack_client_set_timeout(dstack_client *client, long timeout_ms);
+
 /* Number of TCP/Unix connections this client has opened so far (for reuse tests). */
 unsigned long dstack_client_connections_opened(const dstack_client *client);
 

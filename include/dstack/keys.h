@@ -12,12 +12,40 @@
 extern "C" {
 #endif
 
-/* How the agent's 32 derived bytes are used. */
+/* How the agent's derived bytes are used. */
 typedef enum dstack_key_alg {
     DSTACK_ALG_P256 = 0,
     DSTACK_ALG_SECP256K1,
     DSTACK_ALG_ED25519
 } dstack_key_alg;
+
+/* Everything the project knows about one algorithm, in one table (client/crypto/alg.c):
+ * adding a curve is a row there plus tests and documentation. */
+typedef struct dstack_alg_info {
+    dstack_key_alg id;
+    const char *name;             /* the URI's alg= word, e.g. "p256" */
+    const char *display;          /* in messages: "P-256", "secp256k1", "Ed25519" */
+    const char *const *aliases;   /* further accepted words, NULL-terminated */
+    const char *agent_algorithm;  /* GetKey `algorithm` whose bytes this uses (protocol.md §3.2) */
+    const char *openssl_type;     /* EVP_PKEY / DER data type: "EC", "ED25519" */
+    const char *group;            /* EC group name, NULL for non-EC keys */
+    const char *signature_digest; /* digest of certificate signatures, NULL for PureEdDSA */
+    bool agent_certificates;      /* the agent (Tappd.DeriveKey) issues certificates for it */
+    bool agent_ephemeral;         /* GetTlsKey issues keys of this kind (protocol.md §2.1) */
+    bool legacy_tappd_key;        /* 0.3 agents derive it with Tappd.DeriveKey (protocol.md §8) */
+    size_t secret_len;            /* bytes of agent key material it takes */
+} dstack_alg_info;
+
+/* The row of `alg` (NULL for an unknown value). */
+const dstack_alg_info *dstack_alg_get(dstack_key_alg alg);
+/* The row named `name` or with that alias, NULL if none. */
+const dstack_alg_info *dstack_alg_find(const char *name);
+size_t dstack_alg_count(void);
+const dstack_alg_info *dstack_alg_at(size_t index);
+/* Every accepted word for messages: "p256, secp256k1, k256 or ed25519". */
+const char *dstack_alg_choices(void);
+/* "p256", "secp256k1", "ed25519" ("unknown" for a value outside the table). */
+const char *dstack_key_alg_name(dstack_key_alg alg);
 
 /* Original Keccak-256 (Ethereum padding 0x01, not SHA3-256). */
 void dstack_keccak256(const uint8_t *data, size_t len, uint8_t out[32]);

@@ -3,9 +3,13 @@
  * This is the ONE place that turns a URI into key material. The provider's store and
  * decoder, the ENGINE and dstack-keytool all call dstack_resolve(); none has its own copy.
  *
- * A dstack_resolver is thread-safe and fork-safe: it keeps one client per service per
- * process (re-created after fork, detected by pid) behind a mutex, and a per-process cache
- * keyed by canonical URI + endpoint whose key bytes live in OpenSSL's secure heap.
+ * A dstack_resolver is thread-safe and fork-safe. It keeps per-process pools of agent
+ * connections (dropped after fork, detected by pid) and a per-process cache keyed by
+ * canonical URI + endpoints. A cache hit never waits for another thread's agent I/O;
+ * concurrent resolutions of one URI share one set of RPCs; timeout-ms bounds each caller.
+ * What the agent sends is parsed in a private OpenSSL library context holding only
+ * OpenSSL's default provider (never the caller's, so a decoder of the caller's — the dstack
+ * provider's own among them — is never re-entered), with passphrases refused.
  */
 #ifndef DSTACK_RESOLVE_H
 #define DSTACK_RESOLVE_H
@@ -14,6 +18,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include <dstack/config.h>
 #include <dstack/error.h>
 #include <dstack/uri.h>
 
@@ -21,28 +26,13 @@
 extern "C" {
 #endif
 
-typedef struct dstack_resolve_config {
-    const char *endpoint;       /* NULL → discovery (protocol.md §1.2) */
-    const char *tappd_endpoint; /* NULL → discovery */
-    long timeout_ms;            /* 0 → 5000 */
-    dstack_cert_mode default_cert;
-    dstack_ratls_mode default_ratls;
-    bool cache; /* per-process cache of resolved objects */
-    bool has_kms_root;
-    uint8_t kms_root[33]; /* compressed secp256k1 */
-    bool has_app_id;
-    uint8_t app_id[32];
-    size_t app_id_len;
-    /* Optional debug sink (the provider's DSTACK_PROVIDER_DEBUG log). Never given key bytes. */
-    void (*debug)(void *ctx, int level, const char *file, int line, const char *func,
-                  const char *fmt, ...);
-    void *debug_ctx;
-} dstack_resolve_config;
-
 typedef struct dstack_resolver dstack_resolver;
 
-dstack_status dstack_resolver_new(const dstack_resolve_config *cfg, dstack_resolver **out,
+/* A resolver for the configuration `cfg` (copied: cfg may be freed afterwards). Makes no
+ * agent traffic; DSTACK_ERR_USAGE when dstack_config_check() fails. */
+dstack_status dstack_resolver_new(const dstack_config *cfg, dstack_resolver **out,
                                   dstack_error *err);
+/* No dstack_resolve() may be in progress. */
 void dstack_resolver_free(dstack_resolver *r);
 
 #define DSTACK_WANT_KEY 0x1u
@@ -51,7 +41,8 @@ void dstack_resolver_free(dstack_resolver *r);
 typedef struct dstack_resolved {
     dstack_key_alg alg;
     const char *key_type;   /* OpenSSL data-type name: "EC" or "ED25519" */
-    unsigned char *key_der; /* PKCS#8 PrivateKeyInfo DER, secure heap; NULL if not wanted */
+    unsigned char *key_der; /* PKCS#8 PrivateKeyInfo DER, cleansed by dstack_resolved_free();
+                             * NULL if not wanted */
     size_t key_der_len;
     unsigned char *spki_der; /* SubjectPublicKeyInfo DER of the key (always set) */
     size_t spki_der_len;
@@ -63,14 +54,15 @@ typedef struct dstack_resolved {
 } dstack_resolved;
 
 /* Resolve `uri_text`. `want` is a mask of DSTACK_WANT_*; without DSTACK_WANT_CERTS no
- * certificate RPC is made. The result is an independent copy the caller frees. */
+ * certificate RPC is made. The result is an independent copy the caller frees with
+ * dstack_resolved_free(). */
 dstack_status dstack_resolve(dstack_resolver *r, const char *uri_text, unsigned want,
                              dstack_resolved **out, dstack_error *err);
 void dstack_resolved_free(dstack_resolved *res);
 
 /* The effective endpoints (after discovery), for messages and the debug log. */
-const char *dstack_resolver_endpoint(dstack_resolver *r);
-const char *dstack_resolver_tappd_endpoint(dstack_resolver *r);
+const char *dstack_resolver_endpoint(const dstack_resolver *r);
+const char *dstack_resolver_tappd_endpoint(const dstack_resolver *r);
 
 #ifdef __cplusplus
 }

@@ -54,14 +54,19 @@ typedef struct dstack_uri {
 dstack_status dstack_uri_parse(const char *text, dstack_uri *out, dstack_error *err);
 void dstack_uri_free(dstack_uri *uri);
 
-/* Canonical text (parameters in a fixed order, defaults omitted) — the cache key. */
+/* Canonical text (parameters in a fixed order, defaults omitted) — the cache key; it always
+ * parses again to the same URI. Caller frees with free(). */
 char *dstack_uri_canonical(const dstack_uri *uri);
+/* The parameter names in canonical order, NULL past the end (documentation, tests). */
+const char *dstack_uri_param_name(size_t index);
 
-const char *dstack_key_alg_name(dstack_key_alg alg);      /* "p256", "secp256k1", "ed25519" */
 const char *dstack_cert_mode_name(dstack_cert_mode mode); /* "auto", "agent", "self", "none" */
 const char *dstack_ratls_mode_name(dstack_ratls_mode m);  /* "auto", "attest", … */
 bool dstack_cert_mode_parse(const char *text, dstack_cert_mode *out);
 bool dstack_ratls_mode_parse(const char *text, dstack_ratls_mode *out);
+/* The accepted words for messages and documentation: "auto, agent, self or none". */
+const char *dstack_cert_mode_choices(void);
+const char *dstack_ratls_mode_choices(void);
 
 #ifdef __cplusplus
 }

@@ -121,24 +121,61 @@ static void test_bad_uri(void)
     CU_ASSERT(errors_contain("dstack engine"));
 }
 
+/* The values libdstack's table refuses, refused through the engine too (the drift bugs: an
+ * uncompressed 04… KMS root, a timeout the provider would refuse, a relative endpoint). A
+ * refused value leaves the engine refusing every load until that setting succeeds; a
+ * misspelt command close to a real one refuses for good (test_misspelt_command, last). */
 static void test_ctrl_values(void)
 {
-    CU_ASSERT(ENGINE_ctrl_cmd_string(engine, "ENDPOINT", "relative.sock", 0) == 0);
+    ENGINE *e = engine;
+    EVP_PKEY *k;
+
+    CU_ASSERT(ENGINE_ctrl_cmd_string(e, "ENDPOINT", test_env("DSTACK_SIMULATOR_ENDPOINT"), 0) == 1);
+    CU_ASSERT(ENGINE_ctrl_cmd_string(e, "ENDPOINT", "relative.sock", 0) == 0);
     CU_ASSERT(errors_contain("absolute"));
-    CU_ASSERT(ENGINE_ctrl_cmd_string(engine, "ENDPOINT", "", 0) == 0);
+    CU_ASSERT(ENGINE_ctrl_cmd_string(e, "TIMEOUT_MS", "0", 0) == 0);
+    CU_ASSERT(ENGINE_ctrl_cmd_string(e, "TIMEOUT_MS", "-5", 0) == 0);
+    CU_ASSERT(ENGINE_ctrl_cmd_string(e, "TIMEOUT_MS", "3600000", 0) == 0);
+    CU_ASSERT(errors_contain("between 1 and 600000"));
+    CU_ASSERT(ENGINE_ctrl_cmd_string(
+                  e, "KMS_ROOT_PUBKEY",
+                  "0479be667ef9dcbbac55a06295ce870b07029bfcdb2dce28d959f2815b16f81798483ada7726a"
+                  "3c4655da4fbfc0e1108a8fd17b448a68554199c47d08ffb10d4b8",
+                  0) == 0);
+    CU_ASSERT(errors_contain("compressed secp256k1"));
+    CU_ASSERT(ENGINE_ctrl_cmd_string(e, "APP_ID", "xyz", 0) == 0);
     ERR_clear_error();
-    CU_ASSERT(ENGINE_ctrl_cmd_string(engine, "TIMEOUT_MS", "0", 0) == 0);
-    CU_ASSERT(ENGINE_ctrl_cmd_string(engine, "TIMEOUT_MS", "-5", 0) == 0);
-    ERR_clear_error();
-    CU_ASSERT(ENGINE_ctrl_cmd_string(engine, "KMS_ROOT_PUBKEY", "02abc", 0) == 0);
-    CU_ASSERT(ENGINE_ctrl_cmd_string(engine, "APP_ID", "xyz", 0) == 0);
-    CU_ASSERT(ENGINE_ctrl_cmd_string(engine, "NO_SUCH_COMMAND", "1", 0) == 0);
-    ERR_clear_error();
-    /* Rejected values left the working configuration alone. */
-    EVP_PKEY *k = ENGINE_load_private_key(engine, "dstack:tls/ctrl", NULL, NULL);
+    /* Refusing: the load names the latest refused setting. */
+    CU_ASSERT(ENGINE_load_private_key(e, "dstack:tls/ctrl", NULL, NULL) == NULL);
+    CU_ASSERT(errors_contain("invalid dstack engine configuration: ENDPOINT"));
+    /* Putting each refused setting right makes the engine usable again. */
+    CU_ASSERT(ENGINE_ctrl_cmd_string(e, "ENDPOINT", test_env("DSTACK_SIMULATOR_ENDPOINT"), 0) == 1);
+    CU_ASSERT(ENGINE_ctrl_cmd_string(e, "TIMEOUT_MS", "3000", 0) == 1);
+    CU_ASSERT(ENGINE_ctrl_cmd_string(e, "APP_ID", test_env("DSTACK_DEV_APP_ID"), 0) == 1);
+    CU_ASSERT(ENGINE_load_private_key(e, "dstack:tls/ctrl", NULL, NULL) == NULL); /* KMS root */
+    CU_ASSERT(errors_contain("KMS_ROOT_PUBKEY"));
+    CU_ASSERT(ENGINE_ctrl_cmd_string(e, "KMS_ROOT_PUBKEY", test_env("DSTACK_DEV_KMS_ROOT"), 0) ==
+              1);
+    k = ENGINE_load_private_key(e, "dstack:tls/ctrl", NULL, NULL);
     CU_ASSERT(k != NULL);
     EVP_PKEY_free(k);
-    CU_ASSERT(ENGINE_ctrl_cmd_string(engine, "TIMEOUT_MS", "3000", 0) == 1);
+    /* A command that is not one of ours at all is OpenSSL's business (it fails the call). */
+    CU_ASSERT(ENGINE_ctrl_cmd_string(e, "SET_USER_INTERFACE", "1", 0) == 0);
+    ERR_clear_error();
+    k = ENGINE_load_private_key(e, "dstack:tls/ctrl", NULL, NULL);
+    CU_ASSERT(k != NULL);
+    EVP_PKEY_free(k);
+}
+
+/* A misspelling of one of ours refuses every later load, naming the command meant. */
+static void test_misspelt_command(void)
+{
+    CU_ASSERT(
+        ENGINE_ctrl_cmd_string(engine, "KMS_ROOTPUBKEY", test_env("DSTACK_DEV_KMS_ROOT"), 0) == 0);
+    ERR_clear_error();
+    CU_ASSERT(ENGINE_load_private_key(engine, "dstack:tls/ctrl2", NULL, NULL) == NULL);
+    CU_ASSERT(errors_contain("unknown control command KMS_ROOTPUBKEY (did you mean "
+                             "KMS_ROOT_PUBKEY?)"));
 }
 
 /* LOAD_CERT_CTRL for `uri`: the leaf, or NULL (error queue cleared either way). */
@@ -162,14 +199,19 @@ static void test_cache_cert_ratls(void)
     int i;
 
     CU_ASSERT(ENGINE_ctrl_cmd_string(engine, "CACHE", "maybe", 0) == 0);
-    CU_ASSERT(errors_contain("CACHE \"maybe\": expected yes or no"));
+    CU_ASSERT(errors_contain("CACHE: cache = \"maybe\" is invalid: expected yes or no"));
     CU_ASSERT(ENGINE_ctrl_cmd_string(engine, "CACHE", "YES", 0) == 0);
     CU_ASSERT(ENGINE_ctrl_cmd_string(engine, "CERT", "maybe", 0) == 0);
-    CU_ASSERT(errors_contain("CERT \"maybe\": expected auto, agent, self or none"));
+    CU_ASSERT(errors_contain("CERT: cert = \"maybe\" is invalid: expected auto, agent, self or "
+                             "none"));
     CU_ASSERT(ENGINE_ctrl_cmd_string(engine, "RATLS", "sometimes", 0) == 0);
-    CU_ASSERT(errors_contain("RATLS \"sometimes\""));
+    CU_ASSERT(errors_contain("RATLS: ratls = \"sometimes\""));
     CU_ASSERT(ENGINE_ctrl_cmd_string(engine, "TIMEOUT_MS", "600001", 0) == 0);
-    CU_ASSERT(errors_contain("TIMEOUT_MS 600001"));
+    CU_ASSERT(errors_contain("TIMEOUT_MS: timeout-ms = \"600001\""));
+    /* each refused setting put right, so the engine loads again */
+    CU_ASSERT(ENGINE_ctrl_cmd_string(engine, "TIMEOUT_MS", "3000", 0) == 1);
+    CU_ASSERT(ENGINE_ctrl_cmd_string(engine, "CERT", "auto", 0) == 1);
+    CU_ASSERT(ENGINE_ctrl_cmd_string(engine, "RATLS", "auto", 0) == 1);
 
     /* CACHE no: every load asks the agent; yes (the default): the second load does not. */
     CU_ASSERT_FATAL(ENGINE_ctrl_cmd_string(engine, "CACHE", "no", 0) == 1);
@@ -177,6 +219,8 @@ static void test_cache_cert_ratls(void)
     for (i = 0; i < 2; i++) {
         k = ENGINE_load_private_key(engine, "dstack:tls/cached", NULL, NULL);
         CU_ASSERT(k != NULL);
+        if (k == NULL)
+            ERR_print_errors_fp(stderr);
         EVP_PKEY_free(k);
     }
     after = tr_sim_stat("requests", "dstack");
@@ -234,6 +278,8 @@ static void test_endpoint_change_and_down(void)
 
 static void test_kms_root_mismatch(void)
 {
+    CU_ASSERT_FATAL(ENGINE_ctrl_cmd_string(engine, "APP_ID", test_env("DSTACK_DEV_APP_ID"), 0) ==
+                    1);
     /* The generator point: a valid key that is certainly not the simulator's KMS root. */
     CU_ASSERT_FATAL(
         ENGINE_ctrl_cmd_string(engine, "KMS_ROOT_PUBKEY",
@@ -262,6 +308,7 @@ int main(void)
         {"CACHE, CERT and RATLS commands", test_cache_cert_ratls},
         {"endpoint change, agent down", test_endpoint_change_and_down},
         {"KMS root mismatch", test_kms_root_mismatch},
+        {"misspelt control command", test_misspelt_command},
         {"finish and free", test_unload},
         {NULL, NULL},
     };

@@ -182,11 +182,13 @@ assert_contains "version names the agent endpoint" "$v" "$SIM_ENDPOINT"
 # ---- signature chain to a KMS root (the development KMS root, docs/dstack-sim.md) ----------
 root=$DSTACK_DEV_KMS_ROOT
 k=$("$KEYTOOL" --endpoint "$SIM_ENDPOINT" --tappd-endpoint "$SIM_TAPPD" --kms-root-pubkey "$root" \
+    --app-id "$DSTACK_DEV_APP_ID" \
     show dstack:tls/web --json)
 check "show with the right KMS root exits 0" test $? -eq 0
 assert_eq "chain verified" true "$(json_get chain_verified <<<"$k")"
 other=0279be667ef9dcbbac55a06295ce870b07029bfcdb2dce28d959f2815b16f81798
 msg=$("$KEYTOOL" --endpoint "$SIM_ENDPOINT" --tappd-endpoint "$SIM_TAPPD" --kms-root-pubkey "$other" \
+    --app-id "$DSTACK_DEV_APP_ID" \
     export dstack:tls/web --key-ref "$out/unverified.key" 2>&1)
 assert_eq "wrong KMS root exit" 3 $?
 check "wrong KMS root: no file" test ! -e "$out/unverified.key"

@@ -5,7 +5,8 @@
 source "$DSTACK_SOURCE_DIR/tests/integration/legacy_lib.sh"
 
 start_agent v04 0.4 || { fail "simulator"; finish; }
-make_cnf "$DSTACK_TMP/root.cnf" "kms-root-pubkey = $DSTACK_DEV_KMS_ROOT"
+make_cnf "$DSTACK_TMP/root.cnf" "kms-root-pubkey = $DSTACK_DEV_KMS_ROOT" \
+    "app-id = $DSTACK_DEV_APP_ID"
 k=$(ossl_conf "$DSTACK_TMP/root.cnf" pkey -in "dstack:$DSTACK_DEV_PATH?alg=secp256k1" -pubout 2>&1)
 assert_contains "0.4 secp256k1 with kms-root-pubkey" "$k" "BEGIN PUBLIC KEY"
 ed=$(ossl_conf "$DSTACK_TMP/root.cnf" pkey -in "dstack:$DSTACK_DEV_PATH?alg=ed25519" -pubout -outform DER \

@@ -39,7 +39,7 @@ assert_contains "relative ENDPOINT refused" "$msg" "expected an absolute Unix so
 msg=$(eng engine dstack -pre TIMEOUT_MS:0 2>&1)
 assert_contains "TIMEOUT_MS 0 refused" "$msg" "[Failure]: TIMEOUT_MS:0"
 msg=$(eng engine dstack -pre KMS_ROOT_PUBKEY:zz 2>&1)
-assert_contains "bad KMS_ROOT_PUBKEY refused" "$msg" "expected hex"
+assert_contains "bad KMS_ROOT_PUBKEY refused" "$msg" "expected a hex compressed secp256k1"
 msg=$(eng pkey -engine dstack -inform ENGINE -in 'dstack:tls/www?colour=blue' 2>&1)
 assert_contains "bad URI: message names the parameter" "$msg" "colour"
 # Only bind_engine and v_check are exported.

@@ -19,3 +19,7 @@ if(TARGET dstack_provider)
   add_dependencies(test_provider_fork dstack_provider)
   add_dependencies(test_provider_threads dstack_provider)
 endif()
+# The openssl.cnf section, the ENGINE's controls and dstack-keytool's options: one table.
+if(TARGET dstack_provider AND TARGET dstack_engine)
+  dstack_script_test(config_frontends integration/config_frontends.sh LABELS provider TIMEOUT 120)
+endif()

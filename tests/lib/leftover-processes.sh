@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
-# leftover-processes.sh [--kill] <tag> [<command-line substring>...]
+# leftover-processes.sh [--kill] <tag> [<path prefix>...]
 # Lists ("<pid> <command line>", one per line) every process that carries DSTACK_TEST_TAG or
-# DSTACK_SUITE_TAG = <tag> in its environment, or whose command line contains one of the
-# substrings. With --kill it also terminates them (TERM, then KILL after 5 s). Exit status 1
+# DSTACK_SUITE_TAG = <tag> in its environment, or one of whose arguments starts with one of
+# the path prefixes (or holds it after a '=': --dir=/tmp/x). Whole arguments, not substrings:
+# "/build/test/" must not match another checkout's "/work/x/build/test/…". With --kill it also terminates them (TERM, then KILL after 5 s). Exit status 1
 # when something was found. Used by run-test.sh after each test and by scripts/test.sh after
 # the suite.
 #
@@ -39,10 +40,13 @@ for dir in /proc/[0-9]*; do
     cmd="${argv[*]}"
     if [ "$hit" -eq 0 ]; then
         for p in "${patterns[@]}"; do
-            if [[ -n "$p" && "$cmd" == *"$p"* ]]; then
-                hit=1
-                break
-            fi
+            [ -n "$p" ] || continue
+            for a in "${argv[@]}"; do
+                if [[ "$a" == "$p"* || "$a" == *"=$p"* ]]; then
+                    hit=1
+                    break 2
+                fi
+            done
         done
     fi
     [ "$hit" -eq 1 ] && found+=("$pid $cmd")

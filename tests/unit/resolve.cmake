@@ -25,3 +25,4 @@ dstack_unit_test(test_resolve_faults_deadline
 set_property(TEST test_resolve_faults_deadline APPEND PROPERTY ENVIRONMENT RESOLVE_FAULT_SUITE=deadline)
 # Hostile agent replies from a canned server inside the test (no simulator).
 dstack_unit_test(test_resolve_hostile SOURCES ${_resolve_dir}/test_resolve_hostile.c)
+dstack_unit_test(test_config SOURCES ${_resolve_dir}/test_config.c)

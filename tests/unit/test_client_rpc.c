@@ -7,6 +7,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <openssl/crypto.h>
 #include <openssl/bn.h>
 #include <openssl/core_names.h>
 #include <openssl/evp.h>
@@ -684,5 +685,7 @@ int main(void)
     } else {
         expect_dev();
     }
+    /* As an application may: the agent's key bytes then arrive in the secure heap. */
+    (void)CRYPTO_secure_malloc_init(64 * 1024, 32);
     return test_run_split_suite("client_rpc", cases, upstream);
 }

@@ -102,27 +102,48 @@ static void test_secp256k1_and_ed25519_are_dev(void)
 
 /* ---- KMS root and app-id ---------------------------------------------------------------- */
 
-static void cfg_kms_root(dstack_resolve_config *cfg)
+/* Well-formed values that are not the right ones: the app id's first byte inverted, the
+ * KMS root's last digit changed (its 02/03 prefix stays valid). */
+static void tweaked_hex(const char *hex, char *out, size_t cap, bool first_byte)
 {
-    size_t n;
-    cfg->has_kms_root = dstack_hex_decode(KMS_ROOT, 66, cfg->kms_root, 33, &n) && n == 33;
+    static const char digits[] = "0123456789abcdef";
+    size_t n = strlen(hex);
+
+    snprintf(out, cap, "%s", hex);
+    if (first_byte) {
+        out[0] = digits[15 - dstack_hex_digit(out[0])];
+        out[1] = digits[15 - dstack_hex_digit(out[1])];
+    } else {
+        out[n - 1] = out[n - 1] == '0' ? '1' : '0';
+    }
 }
 
-static void cfg_wrong_kms_root(dstack_resolve_config *cfg)
+static void cfg_app_id(dstack_config *cfg)
 {
-    cfg_kms_root(cfg);
-    cfg->kms_root[32] ^= 1;
+    tr_set(cfg, "app-id", APP_ID);
 }
 
-static void cfg_app_id(dstack_resolve_config *cfg)
+static void cfg_kms_root(dstack_config *cfg)
 {
-    cfg->has_app_id = dstack_hex_decode(APP_ID, 40, cfg->app_id, 32, &cfg->app_id_len);
+    tr_set(cfg, "kms-root-pubkey", KMS_ROOT);
+    cfg_app_id(cfg); /* a KMS root is only accepted together with the app id it vouches for */
 }
 
-static void cfg_wrong_app_id(dstack_resolve_config *cfg)
+static void cfg_wrong_kms_root(dstack_config *cfg)
 {
+    char hex[67];
+
+    tweaked_hex(KMS_ROOT, hex, sizeof(hex), false);
+    tr_set(cfg, "kms-root-pubkey", hex);
     cfg_app_id(cfg);
-    cfg->app_id[0] ^= 0xff;
+}
+
+static void cfg_wrong_app_id(dstack_config *cfg)
+{
+    char hex[41];
+
+    tweaked_hex(APP_ID, hex, sizeof(hex), true);
+    tr_set(cfg, "app-id", hex);
 }
 
 static void test_kms_root(void)
@@ -322,9 +343,21 @@ static void test_ephemeral(void)
     CU_ASSERT_PTR_NOT_NULL_FATAL(b);
     CU_ASSERT_STRING_EQUAL(a->cert_source, "ephemeral");
     CU_ASSERT(a->cert_count >= 2);
-    /* Fresh random key per uncached load. */
-    CU_ASSERT(a->spki_der_len != b->spki_der_len ||
-              memcmp(a->spki_der, b->spki_der, a->spki_der_len) != 0);
+    /* One GetTlsKey per process even with cache=no: the key and the certificate a server
+     * loads separately must belong together (architecture.md §4 "Cache"). */
+    CU_ASSERT(a->spki_der_len == b->spki_der_len &&
+              memcmp(a->spki_der, b->spki_der, a->spki_der_len) == 0);
+    {
+        /* another process — here another resolver — gets a fresh random key */
+        dstack_resolver *other = tr_resolver(false, NULL);
+        dstack_resolved *c =
+            tr_resolve_ok(other, "dstack:?ephemeral=yes&cn=demo&san=e.example", WANT_ALL);
+        CU_ASSERT_PTR_NOT_NULL_FATAL(c);
+        CU_ASSERT(a->spki_der_len != c->spki_der_len ||
+                  memcmp(a->spki_der, c->spki_der, a->spki_der_len) != 0);
+        dstack_resolved_free(c);
+        dstack_resolver_free(other);
+    }
     X509 *leaf = tr_cert(a, 0);
     CU_ASSERT_PTR_NOT_NULL_FATAL(leaf);
     EVP_PKEY *pub = spki_key(a);
@@ -355,19 +388,30 @@ static void test_ephemeral(void)
 
 /* ---- legacy agents: only the Tappd socket --------------------------------------------- */
 
-static void cfg_no_guest(dstack_resolve_config *cfg)
+/* A legacy agent: discovery (the environment, as the SDKs read it) finds no guest socket,
+ * only the Tappd one of with-sim.sh. Discovered, not configured: only then may the resolver
+ * turn to Tappd. */
+static void cfg_no_guest(dstack_config *cfg)
 {
-    cfg->endpoint = "/nonexistent/dstack.sock";
+    (void)cfg;
+    setenv("DSTACK_SIMULATOR_ENDPOINT", "/nonexistent/dstack.sock", 1);
 }
 
-static void cfg_no_agent(dstack_resolve_config *cfg)
+static void cfg_no_agent(dstack_config *cfg)
 {
-    cfg->endpoint = "/nonexistent/dstack.sock";
-    cfg->tappd_endpoint = "/nonexistent/tappd.sock";
+    setenv("DSTACK_SIMULATOR_ENDPOINT", "/nonexistent/dstack.sock", 1);
+    tr_set(cfg, "tappd-endpoint", "/nonexistent/tappd.sock");
+}
+
+/* A configured endpoint is the only one tried. */
+static void cfg_explicit_missing(dstack_config *cfg)
+{
+    tr_set(cfg, "endpoint", "/nonexistent/configured.sock");
 }
 
 static void test_tappd_only(void)
 {
+    char *guest = strdup(test_env("DSTACK_SIMULATOR_ENDPOINT"));
     dstack_resolver *r = tr_resolver(false, cfg_no_guest);
     dstack_resolved *res = tr_resolve_ok(r, "dstack:/test/path", DSTACK_WANT_KEY);
     CU_ASSERT_PTR_NOT_NULL_FATAL(res);
@@ -392,6 +436,24 @@ static void test_tappd_only(void)
     tr_resolve_fails(r, "dstack:tls/web", DSTACK_WANT_KEY, DSTACK_ERR_CONNECTION,
                      (const char *const[]){"dstack:tls/web: ", "/nonexistent/dstack.sock",
                                            "/nonexistent/tappd.sock", NULL});
+    dstack_resolver_free(r);
+    setenv("DSTACK_SIMULATOR_ENDPOINT", guest, 1);
+    free(guest);
+}
+
+/* A configured guest endpoint that does not exist fails the load naming it, although a
+ * Tappd socket is right there (discovered from the environment): no silent fallback. */
+static void test_explicit_endpoint_no_fallback(void)
+{
+    long tappd_before = tr_sim_stat("requests", "tappd");
+    dstack_resolver *r = tr_resolver(false, cfg_explicit_missing);
+    CU_ASSERT_STRING_EQUAL(dstack_resolver_endpoint(r), "/nonexistent/configured.sock");
+    tr_resolve_fails(r, "dstack:tls/web", DSTACK_WANT_KEY, DSTACK_ERR_CONNECTION,
+                     (const char *const[]){"/nonexistent/configured.sock", NULL});
+    tr_resolve_fails(r, "dstack:tls/web?cert=self", DSTACK_WANT_KEY | DSTACK_WANT_CERTS,
+                     DSTACK_ERR_CONNECTION,
+                     (const char *const[]){"/nonexistent/configured.sock", NULL});
+    CU_ASSERT_EQUAL(tr_sim_stat("requests", "tappd"), tappd_before);
     dstack_resolver_free(r);
 }
 
@@ -467,10 +529,9 @@ static void collect_debug(void *ctx, int level, const char *file, int line, cons
     snprintf(debug_log + used, sizeof(debug_log) - used, " [%d %s]\n", level, func);
 }
 
-static void cfg_debug(dstack_resolve_config *cfg)
+static void cfg_debug(dstack_config *cfg)
 {
-    cfg->debug = collect_debug;
-    cfg->debug_ctx = NULL;
+    dstack_config_set_debug(cfg, collect_debug, NULL);
 }
 
 static void test_debug_log(void)
@@ -613,16 +674,8 @@ static void test_bad_arguments(void)
     dstack_resolver_free(NULL);
     dstack_resolved_free(NULL);
 
-    dstack_resolve_config cfg;
     dstack_resolver *bad = NULL;
-    memset(&cfg, 0, sizeof(cfg));
-    cfg.timeout_ms = -1;
-    CU_ASSERT_EQUAL(dstack_resolver_new(&cfg, &bad, &err), DSTACK_ERR_USAGE);
-    CU_ASSERT_PTR_NULL(bad);
-    cfg.timeout_ms = 0;
-    cfg.has_app_id = true;
-    cfg.app_id_len = 0;
-    CU_ASSERT_EQUAL(dstack_resolver_new(&cfg, &bad, &err), DSTACK_ERR_USAGE);
+    CU_ASSERT_EQUAL(dstack_resolver_new(NULL, &bad, &err), DSTACK_ERR_USAGE);
     CU_ASSERT_PTR_NULL(bad);
 }
 
@@ -637,6 +690,7 @@ int main(void)
         {"self-issued RA-TLS certificates", test_self_cert_modes},
         {"ephemeral keys", test_ephemeral},
         {"legacy Tappd-only agent", test_tappd_only},
+        {"configured endpoint: no fallback", test_explicit_endpoint_no_fallback},
         {"cache", test_cache},
         {"debug log", test_debug_log},
         {"8 threads", test_threads},

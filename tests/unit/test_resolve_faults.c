@@ -76,11 +76,9 @@ static void test_cert_rpcs_fail(void)
     dstack_resolver_free(r);
 }
 
-static void cfg_app_id(dstack_resolve_config *cfg)
+static void cfg_app_id(dstack_config *cfg)
 {
-    const char *app_id = test_env("DSTACK_DEV_APP_ID");
-
-    cfg->has_app_id = dstack_hex_decode(app_id, strlen(app_id), cfg->app_id, 32, &cfg->app_id_len);
+    tr_set(cfg, "app-id", test_env("DSTACK_DEV_APP_ID"));
 }
 
 static void test_info_failure(void)
@@ -91,9 +89,9 @@ static void test_info_failure(void)
     dstack_resolver_free(r);
 }
 
-static void cfg_short_timeout(dstack_resolve_config *cfg)
+static void cfg_short_timeout(dstack_config *cfg)
 {
-    cfg->timeout_ms = 300;
+    tr_set(cfg, "timeout-ms", "300");
 }
 
 static void test_timeout(void)
@@ -119,10 +117,10 @@ static void test_close_is_not_absence(void)
     dstack_resolver_free(r);
 }
 
-static void cfg_deadline(dstack_resolve_config *cfg)
+static void cfg_deadline(dstack_config *cfg)
 {
     cfg_app_id(cfg);
-    cfg->timeout_ms = 1500;
+    tr_set(cfg, "timeout-ms", "1500");
 }
 
 static long elapsed_ms(const struct timespec *a)

@@ -148,14 +148,18 @@ static char *tls_body(const char *key, const char *const *entries, size_t n)
 
 static dstack_resolver *resolver(void)
 {
-    dstack_resolve_config cfg;
+    dstack_config *cfg = dstack_config_new();
     dstack_resolver *r = NULL;
     dstack_error err;
-    memset(&cfg, 0, sizeof(cfg));
-    cfg.endpoint = canned_server_path();
-    cfg.tappd_endpoint = canned_server_path();
-    cfg.timeout_ms = 3000;
-    CU_ASSERT_EQUAL_FATAL(dstack_resolver_new(&cfg, &r, &err), DSTACK_OK);
+
+    CU_ASSERT_PTR_NOT_NULL_FATAL(cfg);
+    CU_ASSERT_EQUAL_FATAL(dstack_config_set(cfg, "endpoint", canned_server_path(), &err),
+                          DSTACK_OK);
+    CU_ASSERT_EQUAL_FATAL(dstack_config_set(cfg, "tappd-endpoint", canned_server_path(), &err),
+                          DSTACK_OK);
+    CU_ASSERT_EQUAL_FATAL(dstack_config_set(cfg, "timeout-ms", "3000", &err), DSTACK_OK);
+    CU_ASSERT_EQUAL_FATAL(dstack_resolver_new(cfg, &r, &err), DSTACK_OK);
+    dstack_config_free(cfg);
     return r;
 }
 

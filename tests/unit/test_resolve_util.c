@@ -12,19 +12,34 @@
 
 #include "test_util.h"
 
-dstack_resolver *tr_resolver(bool cache, void (*tweak)(dstack_resolve_config *cfg))
+void tr_set(dstack_config *cfg, const char *name, const char *value)
 {
-    dstack_resolve_config cfg;
+    dstack_error err;
+
+    dstack_error_clear(&err);
+    if (dstack_config_set(cfg, name, value, &err) != DSTACK_OK) {
+        fprintf(stderr, "  config: %s\n", err.message);
+        CU_FAIL_FATAL("dstack_config_set failed");
+    }
+}
+
+dstack_resolver *tr_resolver(bool cache, void (*tweak)(dstack_config *cfg))
+{
+    dstack_config *cfg = dstack_config_new();
     dstack_resolver *r = NULL;
     dstack_error err;
-    memset(&cfg, 0, sizeof(cfg));
-    cfg.cache = cache;
+
+    CU_ASSERT_PTR_NOT_NULL_FATAL(cfg);
+    tr_set(cfg, "cache", cache ? "yes" : "no");
     if (tweak != NULL)
-        tweak(&cfg);
-    if (dstack_resolver_new(&cfg, &r, &err) != DSTACK_OK) {
+        tweak(cfg);
+    dstack_error_clear(&err);
+    if (dstack_resolver_new(cfg, &r, &err) != DSTACK_OK) {
         fprintf(stderr, "  resolver: %s\n", err.message);
+        dstack_config_free(cfg);
         CU_FAIL_FATAL("dstack_resolver_new failed");
     }
+    dstack_config_free(cfg);
     return r;
 }
 

@@ -9,8 +9,11 @@
 
 #include <dstack/resolve.h>
 
-/* A resolver on the simulator of with-sim.sh (endpoints by discovery from the env). */
-dstack_resolver *tr_resolver(bool cache, void (*tweak)(dstack_resolve_config *cfg));
+/* A resolver on the simulator of with-sim.sh (endpoints by discovery from the env). `tweak`
+ * sets further parameters with tr_set(). */
+dstack_resolver *tr_resolver(bool cache, void (*tweak)(dstack_config *cfg));
+/* dstack_config_set that must succeed. */
+void tr_set(dstack_config *cfg, const char *name, const char *value);
 
 /* dstack_resolve that must succeed; prints the error and fails the test otherwise. */
 dstack_resolved *tr_resolve_ok(dstack_resolver *r, const char *uri, unsigned want);
