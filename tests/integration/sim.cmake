@@ -7,9 +7,12 @@ dstack_unit_test(sim_attest_appkeys SOURCES ${CMAKE_CURRENT_LIST_DIR}/../unit/te
                  SIM "--appkeys @DEV_APPKEYS@ --app-id ${DSTACK_DEV_APP_ID} --stripped-event-log"
                  LABELS sim TIMEOUT 60)
 
-foreach(t vectors wire certs faults stress cli js)
+foreach(t wire certs faults stress cli js)
   dstack_script_test(sim_${t} integration/sim_${t}.sh LABELS sim TIMEOUT 120)
 endforeach()
+# protocol.md §9 V2 on the wire: the official appkeys.json (upstream data, skipped without).
+dstack_script_test(sim_vectors_upstream integration/sim_vectors.sh LABELS "sim;upstream"
+                   TIMEOUT 120)
 # The JS SDK against the official simulator's appkeys.json (upstream data, skipped without).
 dstack_script_test(sim_js_upstream integration/sim_js.sh ARGS appkeys LABELS "sim;upstream"
                    TIMEOUT 120)

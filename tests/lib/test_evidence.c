@@ -9,7 +9,8 @@
 #include <dstack/keys.h>
 
 /* A TD's firmware and boot loader events (types from the TCG PC Client profile), in the order
- * a TDVF boot writes them; payloads are this project's own stand-ins. */
+ * a TDVF boot writes them, with the three named "ACPI DATA" events of current agents
+ * (protocol.md §5.2); payloads are this project's own stand-ins. */
 static const struct {
     uint32_t imr, type;
     const char *name, *payload;
