@@ -1,5 +1,5 @@
-/* secp256k1 through libsecp256k1 (with its recovery module): public keys, recoverable
- * signatures and public-key recovery for the signature chains of protocol.md §3.4. OpenSSL can sign
+/* secp256k1 through libsecp256k1 (with its recovery module): public keys and public-key
+ * recovery for the signature chains of protocol.md §3.4. OpenSSL can sign
  * on secp256k1 but cannot recover a public key from (r, s, v). */
 #include <dstack/keys.h>
 
@@ -111,35 +111,6 @@ dstack_status dstack_secp256k1_pubkey_uncompressed(const uint8_t secret[32],
                                                    uint8_t uncompressed[65], dstack_error *err)
 {
     return pubkey(secret, uncompressed, false, err);
-}
-
-static dstack_status sign_recoverable_with(const secp256k1_context *ctx, const uint8_t secret[32],
-                                           const uint8_t digest[32], uint8_t sig[65],
-                                           dstack_error *err)
-{
-    secp256k1_ecdsa_recoverable_signature rsig;
-    int recid = 0;
-
-    /* NULL nonce function = RFC 6979 with HMAC-SHA-256; libsecp256k1 always yields low-S. */
-    if (!secp256k1_ecdsa_sign_recoverable(ctx, &rsig, digest, secret, NULL, NULL))
-        return dstack_error_set(err, DSTACK_ERR_CRYPTO, NULL, NULL,
-                                "secp256k1 signing failed: secret key out of range");
-    secp256k1_ecdsa_recoverable_signature_serialize_compact(ctx, sig, &recid, &rsig);
-    sig[64] = (uint8_t)recid;
-    return DSTACK_OK;
-}
-
-dstack_status dstack_secp256k1_sign_recoverable(const uint8_t secret[32], const uint8_t digest[32],
-                                                uint8_t sig[65], dstack_error *err)
-{
-    const secp256k1_context *ctx = context_acquire();
-    dstack_status st;
-
-    if (ctx == NULL)
-        return no_context(err);
-    st = sign_recoverable_with(ctx, secret, digest, sig, err);
-    context_release();
-    return st;
 }
 
 static dstack_status recover_with(const secp256k1_context *ctx, const uint8_t sig[65],
