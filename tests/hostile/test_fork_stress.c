@@ -1,0 +1,334 @@
+/* fork() while other threads load keys (issue "Hardening", items 8 and 9).
+ *
+ * The provider is loaded twice, into two library contexts of this process (cache = yes and
+ * cache = no), with the debug log on (DSTACK_PROVIDER_DEBUG=file:…,level:3). Worker threads
+ * load keys in a loop — three algorithms, paths shared between loads (cache hits) and paths
+ * never seen before (cache misses, and evictions once the cache is full) — while the main
+ * thread forks again and again. Every child loads one key of its own through an inherited
+ * context (a new agent connection, architecture.md §5) and _exit()s. The parent waits for each
+ * child with a deadline: a child still running then is hung (its stack is printed with
+ * gdb -batch -p, for the first few), then killed; a child killed by a signal or ending with
+ * a status other than 0 (loaded) or 3 (the load failed) has crashed (abort, sanitizer report);
+ * its stderr is printed, and for a fatal signal (the child stops itself) its stack too. The test
+ * fails on any hung, crashed or failed child.
+ *
+ * Environment (defaults in brackets):
+ *   HOSTILE_FORKS [2000]            children to fork
+ *   HOSTILE_THREADS [4]             loading threads
+ *   HOSTILE_CHILD_DEADLINE_MS [3000] time a child gets before it counts as hung
+ *   HOSTILE_STACKS [3]              hung children whose stacks are printed
+ *   HOSTILE_MAX_HUNG [20]           stop forking after this many hung children (each costs
+ *                                   the deadline; the test has failed by then anyway)
+ *   HOSTILE_CACHE [both]            yes, no or both: which contexts the threads and children use
+ *   HOSTILE_DEBUG_LOG [1]           0: no debug log (experiments only; the test is about it on)
+ * Run against dstack-sim's built-in identity (tests/hostile/hostile.cmake).
+ *
+ * Secure-heap experiment: tests/hostile/no_secure_heap.c builds a preload library that keeps
+ * OpenSSL's secure heap uninitialised (CRYPTO_secure_malloc_init does nothing), e.g.
+ *   LD_PRELOAD=build/test/tests/libhostile_no_secure_heap.so HOSTILE_FORKS=20000 …
+ * The summary line says whether the secure heap was in use. */
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <openssl/crypto.h>
+
+#include "test_provider_common.h"
+
+#define MAX_THREADS 16
+#define N_CTX 2
+
+typedef struct stress {
+    OSSL_LIB_CTX *ctx[N_CTX]; /* [0] cache = yes, [1] cache = no */
+    int first_ctx, n_ctx;     /* the contexts in use: ctx[first_ctx .. first_ctx+n_ctx) */
+    atomic_bool stop;
+    atomic_long loads, load_failures;
+} stress;
+
+typedef struct worker_arg {
+    stress *s;
+    int index;
+} worker_arg;
+
+static long env_long(const char *name, long def, long min, long max)
+{
+    const char *v = getenv(name);
+    char *end = NULL;
+    long n;
+
+    if (v == NULL || *v == '\0')
+        return def;
+    n = strtol(v, &end, 10);
+    if (*end != '\0' || n < min || n > max) {
+        fprintf(stderr, "%s=%s: expected %ld..%ld, using %ld\n", name, v, min, max, def);
+        return def;
+    }
+    return n;
+}
+
+static double now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
+}
+
+/* A library context with OpenSSL's default provider and the dstack provider from the build
+ * tree, configured through an openssl.cnf as an application would. */
+static OSSL_LIB_CTX *context_with(const char *dir, const char *cache)
+{
+    char path[4096];
+    OSSL_LIB_CTX *ctx = OSSL_LIB_CTX_new();
+    FILE *f;
+
+    snprintf(path, sizeof(path), "%s/fork-stress-cache-%s.cnf", dir, cache);
+    f = fopen(path, "w");
+    if (ctx == NULL || f == NULL)
+        goto err;
+    fprintf(f,
+            "openssl_conf = openssl_init\n"
+            "[openssl_init]\nproviders = provider_sect\n"
+            "[provider_sect]\ndefault = default_sect\ndstack = dstack_sect\n"
+            "[default_sect]\nactivate = 1\n"
+            "[dstack_sect]\nactivate = 1\ncache = %s\n",
+            cache);
+    fclose(f);
+    f = NULL;
+    if (!OSSL_PROVIDER_set_default_search_path(ctx, test_env("DSTACK_PROVIDER_DIR")) ||
+        !OSSL_LIB_CTX_load_config(ctx, path))
+        goto err;
+    return ctx;
+err:
+    if (f != NULL)
+        fclose(f);
+    OSSL_LIB_CTX_free(ctx);
+    return NULL;
+}
+
+static const char *const algs[] = {"p256", "secp256k1", "ed25519"};
+
+static void *worker(void *varg)
+{
+    worker_arg *a = varg;
+    stress *s = a->s;
+    char uri[128];
+
+    for (long i = 0; !atomic_load(&s->stop); i++) {
+        OSSL_LIB_CTX *ctx = s->ctx[s->first_ctx + (int)((i + a->index) % s->n_ctx)];
+        const char *alg = algs[i % 3];
+        EVP_PKEY *k;
+
+        /* Every other load is a path never loaded before (a miss, and an eviction once the
+         * cache holds 64 entries); the rest cycle through 8 shared paths (hits). */
+        if (i % 2 == 0)
+            snprintf(uri, sizeof(uri), "dstack:stress/t%d-%ld?alg=%s&cert=none", a->index, i, alg);
+        else
+            snprintf(uri, sizeof(uri), "dstack:stress/shared-%ld?alg=%s&cert=none", (i / 2) % 8,
+                     alg);
+        k = test_load_key(ctx, uri);
+        atomic_fetch_add(&s->loads, 1);
+        if (k == NULL)
+            atomic_fetch_add(&s->load_failures, 1);
+        EVP_PKEY_free(k);
+    }
+    return NULL;
+}
+
+/* A fatal signal in a child stops it, so that the parent can print its stack with gdb. */
+static void child_fatal(int sig)
+{
+    static const char msg[] = "fatal signal in the child, stopped for gdb\n";
+    ssize_t w = write(2, msg, sizeof(msg) - 1);
+    (void)w;
+    raise(SIGSTOP);
+    signal(sig, SIG_DFL);
+    raise(sig);
+}
+
+/* The child: one key of its own through the inherited context, then _exit. */
+static void child_main(stress *s, long n, const char *err_path)
+{
+    static const int fatal[] = {SIGABRT, SIGSEGV, SIGBUS, SIGILL, SIGFPE};
+    char uri[128];
+    int fd = open(err_path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+    EVP_PKEY *k;
+
+    if (fd >= 0) {
+        dup2(fd, 2);
+        close(fd);
+    }
+    for (size_t i = 0; i < sizeof(fatal) / sizeof(fatal[0]); i++)
+        signal(fatal[i], child_fatal);
+    snprintf(uri, sizeof(uri), "dstack:stress/child-%ld?alg=%s&cert=none", n, algs[n % 3]);
+    k = test_load_key(s->ctx[s->first_ctx + (int)(n % s->n_ctx)], uri);
+    _exit(k != NULL ? 0 : 3);
+}
+
+static void print_file(const char *path, size_t max)
+{
+    char buf[4096];
+    FILE *f = fopen(path, "r");
+    size_t n, total = 0;
+
+    if (f == NULL)
+        return;
+    while (total < max && (n = fread(buf, 1, sizeof(buf), f)) > 0) {
+        if (n > max - total)
+            n = max - total;
+        fwrite(buf, 1, n, stderr);
+        total += n;
+    }
+    fclose(f);
+}
+
+/* Every thread's stack of a hung child, from gdb. */
+static void print_stack(pid_t pid)
+{
+    char cmd[256];
+
+    snprintf(cmd, sizeof(cmd),
+             "gdb -batch -nx -p %d -ex 'thread apply all bt 25' </dev/null 2>&1 | "
+             "grep -E '^(Thread|#)' | grep -vE '^#[0-9]+ +0x[0-9a-f]+ in \\?\\? \\(\\)$' >&2",
+             (int)pid);
+    fprintf(stderr, "  stack of child %d:\n", (int)pid);
+    if (system(cmd) != 0)
+        fprintf(stderr, "  (gdb could not attach)\n");
+}
+
+static void test_fork_during_loads(void)
+{
+    long forks = env_long("HOSTILE_FORKS", 2000, 1, 10000000);
+    long n_threads = env_long("HOSTILE_THREADS", 4, 1, MAX_THREADS);
+    long deadline_ms = env_long("HOSTILE_CHILD_DEADLINE_MS", 3000, 100, 600000);
+    long max_stacks = env_long("HOSTILE_STACKS", 3, 0, 1000000);
+    long max_hung = env_long("HOSTILE_MAX_HUNG", 20, 1, 10000000);
+    const char *cache = getenv("HOSTILE_CACHE") != NULL ? getenv("HOSTILE_CACHE") : "both";
+    const char *tmp = getenv("TMPDIR") != NULL ? getenv("TMPDIR") : "/tmp";
+    char log_env[4200], err_path[4200];
+    long hung = 0, crashed = 0, failed = 0, stacks = 0;
+    pthread_t tids[MAX_THREADS];
+    worker_arg args[MAX_THREADS];
+    double t0;
+    stress s;
+    EVP_PKEY *k;
+
+    memset(&s, 0, sizeof(s));
+    snprintf(log_env, sizeof(log_env), "file:%s/fork-stress-debug.log,level:3", tmp);
+    snprintf(err_path, sizeof(err_path), "%s/fork-stress-child.err", tmp);
+    /* Read once per process, at the provider's first log line. */
+    if (env_long("HOSTILE_DEBUG_LOG", 1, 0, 1) == 1)
+        setenv("DSTACK_PROVIDER_DEBUG", log_env, 1);
+    else
+        unsetenv("DSTACK_PROVIDER_DEBUG");
+    s.ctx[0] = context_with(tmp, "yes");
+    s.ctx[1] = context_with(tmp, "no");
+    CU_ASSERT_FATAL(s.ctx[0] != NULL && s.ctx[1] != NULL);
+    s.first_ctx = strcmp(cache, "no") == 0 ? 1 : 0;
+    s.n_ctx = strcmp(cache, "both") == 0 ? 2 : 1;
+    for (int i = 0; i < N_CTX; i++) {
+        k = test_load_key(s.ctx[i], "dstack:stress/warm-up?cert=none");
+        CU_ASSERT_PTR_NOT_NULL_FATAL(k);
+        EVP_PKEY_free(k);
+    }
+
+    t0 = now_ms();
+    for (long i = 0; i < n_threads; i++) {
+        args[i] = (worker_arg){.s = &s, .index = (int)i};
+        CU_ASSERT_FATAL(pthread_create(&tids[i], NULL, worker, &args[i]) == 0);
+    }
+    long n;
+    for (n = 0; n < forks && hung < max_hung; n++) {
+        int status = 0;
+        pid_t pid = fork(), w;
+        double started;
+
+        CU_ASSERT_FATAL(pid >= 0);
+        if (pid == 0)
+            child_main(&s, n, err_path);
+        started = now_ms();
+        while ((w = waitpid(pid, &status, WNOHANG | WUNTRACED)) == 0 &&
+               now_ms() - started < deadline_ms) {
+            struct timespec pause = {0, 200000};
+            nanosleep(&pause, NULL);
+        }
+        if (w == 0) {
+            hung++;
+            fprintf(stderr, "child %ld (pid %d) still running after %ld ms\n", n, (int)pid,
+                    deadline_ms);
+            if (stacks++ < max_stacks)
+                print_stack(pid);
+            kill(pid, SIGKILL);
+            waitpid(pid, &status, 0);
+            continue;
+        }
+        if (WIFSTOPPED(status)) {
+            crashed++;
+            fprintf(stderr, "child %ld (pid %d) crashed:\n", n, (int)pid);
+            print_file(err_path, 4096);
+            print_stack(pid);
+            kill(pid, SIGKILL);
+            waitpid(pid, &status, 0);
+            continue;
+        }
+        if (WIFEXITED(status) && WEXITSTATUS(status) == 0)
+            continue;
+        if (WIFEXITED(status) && WEXITSTATUS(status) == 3) {
+            if (failed++ < 3) {
+                fprintf(stderr, "child %ld (pid %d): the load failed:\n", n, (int)pid);
+                print_file(err_path, 2048);
+            }
+            continue;
+        }
+        crashed++;
+        if (WIFSIGNALED(status))
+            fprintf(stderr, "child %ld (pid %d) killed by signal %d (%s):\n", n, (int)pid,
+                    WTERMSIG(status), strsignal(WTERMSIG(status)));
+        else
+            fprintf(stderr, "child %ld (pid %d) exited with status %d:\n", n, (int)pid,
+                    WEXITSTATUS(status));
+        print_file(err_path, 4096);
+    }
+    atomic_store(&s.stop, true);
+    for (long i = 0; i < n_threads; i++)
+        CU_ASSERT(pthread_join(tids[i], NULL) == 0);
+
+    if (n < forks)
+        fprintf(stderr, "fork stress: stopped after %ld hung children\n", hung);
+    fprintf(stderr,
+            "fork stress: %ld forks in %.1f s (cache %s, %ld threads, %ld loads by the threads, "
+            "%ld failed); children: %ld hung, %ld crashed, %ld failed to load; secure heap %s\n",
+            n, (now_ms() - t0) / 1e3, cache, n_threads, atomic_load(&s.loads),
+            atomic_load(&s.load_failures), hung, crashed, failed,
+            CRYPTO_secure_malloc_initialized() ? "in use" : "not initialised");
+    CU_ASSERT_EQUAL(hung, 0);
+    CU_ASSERT_EQUAL(crashed, 0);
+    CU_ASSERT_EQUAL(failed, 0);
+    CU_ASSERT_EQUAL(atomic_load(&s.load_failures), 0);
+
+    /* The parent is unaffected by all of it. */
+    for (int i = 0; i < N_CTX; i++) {
+        k = test_load_key(s.ctx[i], "dstack:stress/after?cert=none");
+        CU_ASSERT_PTR_NOT_NULL(k);
+        EVP_PKEY_free(k);
+        OSSL_LIB_CTX_free(s.ctx[i]);
+    }
+}
+
+int main(void)
+{
+    static const test_case cases[] = {
+        {"fork() from the main thread while threads load keys", test_fork_during_loads},
+        {NULL, NULL},
+    };
+
+    return test_run_suite("hostile_fork_stress", cases);
+}
