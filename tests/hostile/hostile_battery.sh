@@ -97,6 +97,14 @@ EOF
 hostile_start_upstreams || { fail "upstream agents did not start"; finish; }
 hostile_fixtures || { fail "fixtures"; finish; }
 
+# The checks themselves must be able to fail: each detector on a sample it must flag.
+printf 'x %s y\n' "$DSTACK_DEV_SECRET" >"$DSTACK_TMP/selfcheck-secret"
+if leaked "$DSTACK_TMP/selfcheck-secret" >/dev/null; then pass; else fail "self-check: key hex not caught"; fi
+printf 'ok\nINJECTED: x\n' >"$DSTACK_TMP/selfcheck-line"
+if raw_control "$DSTACK_TMP/selfcheck-line" >/dev/null; then fail "self-check: forged line not caught"; else pass; fi
+printf 'a\033[31mb\n' >"$DSTACK_TMP/selfcheck-esc"
+if raw_control "$DSTACK_TMP/selfcheck-esc" >/dev/null; then fail "self-check: ESC not caught"; else pass; fi
+
 trim() { local s=$1; s=${s#"${s%%[![:space:]]*}"}; printf '%s' "${s%"${s##*[![:space:]]}"}"; }
 n=0
 while IFS='|' read -r fam id agent uri config victims expect; do
