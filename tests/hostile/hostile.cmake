@@ -14,7 +14,7 @@ if(TARGET dstack_provider AND TARGET dstack_engine AND TARGET dstack-keytool AND
   endforeach()
 
   dstack_unit_test(hostile_fork_stress SOURCES ${_hostile_dir}/test_fork_stress.c
-                   SIM "--agent-version 0.5.11" LABELS "hostile;provider" TIMEOUT 400)
+                   SIM "--agent-version 0.5.11" LABELS "hostile;provider" TIMEOUT 600)
   target_include_directories(hostile_fork_stress PRIVATE ${PROJECT_SOURCE_DIR}/tests/unit)
   add_dependencies(hostile_fork_stress dstack_provider)
 
