@@ -3,9 +3,11 @@
  * on secp256k1 but cannot recover a public key from (r, s, v). */
 #include <dstack/keys.h>
 
+#include <errno.h>
 #include <pthread.h>
 #include <stdbool.h>
 #include <string.h>
+#include <sys/random.h>
 
 #include <openssl/crypto.h>
 #include <openssl/rand.h>
@@ -22,6 +24,24 @@ static pthread_once_t context_once = PTHREAD_ONCE_INIT;
 static pthread_rwlock_t context_lock = PTHREAD_RWLOCK_INITIALIZER;
 static secp256k1_context *context;
 
+/* The blinding seed comes from the kernel, not RAND_bytes: a process's first RAND_bytes
+ * instantiates OpenSSL's DRBGs (3.3M instructions, a third of a new process's first secp256k1
+ * key load), and a seed that only blinds needs no DRBG. RAND_bytes stays the fallback. */
+static bool blinding_seed(unsigned char seed[32])
+{
+    size_t got = 0;
+
+    while (got < 32) {
+        ssize_t n = getrandom(seed + got, 32 - got, 0);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0)
+            return RAND_bytes(seed, 32) == 1;
+        got += (size_t)n;
+    }
+    return true;
+}
+
 static void context_create(void)
 {
     unsigned char seed[32];
@@ -30,7 +50,7 @@ static void context_create(void)
     if (ctx == NULL)
         return;
     /* Blinding against side channels; a context without it is still correct. */
-    if (RAND_bytes(seed, sizeof(seed)) == 1 && !secp256k1_context_randomize(ctx, seed)) {
+    if (blinding_seed(seed) && !secp256k1_context_randomize(ctx, seed)) {
         secp256k1_context_destroy(ctx);
         ctx = NULL;
     }
