@@ -12,3 +12,4 @@ dstack_unit_test(test_ccel SOURCES ${CMAKE_CURRENT_LIST_DIR}/test_ccel.c
 dstack_unit_test(test_fixtures SOURCES ${CMAKE_CURRENT_LIST_DIR}/test_fixtures.c
                  ${DSTACK_TEST_EVIDENCE_SOURCES} UPSTREAM)
 dstack_unit_test(test_secp256k1_unload SOURCES ${CMAKE_CURRENT_LIST_DIR}/test_secp256k1_unload.c)
+dstack_unit_test(test_secp256k1_fork SOURCES ${CMAKE_CURRENT_LIST_DIR}/test_secp256k1_fork.c)
