@@ -367,6 +367,9 @@ dstack_status dstack_transfer_prepare(const dstack_client *c, CURL *easy, dstack
     SET(CURLOPT_CONNECTTIMEOUT_MS, connect);
     SET(CURLOPT_NOSIGNAL, 1L);
     SET(CURLOPT_FOLLOWLOCATION, 0L);
+    /* Agent replies carry private keys: never through a proxy, whatever http_proxy, all_proxy
+     * or HTTPS_PROXY say (an empty proxy disables the environment's; architecture.md §11). */
+    SET(CURLOPT_PROXY, "");
 #undef SET
     if (cr != CURLE_OK)
         return dstack_error_set(err, DSTACK_ERR_INTERNAL, t->method, c->endpoint,
