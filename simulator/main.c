@@ -13,6 +13,7 @@
 
 #include <getopt.h>
 #include <signal.h>
+#include <sys/resource.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -58,6 +59,8 @@ static void usage(FILE *out)
                  "  --quote FILE          patch report_data into this real TDX quote instead of\n"
                  "                        synthesising quotes\n"
                  "  --http HOST:PORT      also serve DstackGuest over TCP (port 0 = any)\n"
+                 "  --socket-mode MODE    chmod the sockets to this octal mode (default: as\n"
+                 "                        created under the umask; 0666 lets any user connect)\n"
                  "  --stripped-event-log  strip GetQuote/TdxQuote event logs like the real agent\n"
                  "  --fault M=KIND[:ARG]  inject a fault for method M (or *): delay:<ms>,\n"
                  "                        status:<code>, garbage, truncate, close, oversize\n"
@@ -178,7 +181,7 @@ done:
 
 static int parse_args(int argc, char **argv, sim_options *o, sim_ctx *ctx)
 {
-    enum { OPT_APP_ID = 256, OPT_STRIPPED, OPT_AGENT_VERSION, OPT_WRITE_APPKEYS };
+    enum { OPT_APP_ID = 256, OPT_STRIPPED, OPT_AGENT_VERSION, OPT_WRITE_APPKEYS, OPT_SOCKET_MODE };
     static const struct option longopts[] = {
         {"dir", required_argument, NULL, 'd'},
         {"appkeys", required_argument, NULL, 'k'},
@@ -190,6 +193,7 @@ static int parse_args(int argc, char **argv, sim_options *o, sim_ctx *ctx)
         {"stripped-event-log", no_argument, NULL, OPT_STRIPPED},
         {"agent-version", required_argument, NULL, OPT_AGENT_VERSION},
         {"write-appkeys", required_argument, NULL, OPT_WRITE_APPKEYS},
+        {"socket-mode", required_argument, NULL, OPT_SOCKET_MODE},
         {"help", no_argument, NULL, 'h'},
         {"version", no_argument, NULL, 'V'},
         {NULL, 0, NULL, 0},
@@ -244,6 +248,19 @@ static int parse_args(int argc, char **argv, sim_options *o, sim_ctx *ctx)
         case OPT_WRITE_APPKEYS:
             o->write_appkeys = optarg;
             break;
+        case OPT_SOCKET_MODE: {
+            char *end = NULL;
+            long mode = strtol(optarg, &end, 8);
+            if (end == optarg || *end != '\0' || mode < 0 || mode > 0777) {
+                fprintf(stderr,
+                        "dstack-sim: --socket-mode '%s': expected an octal mode such as "
+                        "0660 or 0666\n",
+                        optarg);
+                return 2;
+            }
+            ctx->socket_mode = (int)mode;
+            break;
+        }
         case 'h':
             usage(stdout);
             return 0;
@@ -294,6 +311,18 @@ static void ctx_free(sim_ctx *ctx)
     free(ctx->key_provider_info);
 }
 
+/* One descriptor per connection, five listeners: the soft limit (often 1024) would refuse
+ * clients long before the connection limit does. */
+static void raise_fd_limit(void)
+{
+    struct rlimit lim;
+
+    if (getrlimit(RLIMIT_NOFILE, &lim) == 0 && lim.rlim_cur < lim.rlim_max) {
+        lim.rlim_cur = lim.rlim_max < 8192 ? lim.rlim_max : 8192;
+        (void)setrlimit(RLIMIT_NOFILE, &lim);
+    }
+}
+
 int main(int argc, char **argv)
 {
     static sim_ctx ctx;
@@ -307,6 +336,8 @@ int main(int argc, char **argv)
     memset(&opts, 0, sizeof(opts));
     msg[0] = '\0';
     ctx.profile = sim_profile_default();
+    ctx.socket_mode = -1;
+    raise_fd_limit();
     rc = parse_args(argc, argv, &opts, &ctx);
     if (rc >= 0) {
         sim_faults_free(&ctx.faults);

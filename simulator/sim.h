@@ -178,6 +178,7 @@ typedef struct sim_ctx {
     uint8_t os_image_hash[32];
     char *key_provider_info; /* {"name":"kms","id":"<hex SPKI>"} */
     bool strip_event_log;    /* GetQuote/TdxQuote logs stripped like the real agent */
+    int socket_mode;         /* --socket-mode; -1: as created under the umask */
     sim_attest att;
     sim_faults faults;
     atomic_bool stopping;

@@ -107,6 +107,27 @@ k256=$(jq -r .k256_key "$APPKEYS")
 assert_not_contains "app key never printed" "$(cat "$SIM_DIR/sim.out" "$SIM_DIR/sim.err")" "$k256"
 assert_not_contains "no PEM printed" "$(cat "$SIM_DIR/sim.out" "$SIM_DIR/sim.err")" "PRIVATE KEY"
 
+# Sockets honour the umask; --socket-mode widens (or narrows) them on request.
+sim_with_umask() { # sim_with_umask <dir> <socket to wait for> [args...] — sets UPID
+    local dir=$1 sock=$2 saved
+    shift 2
+    mkdir -p "$dir"
+    saved=$(umask)
+    umask 077
+    "$SIM" --dir "$dir" "$@" >"$dir.out" 2>&1 &
+    UPID=$!
+    umask "$saved"
+    for _ in $(seq 100); do [ -S "$dir/$sock" ] && return 0; sleep 0.05; done
+    return 1
+}
+sim_with_umask "$DSTACK_TMP/umask" dstack.sock
+assert_eq "umask 077: socket mode" 700 "$(stat -c %a "$DSTACK_TMP/umask/dstack.sock")"
+kill "$UPID"; wait "$UPID"
+sim_with_umask "$DSTACK_TMP/wide" tappd.sock --socket-mode 0666
+assert_eq "--socket-mode 0666" 666 "$(stat -c %a "$DSTACK_TMP/wide/tappd.sock")"
+kill "$UPID"; wait "$UPID"
+expect_exit "bad --socket-mode" 2 "expected an octal mode" --dir "$DSTACK_TMP/d" --socket-mode rw
+
 # a second simulator on the same --dir must not steal the live sockets
 expect_exit "live sockets are not replaced" 1 "in use by a running server" --dir "$SIM_DIR"
 check "first simulator still served after the refused start" \
