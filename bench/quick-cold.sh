@@ -6,7 +6,8 @@
 #   bench/quick-cold.sh [BUILD_DIR]      # default build/bench; bench programs in BUILD_DIR/bench-programs
 #
 # Environment: QUICK_COLD (fresh processes per row, default 40), QUICK_ROUNDS (default 3),
-# QUICK_NGINX=0 to skip the RSS rows. Prints one line per row: median p50 over rounds.
+# QUICK_NGINX=0 to skip the RSS rows, QUICK_CALLGRIND=1 to add instruction counts, QUICK_SMAPS=1
+# to list the provider worker's RSS by mapping. Prints one line per row: median p50 over rounds.
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -63,9 +64,21 @@ median() { sort -n | awk '{a[NR]=$1} END {print (NR%2 ? a[(NR+1)/2] : (a[NR/2]+a
 p50() { sed -n 's/.*"p50_us":\([0-9.]*\).*/\1/p'; }
 # The /cpu line of a cold run: "cpu_us minflt" of the timed region (medians).
 cpu() { sed -n 's/.*"value":\([0-9.]*\),"minflt_p50":\([0-9]*\).*/\1 \2/p'; }
+# Instructions of one cold child's timed region (valgrind's callgrind, only inside load_once):
+# repeatable where wall time on a shared machine is not.
+instr() { # cnf target
+    OPENSSL_CONF=$1 valgrind --tool=callgrind --callgrind-out-file="$RUN/cg.out" \
+        --toggle-collect=load_once "$PROGS/bench-load-latency" --method store --target "$2" \
+        --child-once --label q 2>&1 >/dev/null | sed -n 's/.*Collected : *\([0-9]*\).*/\1/p'
+}
 for alg in p256 secp256k1 ed25519; do
     # shellcheck disable=SC2086
     openssl genpkey ${GENPKEY[$alg]} -out "$RUN/pem-$alg.pem" 2>/dev/null
+    if [ -n "${QUICK_CALLGRIND:-}" ]; then
+        printf '%-10s instructions, first load: PEM %s   dstack %s\n' "$alg" \
+            "$(instr "$RUN/cache-yes.cnf" "file:$RUN/pem-$alg.pem")" \
+            "$(instr "$RUN/cache-no.cnf" "dstack:bench/load-$alg?alg=$alg")"
+    fi
     pem=() dst=()
     for _ in $(seq 1 "$ROUNDS"); do
         out=$(OPENSSL_CONF="$RUN/cache-yes.cnf" "$PROGS/bench-load-latency" --method store \
