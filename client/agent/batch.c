@@ -20,6 +20,7 @@ typedef struct http_slot {
     size_t index;
     long timeout_ms;
     bool busy;
+    bool kick; /* just started: step it before waiting */
 } http_slot;
 
 void dstack_batch_results_clear(dstack_batch_result *results, size_t n)
@@ -58,6 +59,7 @@ static bool start_request(dstack_client *c, http_slot *slot, const dstack_batch_
     }
     slot->index = i;
     slot->busy = true;
+    slot->kick = true;
     return true;
 }
 
@@ -87,8 +89,10 @@ static dstack_status http_batch(dstack_client *c, const dstack_batch_request *re
         rc = dstack_error_set(err, DSTACK_ERR_INTERNAL, NULL, c->endpoint, "out of memory");
         goto done;
     }
-    for (i = 0; i < parallelism; i++)
+    for (i = 0; i < parallelism; i++) {
         slots[i].conn.fd = -1;
+        pfd[i].fd = -1;
+    }
     for (i = 0; i < parallelism; i++)
         while (next < n && !slots[i].busy) {
             if (start_request(c, &slots[i], &requests[next], next, &results[next]))
@@ -99,14 +103,15 @@ static dstack_status http_batch(dstack_client *c, const dstack_batch_request *re
     while (active > 0) {
         int wait = -1;
 
-        /* Step every transfer (one that can proceed does), then sleep until one can again. */
+        /* Step the transfers that can proceed (ready descriptor, just started, or at their
+         * deadline), then sleep until one can again: idle connections cost no syscall. */
         for (i = 0; i < parallelism; i++) {
             http_slot *s = &slots[i];
-            pfd[i].fd = -1;
-            pfd[i].revents = 0;
-            if (!s->busy)
-                continue;
-            while (s->busy && dstack_http_step(&s->x, &c->connections)) {
+            /* fd -1 while busy: a Unix connect waiting out a full backlog, retried now. */
+            bool due = s->busy && (s->kick || pfd[i].revents != 0 || pfd[i].fd < 0 ||
+                                   dstack_http_wait_ms(&s->x) == 0);
+
+            while (due && s->busy && dstack_http_step(&s->x, &c->connections)) {
                 complete_request(c, s, &results[s->index]);
                 active--;
                 while (next < n && !s->busy) {
@@ -115,6 +120,9 @@ static dstack_status http_batch(dstack_client *c, const dstack_batch_request *re
                     next++;
                 }
             }
+            s->kick = false;
+            pfd[i].fd = -1;
+            pfd[i].revents = 0;
             if (!s->busy)
                 continue;
             pfd[i].fd = s->conn.fd;
