@@ -324,7 +324,7 @@ static bool parse_headers(dstack_http_xfer *x)
         if (len < 2 || eol[-1] != '\r' || memchr(line, '\r', len - 2) != NULL ||
             memchr(line, '\0', len) != NULL)
             return !fail(x, DSTACK_HTTP_BAD_REPLY, "malformed header line");
-        if (*line == ' ' || *line == '\t') /* obsolete line folding (RFC 9112 §5.2) */
+        if (*line == ' ' || *line == '\t') /* obsolete line folding (RFC 9112 section 5.2) */
             return !fail(x, DSTACK_HTTP_BAD_REPLY, "folded header line");
         const char *colon = memchr(line, ':', len);
         if (colon == NULL || colon == line)
@@ -339,7 +339,7 @@ static bool parse_headers(dstack_http_xfer *x)
                     return !fail(x, DSTACK_HTTP_BAD_REPLY, "invalid Content-Length");
                 n = n * 10 + (unsigned)(v[i] - '0');
             }
-            /* Two different lengths make the framing ambiguous (RFC 9112 §6.3). */
+            /* Two different lengths make the framing ambiguous (RFC 9112 section 6.3). */
             if (have_length && n != length)
                 return !fail(x, DSTACK_HTTP_BAD_REPLY, "conflicting Content-Length headers");
             have_length = true;
@@ -359,7 +359,7 @@ static bool parse_headers(dstack_http_xfer *x)
                 x->keep_alive = true;
         }
     }
-    /* Both framings at once is how responses are smuggled (RFC 9112 §6.1): refuse. */
+    /* Both framings at once is how responses are smuggled (RFC 9112 section 6.1): refuse. */
     if (chunked && have_length)
         return !fail(x, DSTACK_HTTP_BAD_REPLY, "both Content-Length and Transfer-Encoding");
     if (x->status == 204 || x->status == 304) {
