@@ -683,6 +683,27 @@ bool dstack_http_step(dstack_http_xfer *x, unsigned long *connections)
     return x->state == ST_DONE;
 }
 
+void dstack_http_fuzz_sent(dstack_http_xfer *x)
+{
+    if (x->state != ST_DONE)
+        x->state = ST_HEADERS;
+}
+
+bool dstack_http_fuzz_feed(dstack_http_xfer *x, const unsigned char *p, size_t n)
+{
+    if (n > 0 && x->state != ST_DONE) {
+        x->got_bytes = true;
+        consume(x, p, n);
+    }
+    return x->state == ST_DONE;
+}
+
+void dstack_http_fuzz_eof(dstack_http_xfer *x)
+{
+    if (x->state != ST_DONE)
+        ended(x, 0);
+}
+
 void dstack_http_end(dstack_http_xfer *x)
 {
     if (x->state != ST_DONE || x->outcome != DSTACK_HTTP_OK || !x->keep_alive)

@@ -88,6 +88,13 @@ int dstack_http_wait_ms(const dstack_http_xfer *x);
  * response, and cleanses the receive buffer. */
 void dstack_http_end(dstack_http_xfer *x);
 
+/* For the fuzz harness (tests/fuzz/fuzz_http.c), which drives the response parser without a
+ * socket: marks a started transfer as sent, then feeds it response bytes (true once the
+ * transfer has finished) or the end of the connection (after which it has always finished). */
+void dstack_http_fuzz_sent(dstack_http_xfer *x);
+bool dstack_http_fuzz_feed(dstack_http_xfer *x, const unsigned char *p, size_t n);
+void dstack_http_fuzz_eof(dstack_http_xfer *x);
+
 /* The transfer's outcome as a libdstack status and message (DSTACK_OK: a response arrived,
  * moved into `out`). timeout_ms is the bound the transfer had, for the message. */
 dstack_status dstack_http_outcome_status(const dstack_client *c, const dstack_http_xfer *x,
