@@ -581,17 +581,12 @@ static void ended(dstack_http_xfer *x, int e)
         x->state = ST_DONE; /* the end of the connection frames this body */
         return;
     }
-    if (!x->got_bytes) {
-        if (retry_fresh(x))
-            return;
-        if (e != 0)
-            fail(x, DSTACK_HTTP_LOST, "receive failed: %s", strerror(e));
-        else
-            fail(x, DSTACK_HTTP_NOTHING, "closed without answering");
+    if (!x->got_bytes && retry_fresh(x))
         return;
-    }
-    if (e != 0 && x->state == ST_HEADERS)
+    if (e != 0) /* a reset, as libcurl's CURLE_RECV_ERROR: the connection was lost */
         fail(x, DSTACK_HTTP_LOST, "receive failed: %s", strerror(e));
+    else if (!x->got_bytes)
+        fail(x, DSTACK_HTTP_NOTHING, "closed without answering");
     else if (x->state == ST_HEADERS)
         fail(x, DSTACK_HTTP_TRUNCATED, "connection closed inside the response headers");
     else if (x->framing == FRAME_LENGTH)

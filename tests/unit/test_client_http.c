@@ -25,6 +25,7 @@ typedef struct script {
     size_t len;        /* 0 = strlen(reply) */
     int byte_ms;       /* > 0: send one byte per interval (slow loris), then keep sending */
     bool close_after;  /* close the connection after the reply */
+    bool reset;        /* … with a TCP/Unix reset (SO_LINGER 0) rather than an orderly close */
 } script;
 
 #define MAX_SCRIPTS 64
@@ -45,8 +46,18 @@ static void set_reply(const char *method, const char *reply, size_t len, int byt
         i++;
     if (i == n_scripts && n_scripts < MAX_SCRIPTS)
         n_scripts++;
-    scripts[i] = (script){method, reply, len != 0 || reply == NULL ? len : strlen(reply), byte_ms,
-                          close_after};
+    scripts[i] = (script){method,  reply,       len != 0 || reply == NULL ? len : strlen(reply),
+                          byte_ms, close_after, false};
+    pthread_mutex_unlock(&lock);
+}
+
+static void reply_reset(const char *method, const char *bytes)
+{
+    set_reply(method, bytes, 0, 0, true);
+    pthread_mutex_lock(&lock);
+    for (size_t i = 0; i < n_scripts; i++)
+        if (strcmp(scripts[i].method, method) == 0)
+            scripts[i].reset = true;
     pthread_mutex_unlock(&lock);
 }
 
@@ -129,8 +140,14 @@ static void *serve_conn(void *arg)
             }
             break;
         }
-        if (!send_all(fd, s.reply, s.len) || s.close_after)
+        if (!send_all(fd, s.reply, s.len) || s.close_after) {
+            if (s.reset) {
+                struct linger l = {.l_onoff = 1, .l_linger = 0};
+                usleep(20000); /* let the bytes arrive first */
+                setsockopt(fd, SOL_SOCKET, SO_LINGER, &l, sizeof(l));
+            }
             break;
+        }
     }
     close(fd);
     return NULL;
@@ -305,6 +322,16 @@ static void test_early_close(void)
     expect("CloseInStatus", DSTACK_ERR_PROTOCOL, "response truncated");
     set_reply("CloseInBody", OK_HEAD "Content-Length: 10\r\n\r\n{\"a\"", 0, 0, true);
     expect("CloseInBody", DSTACK_ERR_PROTOCOL, "response truncated");
+    /* A reset inside the body: the connection was lost, not merely cut short. */
+    char url[64];
+    snprintf(url, sizeof(url), "http://127.0.0.1:%d", tcp_port);
+    reply_reset("ResetInBody", OK_HEAD "Content-Length: 10\r\n\r\n{\"a\"");
+    dstack_client *c = client_on(url, 2000, 0);
+    dstack_raw_response r;
+    dstack_error e;
+    CU_ASSERT_EQUAL(dstack_call_raw(c, "ResetInBody", NULL, &r, &e), DSTACK_ERR_CONNECTION);
+    CU_ASSERT_PTR_NOT_NULL(strstr(e.message, "connection lost: receive failed"));
+    dstack_client_free(c);
     /* HTTP/1.0 style: no length, the close ends the body. */
     set_reply("CloseFramed", "HTTP/1.0 200 OK\r\n\r\n{\"closed\":1}", 0, 0, true);
     expect("CloseFramed", DSTACK_OK, "{\"closed\":1}");
