@@ -13,6 +13,7 @@
 #include <openssl/bn.h>
 #include <openssl/crypto.h>
 #include <openssl/ec.h>
+#include <openssl/err.h>
 #include <openssl/evp.h>
 #include <openssl/obj_mac.h>
 
@@ -115,8 +116,8 @@ static size_t spki(uint8_t *out, const uint8_t *algid, size_t algid_len, const u
     return (size_t)(p - out);
 }
 
-static bool ed25519_public(OSSL_LIB_CTX *libctx, const char *propq, const uint8_t seed[32],
-                           uint8_t pub[32])
+static bool ed25519_public_in(OSSL_LIB_CTX *libctx, const char *propq, const uint8_t seed[32],
+                              uint8_t pub[32])
 {
     size_t len = 32;
     EVP_PKEY *pkey = EVP_PKEY_new_raw_private_key_ex(libctx, "ED25519", propq, seed, 32);
@@ -124,6 +125,26 @@ static bool ed25519_public(OSSL_LIB_CTX *libctx, const char *propq, const uint8_
 
     EVP_PKEY_free(pkey);
     return ok;
+}
+
+/* The Ed25519 public key is a fixed function of the seed (RFC 8032 section 5.1.5), so which
+ * library context computes it cannot change it. OpenSSL has no low-level Ed25519 call: it needs
+ * a KEYMGMT fetch, and in the provider's child context (`libctx`) the first fetch constructs
+ * every key manager anew — 2.7M instructions, a third of a new process's first ed25519 load
+ * (bench/README.md). The default context is where the application decodes the key's DER right
+ * after, so its key managers are constructed once for both. `libctx` is the fallback when the
+ * default context cannot do Ed25519 (e.g. one configured without a provider that has it). */
+static bool ed25519_public(OSSL_LIB_CTX *libctx, const char *propq, const uint8_t seed[32],
+                           uint8_t pub[32])
+{
+    if (libctx != NULL) {
+        ERR_set_mark();
+        bool ok = ed25519_public_in(NULL, NULL, seed, pub);
+        ERR_pop_to_mark();
+        if (ok)
+            return true;
+    }
+    return ed25519_public_in(libctx, propq, seed, pub);
 }
 
 dstack_status dstack_key_der_from_secret(dstack_key_alg alg, const uint8_t secret[32],
