@@ -16,6 +16,10 @@ if(TARGET dstack_provider)
   dstack_unit_test(test_provider_store SOURCES unit/test_provider_store.c
                    SIM "" LABELS provider TIMEOUT 120)
   add_dependencies(test_provider_store dstack_provider)
+  # The provider in an application's library context, the global one holding only `base`.
+  dstack_unit_test(test_provider_libctx SOURCES unit/test_provider_libctx.c
+                   SIM "" LABELS provider TIMEOUT 120)
+  add_dependencies(test_provider_libctx dstack_provider)
   add_dependencies(test_provider_fork dstack_provider)
   add_dependencies(test_provider_threads dstack_provider)
 endif()
