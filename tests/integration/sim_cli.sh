@@ -73,17 +73,18 @@ assert_eq "Version over --http" "{\"version\":\"0.5.11\",\"rev\":\"dstack-sim $S
 assert_eq "http connections counted" 1 "$(curl -sS --unix-socket "$SIM_DIR/sim-control.sock" http://localhost/stats | jq .connections.http)"
 # Agent traffic never goes through a proxy, whatever the environment says (architecture.md §11):
 # the proxy named here does not exist, so a proxied request would fail.
-for tool in keytool provider; do
-    case $tool in
-    keytool) want="public key:" cmd=("$DSTACK_KEYTOOL" --endpoint "$http" show 'dstack:tls/web?cert=none') ;;
-    provider) want="BEGIN PUBLIC KEY" cmd=(env DSTACK_SIMULATOR_ENDPOINT="$http" openssl pkey -provider-path "$DSTACK_PROVIDER_DIR"
-                   -provider dstack -provider default -in 'dstack:tls/web?cert=none' -pubout) ;;
-    esac
-    out=$(env http_proxy=http://127.0.0.1:9 HTTP_PROXY=http://127.0.0.1:9 all_proxy=http://127.0.0.1:9 \
-        ALL_PROXY=http://127.0.0.1:9 https_proxy=http://127.0.0.1:9 no_proxy= NO_PROXY= \
-        "${cmd[@]}" 2>&1)
-    assert_contains "$tool: proxy variables not used for agent traffic" "$out" "$want"
-done
+proxied() { # the command with every proxy variable pointing at a dead port
+    (export http_proxy=http://127.0.0.1:9 HTTP_PROXY=http://127.0.0.1:9 \
+        all_proxy=http://127.0.0.1:9 ALL_PROXY=http://127.0.0.1:9 https_proxy=http://127.0.0.1:9 \
+        no_proxy= NO_PROXY=
+     "$@" 2>&1)
+}
+out=$(proxied "$DSTACK_KEYTOOL" --endpoint "$http" show 'dstack:tls/web?cert=none')
+assert_contains "keytool: proxy variables not used for agent traffic" "$out" "public key:"
+out=$(export DSTACK_SIMULATOR_ENDPOINT="$http"
+      proxied run_foreign openssl pkey -provider-path "$DSTACK_PROVIDER_DIR" -provider dstack \
+          -provider default -in 'dstack:tls/web?cert=none' -pubout)
+assert_contains "provider: proxy variables not used for agent traffic" "$out" "BEGIN PUBLIC KEY"
 
 info=$(curl -sS --unix-socket "$SIM_ENDPOINT" http://localhost/Info)
 assert_eq "--app-id" "$APPID" "$(jq -r .app_id <<<"$info")"

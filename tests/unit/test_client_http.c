@@ -123,21 +123,28 @@ static void *serve_conn(void *arg)
     while (!stopping && read_request(fd, method, sizeof(method))) {
         script s = {0};
         bool found = false;
+        char *own = NULL;
         pthread_mutex_lock(&lock);
         for (size_t i = 0; i < n_scripts; i++)
             if (strcmp(scripts[i].method, method) == 0) {
                 s = scripts[i];
                 found = true;
             }
+        /* A copy of our own: the test may replace or free its reply once the client has
+         * given up, while this thread is still sending. */
+        if (found && s.reply != NULL && (own = malloc(s.len)) != NULL)
+            memcpy(own, s.reply, s.len);
         pthread_mutex_unlock(&lock);
-        if (!found || s.reply == NULL)
+        if (own == NULL)
             break;
+        s.reply = own;
         if (s.byte_ms > 0) { /* one byte at a time, for at most 10 s */
             for (int i = 0; i < 10000 / s.byte_ms && !stopping; i++) {
                 if (!send_all(fd, s.reply + (size_t)i % s.len, 1))
                     break;
                 usleep((useconds_t)s.byte_ms * 1000);
             }
+            free(own);
             break;
         }
         if (!send_all(fd, s.reply, s.len) || s.close_after) {
@@ -146,8 +153,10 @@ static void *serve_conn(void *arg)
                 usleep(20000); /* let the bytes arrive first */
                 setsockopt(fd, SOL_SOCKET, SO_LINGER, &l, sizeof(l));
             }
+            free(own);
             break;
         }
+        free(own);
     }
     close(fd);
     return NULL;
