@@ -92,6 +92,13 @@ static char *parse_reference(dstack_decoder_ctx *dctx, const unsigned char *der,
     return uri;
 }
 
+/* PEM blocks that may precede a reference in a combined file and are never a key. */
+static int skippable_block(const char *label)
+{
+    return strcmp(label, PEM_STRING_X509) == 0 || strcmp(label, PEM_STRING_X509_OLD) == 0 ||
+           strcmp(label, PEM_STRING_X509_TRUSTED) == 0 || strcmp(label, PEM_STRING_X509_CRL) == 0;
+}
+
 static int dstack_pem_decode(void *vctx, OSSL_CORE_BIO *cin, int selection,
                              OSSL_CALLBACK *object_cb, void *object_cbarg,
                              OSSL_PASSPHRASE_CALLBACK *pw_cb, void *pw_cbarg)
@@ -104,17 +111,34 @@ static int dstack_pem_decode(void *vctx, OSSL_CORE_BIO *cin, int selection,
     long der_len = 0;
     int ours, ret = 1; /* not ours: carry on decoding */
 
-    in = BIO_new_from_core_bio(dstack_prov_libctx(dctx->prov), cin);
-    if (in == NULL)
-        return 1;
-    if (PEM_read_bio(in, &name, &header, &der, &der_len) <= 0 ||
-        strcmp(name, DSTACK_KEYREF_PEM_LABEL) != 0)
-        goto done;
-    DSTACK_DEBUG(2, "found a " DSTACK_KEYREF_PEM_LABEL " block (%ld bytes)", der_len);
     /* A reference yields a private key only; a load that asks for something else (a
      * certificate-only walk of a combined file) passes it over without an agent call. */
     if (selection != 0 && (selection & OSSL_KEYMGMT_SELECT_PRIVATE_KEY) == 0)
-        goto done;
+        return 1;
+    in = BIO_new_from_core_bio(dstack_prov_libctx(dctx->prov), cin);
+    if (in == NULL)
+        return 1;
+    /* A combined file (lighttpd ssl.pemfile, haproxy crt) has the certificates first. We look
+     * past them for our block instead of leaving that walk to PEM_read_bio_PrivateKey(): its
+     * loop retries the next block only while ERR_peek_error() -- the OLDEST error of the
+     * queue -- is "unsupported", so any error the caller left queued before the call (lighttpd
+     * has one) ends it at the first certificate, and its legacy fallback knows no
+     * "DSTACK KEY URI" label. Anything but a certificate ends the search: a plain key block is
+     * some other decoder's, and OpenSSL seeks the input back for it. */
+    for (;;) {
+        if (PEM_read_bio(in, &name, &header, &der, &der_len) <= 0)
+            goto done;
+        if (strcmp(name, DSTACK_KEYREF_PEM_LABEL) == 0)
+            break;
+        if (!skippable_block(name))
+            goto done;
+        OPENSSL_free(name);
+        OPENSSL_free(header);
+        OPENSSL_free(der);
+        name = header = NULL;
+        der = NULL;
+    }
+    DSTACK_DEBUG(2, "found a " DSTACK_KEYREF_PEM_LABEL " block (%ld bytes)", der_len);
     /* The label says the block is ours: anything wrong inside is an error, not a reason to
      * let other decoders try (they would only report "unsupported"). */
     ours = 1;
