@@ -27,6 +27,7 @@
 #include <openssl/core_names.h>
 #include <openssl/core_object.h>
 #include <openssl/crypto.h>
+#include <openssl/err.h>
 #include <openssl/params.h>
 #include <openssl/pem.h>
 
@@ -99,6 +100,29 @@ static int skippable_block(const char *label)
            strcmp(label, PEM_STRING_X509_TRUSTED) == 0 || strcmp(label, PEM_STRING_X509_CRL) == 0;
 }
 
+/* A reference file that does not resolve is reported on stderr too, unless
+ * DSTACK_PROVIDER_DEBUG says where logs go (level:0 silences it). The error queue is not
+ * enough for the servers that read reference files: haproxy prints none of it; Python's
+ * load_cert_chain shows only the last error (SSL's "PEM lib", raised after ours); Apache's
+ * mod_ssl retries the file as base64 DER and as DER, and those retries push 15 errors after
+ * ours, which OpenSSL's 16-slot per-thread queue then no longer holds when Apache logs it.
+ * One line at the moment of failure is the one place every caller shows first. */
+static void report_failure(const char *uri)
+{
+    const char *data = NULL;
+    int flags = 0;
+    unsigned long e;
+
+    if (dstack_prov_debug_configured())
+        return;
+    e = ERR_peek_last_error_data(&data, &flags);
+    if (e == 0 || (flags & ERR_TXT_STRING) == 0)
+        data = "";
+    fprintf(stderr, "dstack provider: cannot load the key of the reference to %s: %s: %s\n", uri,
+            e != 0 && ERR_reason_error_string(e) != NULL ? ERR_reason_error_string(e) : "error",
+            data);
+}
+
 static int dstack_pem_decode(void *vctx, OSSL_CORE_BIO *cin, int selection,
                              OSSL_CALLBACK *object_cb, void *object_cbarg,
                              OSSL_PASSPHRASE_CALLBACK *pw_cb, void *pw_cbarg)
@@ -150,6 +174,7 @@ static int dstack_pem_decode(void *vctx, OSSL_CORE_BIO *cin, int selection,
     DSTACK_DEBUG(1, "reference PEM names %s", uri);
     res = dstack_prov_resolve(dctx->prov, uri, DSTACK_WANT_KEY);
     if (res == NULL || res->key_der == NULL) {
+        report_failure(uri);
         ret = 0;
         goto done;
     }
@@ -191,6 +216,7 @@ static int dstack_der_decode(void *vctx, OSSL_CORE_BIO *cin, int selection,
     DSTACK_DEBUG(1, "reference PEM names %s", uri);
     res = dstack_prov_resolve(dctx->prov, uri, DSTACK_WANT_KEY);
     if (res == NULL || res->key_der == NULL) {
+        report_failure(uri);
         ret = 0;
         goto done;
     }
