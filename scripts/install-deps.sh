@@ -10,7 +10,7 @@ packages=(
     curl nginx haproxy procps psmisc python3 xxd jq file clang-format binutils
     # The recipes (docs/recipes.md, tests/integration/recipe_*.sh): every server and client
     # they run, from Debian's archive.
-    apache2 lighttpd stunnel4 postgresql postgresql-client redis-server redis-tools
+    apache2 lighttpd lighttpd-mod-openssl stunnel4 postgresql postgresql-client redis-server redis-tools
     postfix swaks openssh-server openssh-client
     # Debian packaging (debian/, tests/install/debian_packages.sh).
     debhelper dpkg-dev debootstrap
