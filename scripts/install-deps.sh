@@ -11,7 +11,7 @@ packages=(
     # The recipes (docs/recipes.md, tests/integration/recipe_*.sh): every server and client
     # they run, from Debian's archive.
     apache2 lighttpd lighttpd-mod-openssl stunnel4 postgresql postgresql-client redis-server redis-tools
-    postfix swaks openssh-server openssh-client
+    postfix swaks libnet-ssleay-perl openssh-server openssh-client
     # Debian packaging (debian/, tests/install/debian_packages.sh).
     debhelper dpkg-dev debootstrap
 )
