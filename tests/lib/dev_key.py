@@ -14,6 +14,7 @@ opinion on what that key is (the first is the openssl CLI on the exported certif
     dev_key.py pin PATH [ALG]        sha256//<base64 SPKI SHA-256>, curl's --pinnedpubkey
     dev_key.py spki-sha256 PATH [ALG] hex SPKI SHA-256
     dev_key.py spki PATH [ALG]        hex SubjectPublicKeyInfo DER
+    dev_key.py ssh PATH               OpenSSH public key line (ecdsa-sha2-nistp256, P-256 only)
 ALG: p256 (default), secp256k1 (k256), ed25519. PATH is the URI's path (dstack:tls/www -> tls/www).
 """
 import base64
@@ -134,9 +135,20 @@ def spki(path, alg="p256"):
     raise SystemExit(f"dev_key.py: unknown alg {alg!r}")
 
 
+def ssh_pub(path):
+    def string(b):
+        return len(b).to_bytes(4, "big") + b
+    point = spki(path)[-65:]
+    blob = string(b"ecdsa-sha2-nistp256") + string(b"nistp256") + string(point)
+    return "ecdsa-sha2-nistp256 " + base64.b64encode(blob).decode()
+
+
 def main(argv):
-    if len(argv) < 3 or argv[1] not in ("pin", "spki-sha256", "spki"):
+    if len(argv) < 3 or argv[1] not in ("pin", "spki-sha256", "spki", "ssh"):
         raise SystemExit(__doc__)
+    if argv[1] == "ssh":
+        print(ssh_pub(argv[2]))
+        return
     der = spki(argv[2], argv[3] if len(argv) > 3 else "p256")
     if argv[1] == "spki":
         print(der.hex())
