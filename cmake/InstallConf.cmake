@@ -11,6 +11,7 @@ set(_common
     "TIMEOUT_MS=5000"
     "KEYTOOL=${CMAKE_INSTALL_FULL_BINDIR}/dstack-keytool"
     "OPENSSL_CONF=${DSTACK_CONF_INSTALL_DIR}/openssl-dstack.cnf"
+    "RENEW=${DSTACK_CONF_INSTALL_DIR}/dstack-renew.sh"
     "SERVER_NAME=www.example.com"
     "PORT=443"
     "USER=www-data"
@@ -27,14 +28,13 @@ set(_conf_postgresql "PREFIX=/var/lib/postgresql/15/dstack" "TLSDIR=/etc/postgre
 set(_conf_redis "PREFIX=/var/lib/redis" "TLSDIR=/etc/redis/dstack" "PORT=6379")
 set(_conf_postfix "PREFIX=/var/spool/postfix-dstack" "TLSDIR=/etc/postfix/dstack" "PORT=25")
 set(_conf_sshd "PREFIX=/etc/ssh/dstack" "TLSDIR=/etc/ssh" "PORT=22")
-set(_conf_renew "TLSDIR=/etc/dstack")
 
 file(GLOB_RECURSE _conf_files RELATIVE ${PROJECT_SOURCE_DIR}/conf CONFIGURE_DEPENDS
      ${PROJECT_SOURCE_DIR}/conf/*)
 set(_rendered_root ${PROJECT_BINARY_DIR}/conf-installed)
 foreach(_f ${_conf_files})
   set(_vals ${_common})
-  foreach(_kind nginx haproxy apache2 lighttpd stunnel postgresql redis postfix sshd renew)
+  foreach(_kind nginx haproxy apache2 lighttpd stunnel postgresql redis postfix sshd)
     if(_f MATCHES "(^|/)${_kind}")
       list(APPEND _vals ${_conf_${_kind}})
     endif()

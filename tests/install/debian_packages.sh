@@ -168,5 +168,15 @@ out=$(in_root env OPENSSL_CONF=/usr/share/dstack-openssl/conf/openssl-dstack.cnf
     dstack-keytool doctor --ref /etc/nginx/dstack/www.key 2>&1)
 assert_contains "dstack-keytool doctor in the chroot: every check passes" "$out" "all checks passed"
 assert_contains "... the engine is found in OpenSSL's directory" "$out" "ok    engine"
+# Per service by default: without OPENSSL_CONF nothing but the named processes has the provider.
+out=$(in_root openssl pkey -in /etc/nginx/dstack/www.key -pubout 2>&1)
+assert_not_contains "no system-wide provider by default" "$out" "BEGIN PUBLIC KEY"
+# System-wide, as docs/deployment.md says: one .include line at the end of Debian's openssl.cnf.
+echo ".include /usr/share/dstack-openssl/conf/openssl-dstack-system.cnf" >>"$R/etc/ssl/openssl.cnf"
+out=$(in_root openssl pkey -in /etc/nginx/dstack/www.key -pubout 2>&1)
+assert_contains "system-wide: a reference loads with no OPENSSL_CONF" "$out" "BEGIN PUBLIC KEY"
+out=$(in_root dstack-keytool doctor 2>&1)
+assert_contains "system-wide: doctor sees OpenSSL's default file active" "$out" "/usr/lib/ssl/openssl.cnf activates dstack and default"
+assert_contains "system-wide: every check passes" "$out" "all checks passed"
 log "debian_packages took $((SECONDS - t0)) s"
 finish

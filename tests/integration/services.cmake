@@ -13,3 +13,5 @@ dstack_unit_test(engine_ctrl SOURCES ${CMAKE_CURRENT_SOURCE_DIR}/integration/eng
                  ${CMAKE_CURRENT_SOURCE_DIR}/unit/test_resolve_util.c
                  SIM "" LABELS services TIMEOUT 120)
 target_include_directories(engine_ctrl PRIVATE ${CMAKE_CURRENT_SOURCE_DIR}/unit)
+# Deployment (docs/deployment.md): the dstack app example's entrypoint and the renewal.
+dstack_script_test(deploy_dstack_app integration/deploy_dstack_app.sh LABELS services TIMEOUT 180)
