@@ -19,6 +19,11 @@ render "$CONF_DIR/postfix-dstack-main.cf" "$M/conf/main.cf" PREFIX="$M" TLSDIR="
     OPENSSL_CONF="$CONF_DIR/openssl-dstack.cnf" || fail "render postfix-dstack-main.cf"
 render "$CONF_DIR/postfix-dstack-master.cf" "$M/conf/master.cf" PORT="$PORT" ||
     fail "render postfix-dstack-master.cf"
+# Sanitizer builds: Postfix clears its daemons' environment, so the preload that lets them load
+# our instrumented provider (run_foreign) must be let through too.
+if [ -n "${DSTACK_PRELOAD:-}" ]; then
+    sed -i 's/^import_environment = .*/& LD_PRELOAD ASAN_OPTIONS UBSAN_OPTIONS/' "$M/conf/main.cf"
+fi
 open_dirs_to "$M"
 postfix -c "$M/conf" set-permissions >"$M/setperm.log" 2>&1 || fail "postfix set-permissions: $(tail -3 "$M/setperm.log")"
 check "postfix check" postfix -c "$M/conf" check

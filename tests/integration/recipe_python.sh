@@ -71,7 +71,7 @@ except Exception as e:
     print("EXC", type(e).__name__, e)
     sys.exit(3)'
 start=$(date +%s%N)
-out=$(timeout 20 python3 -c "$probe" "$TLS_DIR/py.crt" "$TLS_DIR/py.key" 2>"$DSTACK_TMP/probe.err")
+out=$(run_foreign timeout 20 python3 -c "$probe" "$TLS_DIR/py.crt" "$TLS_DIR/py.key" 2>"$DSTACK_TMP/probe.err")
 rc=$?
 ms=$((($(date +%s%N) - start) / 1000000))
 assert_eq "agent down: load_cert_chain raises" 3 "$rc"
@@ -83,11 +83,11 @@ assert_contains "agent down: the first thing on stderr is the dstack reason" "$f
     "cannot connect to the dstack agent"
 assert_contains "agent down: it names the endpoint" "$first" "$SIM_ENDPOINT"
 # DSTACK_PROVIDER_DEBUG=level:0 is the way to silence that line.
-DSTACK_PROVIDER_DEBUG=level:0 timeout 20 python3 -c "$probe" "$TLS_DIR/py.crt" "$TLS_DIR/py.key" \
+DSTACK_PROVIDER_DEBUG=level:0 run_foreign timeout 20 python3 -c "$probe" "$TLS_DIR/py.crt" "$TLS_DIR/py.key" \
     >/dev/null 2>"$DSTACK_TMP/probe0.err"
 assert_eq "DSTACK_PROVIDER_DEBUG=level:0: nothing on stderr" "" "$(cat "$DSTACK_TMP/probe0.err")"
 # The client side fails the same way (its own key is a reference).
-out=$(timeout 20 python3 "$PY" client "$PORT" py.example.test "$TLS_DIR/py.chain" \
+out=$(run_foreign timeout 20 python3 "$PY" client "$PORT" py.example.test "$TLS_DIR/py.chain" \
     "$TLS_DIR/pyclient.crt" "$TLS_DIR/pyclient.key" 2>&1)
 assert_not_contains "client without agent: no FileNotFoundError" "$out" "FileNotFoundError"
 assert_contains "client without agent: the reason" "$out" "$SIM_ENDPOINT"
