@@ -8,6 +8,10 @@ source "$DSTACK_SOURCE_DIR/tests/lib/common.sh"
 source "$DSTACK_SOURCE_DIR/tests/integration/services_lib.sh"
 source "$DSTACK_SOURCE_DIR/tests/integration/recipes_lib.sh"
 require nginx curl openssl python3
+# curl loading the instrumented provider under the ASan runtime preload hangs (libcurl's
+# libgnutls constructor deadlocks on glibc's locale lock, as stunnel's ENGINE does): this
+# recipe runs in the plain and debian13 passes.
+[ "${DSTACK_SANITIZE:-0}" = 1 ] && skip "curl with the provider hangs under the ASan runtime preload"
 
 recipe_start
 export_as mtls 'dstack:tls/mtls?san=mtls.example.test'

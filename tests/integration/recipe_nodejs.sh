@@ -11,8 +11,8 @@ source "$DSTACK_SOURCE_DIR/tests/integration/recipes_lib.sh"
 require node openssl python3
 
 recipe_start
-log "node $(node --version), OpenSSL $(node -p process.versions.openssl)," \
-    "shared libssl: $(node -p 'process.config.variables.node_shared_openssl')"
+log "node $(node --version), OpenSSL $(OPENSSL_CONF=/dev/null node -p process.versions.openssl)," \
+    "shared libssl: $(OPENSSL_CONF=/dev/null node -p 'process.config.variables.node_shared_openssl')"
 export_as node 'dstack:tls/node?san=node.example.test'
 JS="$DSTACK_TMP/nodejs-dstack-tls.js"
 render "$CONF_DIR/nodejs-dstack-tls.js" "$JS" || fail "render nodejs-dstack-tls.js"

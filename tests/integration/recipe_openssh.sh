@@ -18,8 +18,8 @@ mkdir -p "$O"
 mkdir -p /run/sshd # privilege separation directory (made by the ssh service's unit normally)
 "$KEYTOOL" export 'dstack:ssh/host' --key-ref "$TLS_DIR/ssh_host_dstack.key" >/dev/null || fail "export host key"
 "$KEYTOOL" export 'dstack:ssh/user' --key-ref "$TLS_DIR/user.key" >/dev/null || fail "export user key"
-host_pub=$(python3 "$DEV_KEY" ssh ssh/host)
-user_pub=$(python3 "$DEV_KEY" ssh ssh/user)
+host_pub=$(dev_key ssh ssh/host)
+user_pub=$(dev_key ssh ssh/user)
 assert_eq "ssh-keygen -y on the host reference = dev_key.py" "$host_pub" \
     "$(run_foreign ssh-keygen -y -f "$TLS_DIR/ssh_host_dstack.key" 2>&1)"
 assert_eq "ssh-keygen -y on the user reference = dev_key.py" "$user_pub" \

@@ -11,6 +11,10 @@ source "$DSTACK_SOURCE_DIR/tests/integration/recipes_lib.sh"
 PGBIN=$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n1)
 PATH="$PGBIN:$PATH"
 require postgres initdb psql openssl python3 setpriv
+# The postmaster does not come up with the sanitizer runtimes preloaded (it hangs silently
+# before logging anything), and without them it cannot load the instrumented provider: this
+# recipe runs in the plain and debian13 passes.
+[ "${DSTACK_SANITIZE:-0}" = 1 ] && skip "postgres does not start under the ASan runtime preload"
 
 recipe_start
 P="$DSTACK_TMP/pg"
@@ -23,7 +27,7 @@ export_as pgclient 'dstack:tls/pg-client?cn=alice&usage=client'
 check "key reference owned by postgres, 0600" test "$(stat -c '%U %a' "$TLS_DIR/pg.key")" = "postgres 600"
 PORT=$(free_port)
 as_pg() { setpriv --reuid=postgres --regid=postgres --init-groups "$@"; }
-as_pg initdb -D "$P/data" -U alice -A trust --no-sync >"$P/initdb.log" 2>&1 || fail "initdb: $(tail -3 "$P/initdb.log")"
+OPENSSL_CONF=/dev/null as_pg initdb -D "$P/data" -U alice -A trust --no-sync >"$P/initdb.log" 2>&1 || fail "initdb: $(tail -3 "$P/initdb.log")"
 render "$CONF_DIR/postgresql-dstack.conf" "$P/postgresql.conf" PREFIX="$P" PORT="$PORT" TLSDIR="$TLS_DIR" ||
     fail "render postgresql-dstack.conf"
 render "$CONF_DIR/postgresql-dstack-hba.conf" "$P/pg_hba.conf" || fail "render postgresql-dstack-hba.conf"

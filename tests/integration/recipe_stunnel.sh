@@ -51,18 +51,25 @@ serve() { # LABEL CONF ENV...
 PORT=$(free_port)
 render_all
 serve "provider" "$S/provider.conf" OPENSSL_CONF="$OPENSSL_CONF"
-serve "engine, no files" "$S/engine.conf" OPENSSL_CONF=/dev/null
+# Sanitizer builds: stunnel dlopen()s the instrumented engine, whose libcurl pulls in libgnutls,
+# whose constructor then deadlocks on glibc's locale lock under the ASan runtime (gdb: futex in
+# bindtextdomain from _dl_init). The engine variant runs in the plain and debian13 passes.
+ENGINE_OK=1
+[ "${DSTACK_SANITIZE:-0}" = 1 ] && { ENGINE_OK=0; log "sanitizer build: the ENGINE variant is not run"; }
+[ "$ENGINE_OK" = 1 ] && serve "engine, no files" "$S/engine.conf" OPENSSL_CONF=/dev/null
 
 recipe_restart_sim
 render_all
 serve "provider after restarting the agent" "$S/provider.conf" OPENSSL_CONF="$OPENSSL_CONF"
-serve "engine after restarting the agent" "$S/engine.conf" OPENSSL_CONF=/dev/null
+[ "$ENGINE_OK" = 1 ] && serve "engine after restarting the agent" "$S/engine.conf" OPENSSL_CONF=/dev/null
 
 stop_sim
 : >"$S/stunnel.log"
 expect_start_failure "stunnel (provider) without agent" 10 "$STUNNEL" "$S/provider.conf"
 agent_down_names_endpoint "stunnel (provider)" "$(cat "$FAIL_OUT" "$S/stunnel.log")"
-: >"$S/stunnel.log"
-OPENSSL_CONF=/dev/null expect_start_failure "stunnel (engine) without agent" 10 "$STUNNEL" "$S/engine.conf"
-agent_down_names_endpoint "stunnel (engine)" "$(cat "$FAIL_OUT" "$S/stunnel.log")"
+if [ "$ENGINE_OK" = 1 ]; then
+    : >"$S/stunnel.log"
+    OPENSSL_CONF=/dev/null expect_start_failure "stunnel (engine) without agent" 10 "$STUNNEL" "$S/engine.conf"
+    agent_down_names_endpoint "stunnel (engine)" "$(cat "$FAIL_OUT" "$S/stunnel.log")"
+fi
 finish

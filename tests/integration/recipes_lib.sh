@@ -8,7 +8,10 @@ DEV_KEY="$DSTACK_SOURCE_DIR/tests/lib/dev_key.py"
 
 # dev_pin PATH [ALG] — the pin of GetKey(PATH) under dstack-sim's built-in development identity,
 # computed by tests/lib/dev_key.py (pure Python, from docs/dstack-sim.md), not by our C code.
-dev_pin() { python3 "$DEV_KEY" pin "$1" "${2:-p256}"; }
+# No openssl.cnf for it: Python's hashlib initialises OpenSSL, and the independent opinion must
+# not load our provider (nor, in sanitizer builds, fail to load the instrumented one).
+dev_key() { OPENSSL_CONF=/dev/null python3 "$DEV_KEY" "$@"; }
+dev_pin() { dev_key pin "$1" "${2:-p256}"; }
 
 # recipe_start — a simulator with the development identity, the provider environment, the
 # recipe's openssl.cnf, and TLS_DIR for the exported files.
