@@ -24,6 +24,7 @@
 static pthread_once_t debug_once = PTHREAD_ONCE_INIT;
 static int debug_level;
 static int debug_fd = -1;
+static int debug_configured; /* DSTACK_PROVIDER_DEBUG is set (to anything) */
 
 /* Parses "file:<path>,level:<n>" (either part optional, any order). A malformed value is
  * reported once on stderr and the log stays at the defaults, so a typo never hides output. */
@@ -36,6 +37,7 @@ static void debug_init(void)
 
     if (env == NULL || env[0] == '\0')
         return;
+    debug_configured = 1;
     copy = strdup(env);
     if (copy == NULL)
         return;
@@ -75,6 +77,12 @@ static void debug_init(void)
     }
     debug_level = (int)level;
     free(copy);
+}
+
+int dstack_prov_debug_configured(void)
+{
+    (void)dstack_prov_debug_level(); /* parses the variable once */
+    return debug_configured;
 }
 
 int dstack_prov_debug_level(void)

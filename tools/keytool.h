@@ -79,5 +79,6 @@ extern const kt_command kt_cmd_info;
 extern const kt_command kt_cmd_quote;
 extern const kt_command kt_cmd_verify;
 extern const kt_command kt_cmd_version;
+extern const kt_command kt_cmd_doctor;
 
 #endif

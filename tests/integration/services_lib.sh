@@ -25,6 +25,7 @@ render() {
     for kv in "$@"; do
         expr+=(-e "s|@${kv%%=*}@|${kv#*=}|g")
     done
+    [ ${#expr[@]} -gt 0 ] || expr=(-e '') # a file without placeholders is copied as is
     sed "${expr[@]}" "$src" >"$out" || return 1
     if grep -n '@[A-Z_]*@' "$out" | grep -v '^[0-9]*:#' >/dev/null; then
         log "unrendered placeholder in $out:"; grep -n '@[A-Z_]*@' "$out" >&2
