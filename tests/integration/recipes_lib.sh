@@ -14,9 +14,11 @@ dev_key() { OPENSSL_CONF=/dev/null python3 "$DEV_KEY" "$@"; }
 dev_pin() { dev_key pin "$1" "${2:-p256}"; }
 
 # recipe_start — a simulator with the development identity, the provider environment, the
-# recipe's openssl.cnf, and TLS_DIR for the exported files.
+# recipe's openssl.cnf, and TLS_DIR for the exported files. The sockets are world-writable like
+# the real agent's (docs/deployment.md), so servers that drop to their own user reach them.
+RECIPE_SIM_ARGS=(--socket-mode 0666)
 recipe_start() {
-    start_sim sim || { fail "simulator did not start"; finish; }
+    start_sim sim "${RECIPE_SIM_ARGS[@]}" || { fail "simulator did not start"; finish; }
     provider_env
     export OPENSSL_CONF="$CONF_DIR/openssl-dstack.cnf"
     TLS_DIR="$DSTACK_TMP/tls"
@@ -26,7 +28,7 @@ recipe_start() {
 # recipe_restart_sim — the agent restarted (a new socket path, exported to the provider).
 recipe_restart_sim() {
     stop_sim
-    start_sim "sim$RANDOM" || fail "simulator restart"
+    start_sim "sim$RANDOM" "${RECIPE_SIM_ARGS[@]}" || fail "simulator restart"
     provider_env
 }
 
