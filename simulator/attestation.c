@@ -8,14 +8,14 @@
  * carry the replay of this log, so RTMR0–3 always equal what a verifier recomputes from it.
  */
 #include "sim.h"
+#include "agent_side.h"
+#include "attest/attest_internal.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include <openssl/sha.h>
-
-#include "attest/attest_internal.h"
 
 #define SIM_QUOTE_FILE_MAX (1024 * 1024)
 
@@ -74,8 +74,8 @@ static bool build_boot_log(sim_ctx *ctx)
         uint8_t digest[48];
         const char *label = boot_events[i].label;
         const char *p = boot_events[i].payload ? boot_events[i].payload : label;
-        const char *name = boot_events[i].name && ctx->profile->acpi_labels ? boot_events[i].name
-                                                                           : "";
+        const char *name =
+            boot_events[i].name && ctx->profile->acpi_labels ? boot_events[i].name : "";
 
         SHA384((const uint8_t *)label, strlen(label), digest);
         if (dstack_event_log_append(log, boot_events[i].imr, boot_events[i].type, digest, 48, name,
@@ -223,7 +223,8 @@ void sim_evidence_free(sim_evidence *ev)
 static bool is_acpi_data(const dstack_event *e)
 {
     return e->imr == 0 && e->event_type == EV_PLATFORM_CONFIG_FLAGS &&
-           e->payload_len == strlen(ACPI_DATA) && memcmp(e->payload, ACPI_DATA, e->payload_len) == 0;
+           e->payload_len == strlen(ACPI_DATA) &&
+           memcmp(e->payload, ACPI_DATA, e->payload_len) == 0;
 }
 
 /* Stripped form (protocol.md §5.2): boot events keep digests and lose payloads — 0.6 keeps the
@@ -276,8 +277,7 @@ char *sim_event_log_json(sim_ctx *ctx, const dstack_event_log *log, bool strippe
     dstack_event_log tmp = {0};
     char *text = NULL;
 
-    if ((stripped ? strip_log(ctx, log, &tmp, false) : copy_log(log, &tmp)) &&
-        fill_preimages(&tmp))
+    if ((stripped ? strip_log(ctx, log, &tmp, false) : copy_log(log, &tmp)) && fill_preimages(&tmp))
         text = dstack_event_log_to_json(&tmp);
     dstack_event_log_free(&tmp);
     return text;
@@ -320,8 +320,8 @@ bool sim_attestation_encode(sim_ctx *ctx, const sim_evidence *ev, const uint8_t 
     a.config = ctx->vm_config;
     /* V0 SCALE cannot carry event-log versions: a V2 boot answers in V1 msgpack. */
     a.version = v2 ? 1 : 0;
-    ok = v2 ? sim_attestation_v1(&a, out, out_len)
-            : dstack_attestation_encode_v0(&a, out, out_len, NULL) == DSTACK_OK;
+    ok = (v2 ? dstack_attestation_encode_v1(&a, out, out_len, NULL)
+             : dstack_attestation_encode_v0(&a, out, out_len, NULL)) == DSTACK_OK;
 done:
     free(a.runtime_events);
     dstack_event_log_free(&tmp);

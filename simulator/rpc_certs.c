@@ -30,6 +30,7 @@
 #include <dstack/uri.h>
 
 #include "crypto/pkey_util.h"
+#include "agent_side.h"
 
 #define NOT_BEFORE_DEFAULT 157766400 /* 1975-01-01T00:00:00Z (rcgen default) */
 #define VALIDITY_DEFAULT (3650ll * 86400)
@@ -247,7 +248,7 @@ static issue_result issue_leaf(sim_ctx *ctx, const cert_request *req, const uint
                    : ISSUE_FAILED;
     if (dstack_pkey_from_secret(DSTACK_ALG_P256, secret, &key, &err) != DSTACK_OK)
         return sim_reply_error(reply, "Failed to derive key: %s", err.message) ? ISSUE_REFUSED
-                                                                              : ISSUE_FAILED;
+                                                                               : ISSUE_FAILED;
     if (dstack_pkey_to_spki_der(key, &spki, &spki_len, NULL) != DSTACK_OK)
         goto done;
     if (req->ra_tls || req->with_app_info) {
@@ -282,7 +283,7 @@ static issue_result issue_leaf(sim_ctx *ctx, const cert_request *req, const uint
     spec.serial_from_key = true;
     if (dstack_cert_build(&spec, key, ctx->id.ca_key, ctx->id.ca_cert, &leaf, &err) != DSTACK_OK) {
         result = sim_reply_error(reply, "Failed to sign the CSR: %s", err.message) ? ISSUE_REFUSED
-                                                                                  : ISSUE_FAILED;
+                                                                                   : ISSUE_FAILED;
         goto done;
     }
     if (!legacy_leaf_shape(ctx, req, leaf))

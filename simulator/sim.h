@@ -88,11 +88,11 @@ typedef struct sim_profile {
     bool quote_log_stripped;
     bool app_cert_is_ca; /* 0.3 Info.app_cert: the app CA PEM, later a demo chain (§2.6.5) */
     /* 0.6 (protocol.md §2.6): */
-    bool acpi_labels;        /* ACPI DATA events named, their payload kept when stripped */
-    bool event_log_v2;       /* app-compose "event_log_version": 2 honoured */
-    bool tls_validity_check; /* GetTlsKey refuses not_before >= not_after */
-    bool tdx_prefix_echo;    /* TdxQuote echoes the prefix used, not always "app-data" */
-    bool gpu_policy_event;   /* boot event gpu-policy-hash */
+    bool acpi_labels;         /* ACPI DATA events named, their payload kept when stripped */
+    bool event_log_v2;        /* app-compose "event_log_version": 2 honoured */
+    bool tls_validity_check;  /* GetTlsKey refuses not_before >= not_after */
+    bool tdx_prefix_echo;     /* TdxQuote echoes the prefix used, not always "app-data" */
+    bool gpu_policy_event;    /* boot event gpu-policy-hash */
     unsigned app_info_fields; /* .1.9 array length: 8, 9 with init_script_hashes */
 } sim_profile;
 
@@ -189,9 +189,9 @@ typedef struct sim_ctx {
     char *storage_fs;
     char *vm_config; /* VmConfig JSON text */
     uint8_t os_image_hash[32];
-    char *key_provider_info; /* {"name":"kms","id":"<hex SPKI>"} */
-    bool strip_event_log;    /* GetQuote/TdxQuote logs stripped like the real agent */
-    unsigned event_log_version; /* DSTACK_EVENT_LOG_V1/_V2 of this boot (app-compose) */
+    char *key_provider_info;       /* {"name":"kms","id":"<hex SPKI>"} */
+    bool strip_event_log;          /* GetQuote/TdxQuote logs stripped like the real agent */
+    unsigned event_log_version;    /* DSTACK_EVENT_LOG_V1/_V2 of this boot (app-compose) */
     pthread_mutex_t app_cert_lock; /* guards app_cert */
     char *app_cert;                /* Info.app_cert, made on the first Info */
     sim_attest att;
@@ -305,8 +305,6 @@ char *sim_event_log_json(sim_ctx *ctx, const dstack_event_log *log, bool strippe
  * SCALE, or V1 msgpack when the boot uses event log V2 (protocol.md §4.4, §4.5.1). */
 bool sim_attestation_encode(sim_ctx *ctx, const sim_evidence *ev, const uint8_t report_data[64],
                             bool stripped, uint8_t **out, size_t *out_len);
-/* V1 msgpack of a TDX attestation (attestation_v1.c). */
-bool sim_attestation_v1(const dstack_attestation *att, uint8_t **out, size_t *out_len);
 /* Builds a synthetic TDX v4 quote (quote.c). */
 bool sim_quote_synthesize(const sim_attest *att, const uint8_t rtmr[4][48],
                           const uint8_t report_data[64], uint8_t **out, size_t *out_len);

@@ -520,8 +520,7 @@ static dstack_status cert_item(mp *m, void *ctx, int depth)
 
 /* The data of every platform kind (protocol.md §4.5.1); the kind decides which fields it
  * needs. */
-static dstack_status platform_data_field(mp *m, const uint8_t *k, size_t kl, void *vctx,
-                                         int depth)
+static dstack_status platform_data_field(mp *m, const uint8_t *k, size_t kl, void *vctx, int depth)
 {
     platform_ctx *c = vctx;
     dstack_attestation *att = c->att;
@@ -571,7 +570,7 @@ static dstack_status platform_data_field(mp *m, const uint8_t *k, size_t kl, voi
 static const struct {
     const char *kind;
     dstack_platform platform;
-    unsigned required; /* fields of its data map */
+    unsigned required;  /* fields of its data map */
     bool data_optional; /* 0.5.11 wrote these kinds without data (protocol.md §4.5.1) */
 } platform_kinds[] = {
     {"tdx", DSTACK_PLATFORM_TDX, 0, false},

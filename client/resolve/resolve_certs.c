@@ -84,6 +84,7 @@ static dstack_status add_pem_chain(resolve_job *job, const dstack_tls_key_respon
 static void tls_request(const resolve_job *job, const char *default_cn, dstack_tls_key_request *req)
 {
     memset(req, 0, sizeof(*req));
+    req->struct_size = sizeof(*req);
     req->subject = job->uri.cn != NULL ? job->uri.cn : default_cn;
     req->alt_names = (const char *const *)job->uri.san;
     req->alt_names_len = job->uri.san_count;
@@ -369,10 +370,10 @@ static dstack_status get_quote(resolve_job *job, const uint8_t rd[64], ratls_evi
     if (q.quote.len == 0 && q.attestation.len > 0) {
         /* 0.6 agents on other TEEs answer with the attestation field only (protocol.md §2.1). */
         dstack_attestation a;
-        int platform = dstack_attestation_decode(q.attestation.data, q.attestation.len, &a,
-                                                 NULL) == DSTACK_OK
-                           ? a.platform
-                           : -1;
+        int platform =
+            dstack_attestation_decode(q.attestation.data, q.attestation.len, &a, NULL) == DSTACK_OK
+                ? a.platform
+                : -1;
         dstack_attestation_free(&a);
         rc = dstack_error_set(err, DSTACK_ERR_PROTOCOL, method, endpoint,
                               "not a TDX attestation: %s (ratls=quote needs a TDX quote; use "

@@ -14,7 +14,8 @@
 extern "C" {
 #endif
 
-typedef struct json_object json_object;
+DSTACK_API_BEGIN
+
 typedef struct x509_st X509;
 
 #define DSTACK_RUNTIME_EVENT_TYPE 0x08000001u
@@ -82,21 +83,9 @@ typedef struct dstack_event_log {
 /* From the JSON text of an event log array (the event_log string of GetQuote, `.1.2`). */
 dstack_status dstack_event_log_parse(const char *json, size_t len, dstack_event_log *out,
                                      dstack_error *err);
-/* From an already parsed json-c array (tcb_info.event_log). */
-dstack_status dstack_event_log_from_json(const json_object *array, dstack_event_log *out,
-                                         dstack_error *err);
 void dstack_event_log_free(dstack_event_log *log);
-/* Appends a copy of an event (used by the simulator and by attestation decoding); the copy
- * is a v1 event without preimage. */
-dstack_status dstack_event_log_append(dstack_event_log *log, uint32_t imr, uint32_t event_type,
-                                      const uint8_t *digest, size_t digest_len, const char *event,
-                                      const uint8_t *payload, size_t payload_len,
-                                      dstack_error *err);
-/* Appends a copy of `ev`, version and preimage included. */
-dstack_status dstack_event_log_append_event(dstack_event_log *log, const dstack_event *ev,
-                                            dstack_error *err);
 /* Serialises to the agent's JSON array text (hex digests/payloads; "version": 2 and
- * "preimage" only where set, as the agent writes them). Caller frees. */
+ * "preimage" only where set, as the agent writes them); dstack_free() it. */
 char *dstack_event_log_to_json(const dstack_event_log *log);
 
 /* From the raw CCEL ACPI table (/sys/firmware/acpi/tables/data/CCEL): a TCG2 crypto-agile log
@@ -156,8 +145,8 @@ typedef enum dstack_platform {
 const char *dstack_platform_name(int platform);
 
 typedef struct dstack_attestation {
-    int version;  /* 0 = SCALE, 1 = msgpack */
-    int platform; /* dstack_platform */
+    int version;    /* 0 = SCALE, 1 = msgpack */
+    int platform;   /* dstack_platform */
     uint8_t *quote; /* the TDX quote (tdx, gcp-tdx); NULL on the other platforms */
     size_t quote_len;
     dstack_event_log tdx_event_log; /* tdx, gcp-tdx */
@@ -179,11 +168,6 @@ typedef struct dstack_attestation {
  * variant included. Input cap 10 MiB. */
 dstack_status dstack_attestation_decode(const uint8_t *buf, size_t len, dstack_attestation *out,
                                         dstack_error *err);
-/* Encodes V0 SCALE (what the real agent's Attest returns) of a TDX attestation (V0 SCALE has
- * no event-log version: V2 events cannot be represented, protocol.md §4.4). Caller frees
- * *out. */
-dstack_status dstack_attestation_encode_v0(const dstack_attestation *att, uint8_t **out,
-                                           size_t *out_len, dstack_error *err);
 void dstack_attestation_free(dstack_attestation *att);
 
 /* True when the attestation carries a TDX quote (tdx, gcp-tdx). */
@@ -330,6 +314,8 @@ bool dstack_compose_hash_matches(const uint8_t *compose, size_t len, const uint8
 /* Multi-line human-readable summary (MRTD, RTMRs, report_data, debug flag, replay status,
  * runtime events). `log` may be NULL. Caller frees. */
 char *dstack_measurement_summary(const dstack_tdx_quote *quote, const dstack_event_log *log);
+
+DSTACK_API_END
 
 #ifdef __cplusplus
 }

@@ -13,6 +13,8 @@
 #include <dstack/attest.h>
 #include <dstack/keys.h>
 
+#include "agent_side.h"
+#include "attest/attest_internal.h"
 #include "crypto/pkey_util.h"
 #include "test_evidence.h"
 #include "test_util.h"
@@ -366,7 +368,8 @@ static void mp_platform(te_buf *w, int platform, int variation)
         if (wrong)
             mp_str(w, "not bytes");
         else
-            mp_int_array(w, (const uint8_t *)"COSE_Sign1 bytes, plain Vec<u8>", 21 + (platform == 2));
+            mp_int_array(w, (const uint8_t *)"COSE_Sign1 bytes, plain Vec<u8>",
+                         21 + (platform == 2));
         break;
     case DSTACK_PLATFORM_AMD_SEV_SNP:
         snp_report(report);
@@ -568,7 +571,8 @@ static void test_msgpack_v2_events(void)
     te_buf_free(&b);
 }
 
-/* ---- event log v2 (protocol.md §5.3.1) -------------------------------------------------------- */
+/* ---- event log v2 (protocol.md §5.3.1) --------------------------------------------------------
+ */
 
 static void test_v2_digest_vectors(void)
 {
@@ -729,7 +733,8 @@ static void test_v2_json_negative(void)
                  "[{\"imr\":3,\"event_type\":134217729,\"digest\":\"\",\"event\":\"e\","
                  "\"event_payload\":\"\"%s}]",
                  cases[i].extra);
-        CU_ASSERT_EQUAL(dstack_event_log_parse(json, strlen(json), &log, &err), DSTACK_ERR_PROTOCOL);
+        CU_ASSERT_EQUAL(dstack_event_log_parse(json, strlen(json), &log, &err),
+                        DSTACK_ERR_PROTOCOL);
         CU_ASSERT_PTR_NOT_NULL(strstr(err.message, cases[i].needle));
         if (strstr(err.message, cases[i].needle) == NULL)
             fprintf(stderr, "case %zu: %s\n", i, err.message);
@@ -744,7 +749,8 @@ static void test_v2_json_negative(void)
     dstack_event_log_free(&log);
 }
 
-/* ---- certificates ------------------------------------------------------------------------------ */
+/* ---- certificates ------------------------------------------------------------------------------
+ */
 
 /* An RA-TLS certificate whose .1.8 holds a SEV-SNP attestation: inspect reads its platform,
  * verification says what it is instead of a parse error. */

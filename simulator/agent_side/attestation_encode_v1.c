@@ -1,12 +1,17 @@
-/* dstack-sim — VersionedAttestation V1, the msgpack form 0.6 agents use once a boot has event
- * log V2 events (protocol.md §4.5, §4.5.1): rmp_serde::to_vec_named of a TDX attestation,
+/* VersionedAttestation V1, the msgpack form 0.6 agents use once a boot has event log V2
+ * events (protocol.md §4.5, §4.5.1): rmp_serde::to_vec_named of a TDX attestation,
  * maps with the Rust field names in struct order, plain Vec<u8> fields (quote, report_data)
  * as arrays of integers, the serde_human_bytes ones (digest, payloads) as bin, `version` only
  * on V2 events, `preimage` only where filled. */
-#include "sim.h"
+#include "agent_side.h"
 
+#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include <dstack/keys.h>
+
+#include "attest/attest_internal.h"
 
 typedef struct mp_buf {
     uint8_t *p;
@@ -14,13 +19,11 @@ typedef struct mp_buf {
     bool failed;
 } mp_buf;
 
-#define V1_MAX (10u * 1024u * 1024u) /* the decoders' cap (protocol.md §4.4) */
-
 static void put(mp_buf *b, const void *data, size_t n)
 {
     if (b->failed || n == 0)
         return;
-    if (n > V1_MAX || b->len + n > V1_MAX) {
+    if (n > DSTACK_ATTESTATION_MAX_LEN || b->len + n > DSTACK_ATTESTATION_MAX_LEN) {
         b->failed = true;
         return;
     }
@@ -150,9 +153,11 @@ static void tdx_event(mp_buf *b, const dstack_event *e)
         mp_uint(b, DSTACK_EVENT_LOG_V2);
     }
     if (e->has_preimage) {
-        hex = sim_hex(e->preimage, e->preimage_len); /* Option<String> of hex */
+        hex = e->preimage_len < DSTACK_ATTESTATION_MAX_LEN ? malloc(2 * e->preimage_len + 1) : NULL;
         if (hex == NULL)
             b->failed = true;
+        else
+            dstack_hex_encode(e->preimage, e->preimage_len, hex); /* Option<String> of hex */
         mp_str(b, "preimage");
         mp_str(b, hex);
         free(hex);
@@ -174,14 +179,16 @@ static void runtime_event(mp_buf *b, const dstack_runtime_event *e)
     }
 }
 
-bool sim_attestation_v1(const dstack_attestation *att, uint8_t **out, size_t *out_len)
+dstack_status dstack_attestation_encode_v1(const dstack_attestation *att, uint8_t **out,
+                                           size_t *out_len, dstack_error *err)
 {
     mp_buf b = {0};
 
     *out = NULL;
     *out_len = 0;
-    if (att->platform != DSTACK_PLATFORM_TDX)
-        return false;
+    if (att == NULL || att->platform != DSTACK_PLATFORM_TDX)
+        return dstack_error_set(err, DSTACK_ERR_USAGE, NULL, NULL,
+                                "V1 encoding supports only the TDX platform");
     mp_map(&b, 3);
     mp_str(&b, "version");
     mp_uint(&b, 1);
@@ -213,9 +220,12 @@ bool sim_attestation_v1(const dstack_attestation *att, uint8_t **out, size_t *ou
     mp_str(&b, att->config);
     if (b.failed) {
         free(b.p);
-        return false;
+        return dstack_error_set(err, DSTACK_ERR_INTERNAL, NULL, NULL,
+                                "cannot encode the V1 attestation (out of memory or over %u "
+                                "bytes)",
+                                DSTACK_ATTESTATION_MAX_LEN);
     }
     *out = b.p;
     *out_len = b.len;
-    return true;
+    return DSTACK_OK;
 }
