@@ -1,11 +1,11 @@
 /* dstack-sim — the simulated measured boot: event log, RTMRs, evidence snapshots and
- * VersionedAttestation (protocol.md §4.4, §4.5.1, §5.2–§5.5).
+ * VersionedAttestation (protocol.md §4.4, §4.5.4, §5.2–§5.5).
  *
  * The log starts with a few synthetic boot events on RTMR0–2 — among them the three RTMR0
  * "ACPI DATA" events of dstack's OVMF, which 0.6 agents name (protocol.md §5.2.1) — and the
  * runtime events the real dstack OS writes at boot (protocol.md §5.4); EmitEvent appends
- * more. Runtime digests follow the boot's event-log version (app-compose, §5.3.1). Quotes
- * carry the replay of this log, so RTMR0–3 always equal what a verifier recomputes from it.
+ * more. Runtime digests follow the boot's event-log version (app-compose, protocol.md §5.3.1).
+ * Quotes carry the replay of this log, so RTMR0–3 always equal what a verifier recomputes from it.
  */
 #include "sim.h"
 #include "agent_side.h"

@@ -129,9 +129,8 @@ static const sim_method *find_method(const sim_profile *profile, sim_service svc
 
     for (; table->name != NULL; table++) {
         if (strcmp(table->name, name) == 0)
-            return profile->version >= table->since && profile->version <= table->until
-                       ? table
-                       : NULL;
+            return profile->version >= table->since && profile->version <= table->until ? table
+                                                                                        : NULL;
     }
     return NULL;
 }

@@ -315,8 +315,8 @@ static int parse_args(int argc, char **argv, sim_options *o, sim_ctx *ctx)
         return 2;
     }
     /* Real agents strip quote logs since 0.5.6 (protocol.md §5.2); the flags override. */
-    ctx->strip_event_log = o->event_log_form == 0 ? ctx->profile->quote_log_stripped
-                                                  : o->event_log_form == 1;
+    ctx->strip_event_log =
+        o->event_log_form == 0 ? ctx->profile->quote_log_stripped : o->event_log_form == 1;
     if (o->has_app_id && o->appkeys == NULL) {
         fprintf(stderr, "dstack-sim: --app-id needs --appkeys (the built-in identity has a "
                         "fixed app id)\n");

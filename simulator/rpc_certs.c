@@ -201,7 +201,7 @@ static bool attestation_exts(sim_ctx *ctx, const sim_evidence *ev, const uint8_t
                              char **log_json)
 {
     if (ctx->profile->cert_ext == SIM_CERT_EXT_ATTESTATION) {
-        /* certificates carry the stripped form (protocol.md §4.3, §4.4, §4.5.1) */
+        /* certificates carry the stripped form (protocol.md §4.3, §4.4, §4.5.4) */
         if (!sim_attestation_encode(ctx, ev, rd, true, att, att_len))
             return false;
         exts[(*n_exts)++] = (dstack_cert_ext){DSTACK_OID_ATTESTATION, *att, *att_len};

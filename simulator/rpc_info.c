@@ -1,5 +1,5 @@
 /* dstack-sim — Info and Version on every service, GpuInfo (protocol.md §2.1, §2.3, §2.4,
- * §2.6.3).
+ * protocol.md §2.6.3).
  *
  * Info is internally consistent: its RTMRs come from a fresh quote (report_data zero) over the
  * current event log, its app fields are the payloads of the boot runtime events, and

@@ -205,7 +205,7 @@ done:
  * sign bit is not checked (x = 0 with the bit set passes, as in dalek). */
 static bool ed25519_point_ok(const uint8_t pub[32])
 {
-    /* p = 2^255 - 19, d = -121665/121666 mod p (RFC 8032 §5.1) */
+    /* p = 2^255 - 19, d = -121665/121666 mod p (RFC 8032, section 5.1) */
     static const char p_hex[] = "7fffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffed";
     static const char d_hex[] = "52036cee2b6ffe738cc740797779e89800700a4d4141d8ab75eb4dca135978a3";
     uint8_t be[32];

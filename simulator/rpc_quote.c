@@ -93,7 +93,7 @@ bool sim_rpc_attest(sim_ctx *ctx, sim_service svc, sim_args *args, sim_reply *re
     if (!sim_evidence_make(ctx, rd, &ev))
         return false;
     /* Real agent: the full event log, V0 SCALE, or V1 msgpack on an event-log-V2 boot
-     * (protocol.md §2.1, §4.5.1). */
+     * (protocol.md §2.1, §4.5.4). */
     ok = sim_attestation_encode(ctx, &ev, rd, false, &att, &att_len);
     sim_evidence_free(&ev);
     if (!ok)

@@ -86,7 +86,8 @@ typedef struct sim_profile {
     /* The 0.5.6+ agent strips the event logs of GetQuote, TdxQuote, RawQuote and
      * GetAttestationForAppKey (protocol.md §5.2): the default, --full-event-log undoes it. */
     bool quote_log_stripped;
-    bool app_cert_is_ca; /* 0.3 Info.app_cert: the app CA PEM, later a demo chain (§2.6.5) */
+    /* Info.app_cert of 0.3: the app CA PEM; later a demo chain (protocol.md §2.6.5) */
+    bool app_cert_is_ca;
     /* 0.6 (protocol.md §2.6): */
     bool acpi_labels;         /* ACPI DATA events named, their payload kept when stripped */
     bool event_log_v2;        /* app-compose "event_log_version": 2 honoured */
@@ -302,7 +303,7 @@ void sim_evidence_free(sim_evidence *ev);
  * preimages filled as the 0.6 agent does. Caller frees. */
 char *sim_event_log_json(sim_ctx *ctx, const dstack_event_log *log, bool stripped);
 /* The VersionedAttestation of Attest (stripped = false) and of certificates (stripped): V0
- * SCALE, or V1 msgpack when the boot uses event log V2 (protocol.md §4.4, §4.5.1). */
+ * SCALE, or V1 msgpack when the boot uses event log V2 (protocol.md §4.4, §4.5.4). */
 bool sim_attestation_encode(sim_ctx *ctx, const sim_evidence *ev, const uint8_t report_data[64],
                             bool stripped, uint8_t **out, size_t *out_len);
 /* Builds a synthetic TDX v4 quote (quote.c). */

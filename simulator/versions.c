@@ -11,6 +11,8 @@
 
 #include <string.h>
 
+/* One field per line, in sim_profile order, so the releases compare line by line. */
+/* clang-format off */
 static const sim_profile profiles[] = {
     {
         /* 0.3.x "tappd": only tappd.sock, prpc 0.5 (full method names, 404 for unknown
@@ -141,6 +143,7 @@ static const sim_profile profiles[] = {
         .app_info_fields = 9,
     },
 };
+/* clang-format on */
 
 const sim_profile *sim_profile_find(const char *name)
 {

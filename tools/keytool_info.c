@@ -86,8 +86,7 @@ static const char *agent_platform(dstack_client *c, const dstack_quote_response 
 /* A platform without a TDX quote: the attestation must carry the nonce; there is nothing to
  * replay (protocol.md §4.4.1). */
 static dstack_status check_attestation_only(dstack_client *c, const dstack_quote_response *q,
-                                            const uint8_t nonce[64], char **note,
-                                            dstack_error *err)
+                                            const uint8_t nonce[64], char **note, dstack_error *err)
 {
     dstack_attestation a;
     dstack_status st = dstack_attestation_decode(q->attestation.data, q->attestation.len, &a, err);
@@ -304,10 +303,10 @@ static int quote_run(kt_options *opts, int argc, char **argv)
     if (q.quote.len == 0 && q.attestation.len > 0) {
         /* 0.6 agents without TDX: the attestation field only (protocol.md §2.6.2) */
         dstack_attestation a;
-        int platform = dstack_attestation_decode(q.attestation.data, q.attestation.len, &a,
-                                                 NULL) == DSTACK_OK
-                           ? a.platform
-                           : -1;
+        int platform =
+            dstack_attestation_decode(q.attestation.data, q.attestation.len, &a, NULL) == DSTACK_OK
+                ? a.platform
+                : -1;
         dstack_attestation_free(&a);
         dstack_error_set(&err, DSTACK_ERR_PROTOCOL, NULL, NULL, "not a TDX attestation: %s",
                          dstack_platform_name(platform));

@@ -108,8 +108,7 @@ static void explain_missing_emit_event(dstack_client *c, dstack_error *err)
                             "`dstack-util extend`",
                             v.version);
     else if (verr.status == DSTACK_OK)
-        dstack_error_append(err, "; the agent is dstack %.32s, which has no EmitEvent",
-                            v.version);
+        dstack_error_append(err, "; the agent is dstack %.32s, which has no EmitEvent", v.version);
     else
         dstack_error_append(err, "; agents before 0.5.0 have no EmitEvent");
     dstack_version_info_free(&v);

@@ -41,7 +41,7 @@ dstack_status dstack_attestation_add_runtime_event(dstack_attestation *att, cons
                                                    dstack_error *err);
 
 /* RTMR3 replayed from a runtime-event list, each with its version's digest (protocol.md §5.3,
- * §5.3.1). */
+ * protocol.md §5.3.1). */
 void dstack_runtime_events_replay(const dstack_runtime_event *events, size_t n, uint8_t out[48]);
 
 /* The bytes a V2 runtime event's digest hashes: the JCS JSON of protocol.md §5.3.1 (malloc'd;

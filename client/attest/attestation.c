@@ -1,5 +1,5 @@
 /* VersionedAttestation: format dispatch, ownership and platforms (protocol.md §4.4, §4.4.1,
- * §4.5). */
+ * protocol.md §4.5). */
 #include <dstack/attest.h>
 
 #include <stdlib.h>
@@ -55,8 +55,8 @@ dstack_status dstack_attestation_tdx_quote(const dstack_attestation *att, dstack
                                 "dstack_attestation_tdx_quote: no attestation or no output");
     memset(out, 0, sizeof(*out));
     if (!dstack_attestation_is_tdx(att))
-        return dstack_error_set(err, DSTACK_ERR_PROTOCOL, NULL, NULL,
-                                "not a TDX attestation: %s", dstack_platform_name(att->platform));
+        return dstack_error_set(err, DSTACK_ERR_PROTOCOL, NULL, NULL, "not a TDX attestation: %s",
+                                dstack_platform_name(att->platform));
     return dstack_tdx_quote_parse(att->quote, att->quote_len, out, err);
 }
 

@@ -1,5 +1,5 @@
 /* VersionedAttestation V1: the msgpack encoding (rmp_serde::to_vec_named) of 0.5.9+
- * simulators and 0.6 agents (protocol.md §4.5, §4.5.1): every 0.6 platform kind, event-log V2
+ * simulators and 0.6 agents (protocol.md §4.5, §4.5.4): every 0.6 platform kind, event-log V2
  * `version`/`preimage`. A small bounded reader: maps with string keys, unknown keys skipped,
  * nesting depth limited, byte arrays accepted as `bin` or as arrays of small integers (serde's
  * default for Vec<u8>). */
@@ -480,7 +480,7 @@ static dstack_status tpm_event_item(mp *m, void *ctx, int depth)
 }
 
 /* TpmQuote {message, signature, pcr_values, ak_cert, platform, event_log}: the message is
- * kept (platform_document), the rest checked for shape (protocol.md §4.5.1). */
+ * kept (platform_document), the rest checked for shape (protocol.md §4.5.4). */
 static dstack_status tpm_quote_field(mp *m, const uint8_t *k, size_t kl, void *vctx, int depth)
 {
     platform_ctx *c = vctx;
@@ -518,7 +518,7 @@ static dstack_status cert_item(mp *m, void *ctx, int depth)
     return skip_byte_vec(m, "SEV-SNP certificate");
 }
 
-/* The data of every platform kind (protocol.md §4.5.1); the kind decides which fields it
+/* The data of every platform kind (protocol.md §4.5.4); the kind decides which fields it
  * needs. */
 static dstack_status platform_data_field(mp *m, const uint8_t *k, size_t kl, void *vctx, int depth)
 {
@@ -571,7 +571,7 @@ static const struct {
     const char *kind;
     dstack_platform platform;
     unsigned required;  /* fields of its data map */
-    bool data_optional; /* 0.5.11 wrote these kinds without data (protocol.md §4.5.1) */
+    bool data_optional; /* 0.5.11 wrote these kinds without data (protocol.md §4.5.4) */
 } platform_kinds[] = {
     {"tdx", DSTACK_PLATFORM_TDX, 0, false},
     {"gcp-tdx", DSTACK_PLATFORM_GCP_TDX, F_QUOTE | F_EVENT_LOG | F_TPM_QUOTE, true},

@@ -80,8 +80,8 @@ void dstack_runtime_events_replay(const dstack_runtime_event *events, size_t n, 
     for (size_t i = 0; i < n; i++) {
         uint8_t digest[RTMR_LEN];
 
-        dstack_runtime_event_digest_versioned(events[i].version, events[i].event,
-                                              events[i].payload, events[i].payload_len, digest);
+        dstack_runtime_event_digest_versioned(events[i].version, events[i].event, events[i].payload,
+                                              events[i].payload_len, digest);
         extend(out, digest);
     }
 }

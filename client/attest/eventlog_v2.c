@@ -96,8 +96,8 @@ static void put_json_string(text *t, const char *s)
     put(t, "\"", 1);
 }
 
-bool dstack_runtime_event_preimage_v2(const char *name, const uint8_t *payload,
-                                      size_t payload_len, uint8_t **out, size_t *out_len)
+bool dstack_runtime_event_preimage_v2(const char *name, const uint8_t *payload, size_t payload_len,
+                                      uint8_t **out, size_t *out_len)
 {
     text t = {0};
     char *hex = NULL;

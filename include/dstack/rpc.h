@@ -1,5 +1,5 @@
 /* libdstack — typed RPCs of the dstack guest agent (protocol.md §2: v0.5.11, the 0.6 changes
- * of §2.6, and older releases).
+ * of protocol.md §2.6, and older releases).
  *
  * Each function sends one request on the client's service and decodes the response into a
  * struct the caller frees with the matching *_free(). Hex fields arrive as bytes; JSON-in-string

@@ -25,7 +25,7 @@ dstack_status dstack_secp256k1_sign_recoverable(const uint8_t secret[32], const 
 dstack_status dstack_attestation_encode_v0(const dstack_attestation *att, uint8_t **out,
                                            size_t *out_len, dstack_error *err);
 
-/* Encodes VersionedAttestation V1 msgpack of a TDX attestation (protocol.md §4.5, §4.5.1; what a
+/* Encodes VersionedAttestation V1 msgpack of a TDX attestation (protocol.md §4.5, §4.5.4; what a
  * 0.6 agent writes once a boot has event-log V2 events), "version" and "preimage" of each event
  * included where set. *out is released with dstack_free(). */
 dstack_status dstack_attestation_encode_v1(const dstack_attestation *att, uint8_t **out,

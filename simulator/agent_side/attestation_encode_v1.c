@@ -1,5 +1,5 @@
 /* VersionedAttestation V1, the msgpack form 0.6 agents use once a boot has event log V2
- * events (protocol.md §4.5, §4.5.1): rmp_serde::to_vec_named of a TDX attestation,
+ * events (protocol.md §4.5, §4.5.4): rmp_serde::to_vec_named of a TDX attestation,
  * maps with the Rust field names in struct order, plain Vec<u8> fields (quote, report_data)
  * as arrays of integers, the serde_human_bytes ones (digest, payloads) as bin, `version` only
  * on V2 events, `preimage` only where filled. */

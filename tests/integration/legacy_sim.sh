@@ -159,7 +159,7 @@ assert_eq "0.5.5 AppInfo fields" "app_id,instance_id,app_cert,tcb_info,app_name,
 keys=$(rpc "${DIR[0.5.11]}/dstack.sock" /Info | sed '$d' | json_keys)
 assert_contains "0.5.11 AppInfo has cloud_product" "$keys" "vm_config,cloud_vendor,cloud_product"
 assert_eq "0.6 AppInfo fields = 0.5.11's" "$keys" "$(rpc "${DIR[0.6]}/dstack.sock" /Info | sed '$d' | json_keys)"
-# Info.app_cert: 0.3 the app CA, later the agent's demo client certificate chain (§2.6.5)
+# Info.app_cert: 0.3 the app CA, later the agent's demo client certificate chain (protocol.md §2.6.5)
 cert=$(rpc "${DIR[0.3]}/tappd.sock" /prpc/Tappd.Info | sed '$d' | json_get app_cert)
 assert_eq "0.3 app_cert = the CA" "$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["ca_cert"], end="")' "$APPKEYS")" "$cert"
 for v in 0.4 0.5.5 0.5.11 0.6; do

@@ -1,7 +1,7 @@
 /* What 0.6 agents added to attestations and event logs, on evidence made here: every SCALE
  * VersionedAttestation platform variant and every V1 msgpack platform kind (protocol.md
- * §4.4.1, §4.5.1) built by this file's own encoders, decoded to its platform; event log v2
- * (protocol.md §5.3.1): the JCS preimage and digest, "version"/"preimage" in JSON and msgpack,
+ * protocol.md §4.4.1, §4.5.4) built by this file's own encoders, decoded to its platform; event log
+ * v2 (protocol.md §5.3.1): the JCS preimage and digest, "version"/"preimage" in JSON and msgpack,
  * replay, forged preimages rejected; "not a TDX attestation: <platform>" from TDX-only
  * operations; negative cases for every new field (truncated, oversized, wrong types). */
 #include <stdlib.h>
@@ -18,110 +18,6 @@
 #include "crypto/pkey_util.h"
 #include "test_evidence.h"
 #include "test_util.h"
-
-/* ---- an independent SCALE writer (protocol.md §4.4) ---------------------------------------- */
-
-static void sc_compact(te_buf *b, uint64_t v)
-{
-    if (v < 64) {
-        te_put_le(b, v << 2, 1);
-    } else if (v < (1u << 14)) {
-        te_put_le(b, v << 2 | 1, 2);
-    } else if (v < (1u << 30)) {
-        te_put_le(b, v << 2 | 2, 4);
-    } else {
-        te_put_le(b, (4 - 4) << 2 | 3, 1); /* 4 bytes follow */
-        te_put_le(b, v, 4);
-    }
-}
-
-static void sc_bytes(te_buf *b, const void *p, size_t n)
-{
-    sc_compact(b, n);
-    te_put(b, p, n);
-}
-
-static void sc_str(te_buf *b, const char *s)
-{
-    sc_bytes(b, s, strlen(s));
-}
-
-static const uint8_t snp_report_data[64] = "snp report_data, 64 bytes at 0x50 of the report";
-
-/* A fake SEV-SNP report: 1184 bytes, REPORT_DATA at 0x50 (protocol.md §4.4.1). */
-static void snp_report(uint8_t out[1184])
-{
-    memset(out, 0x5a, 1184);
-    memcpy(out + 0x50, snp_report_data, 64);
-}
-
-/* TdxQuote := quote, event_log (one runtime event). */
-static void sc_tdx_quote(te_buf *b)
-{
-    uint8_t digest[48];
-
-    sc_bytes(b, "TDXQ", 4);
-    sc_compact(b, 1);
-    te_put_le(b, 3, 4);
-    te_put_le(b, DSTACK_RUNTIME_EVENT_TYPE, 4);
-    dstack_runtime_event_digest("app-id", (const uint8_t *)"id", 2, digest);
-    sc_bytes(b, digest, 48);
-    sc_str(b, "app-id");
-    sc_bytes(b, "id", 2);
-}
-
-/* A V0 attestation of `platform` with the 0.6 payload of its variant, one runtime event,
- * report_data 0x42… and config "{}". tpm_platform: the TpmQuote's Platform byte. */
-static void sc_attestation(te_buf *b, int platform, uint8_t tpm_platform)
-{
-    uint8_t rd[64], report[1184];
-
-    b->len = 0;
-    te_put_le(b, 0, 1); /* VersionedAttestation::V0 */
-    te_put_le(b, (uint64_t)platform, 1);
-    switch (platform) {
-    case DSTACK_PLATFORM_TDX:
-        sc_tdx_quote(b);
-        break;
-    case DSTACK_PLATFORM_GCP_TDX:
-        sc_tdx_quote(b);
-        sc_bytes(b, "TPMS_ATTEST message", 19); /* message */
-        sc_bytes(b, "signature", 9);
-        sc_compact(b, 2); /* pcr_values */
-        for (uint32_t i = 0; i < 2; i++) {
-            te_put_le(b, 14 + i, 4);
-            sc_str(b, "sha256");
-            sc_bytes(b, rd, 32);
-        }
-        sc_bytes(b, "AK cert DER", 11);
-        te_put_le(b, tpm_platform, 1);
-        sc_compact(b, 1); /* event_log */
-        te_put_le(b, 14, 4);
-        sc_bytes(b, rd, 32);
-        break;
-    case DSTACK_PLATFORM_NITRO_ENCLAVE:
-        sc_bytes(b, "\x84\x44\xa1\x01\x38\x22 NSM COSE_Sign1", 22);
-        break;
-    case DSTACK_PLATFORM_AMD_SEV_SNP:
-        snp_report(report);
-        sc_bytes(b, report, sizeof(report));
-        sc_compact(b, 3); /* cert_chain: VCEK, ASK, ARK */
-        sc_bytes(b, "VCEK", 4);
-        sc_bytes(b, "ASK", 3);
-        sc_bytes(b, "ARK", 3);
-        sc_str(b, "{\"app_id\":\"00\",\"version\":3}");
-        break;
-    case DSTACK_PLATFORM_AWS_NITRO_TPM:
-        sc_bytes(b, "\x84\x44 NitroTPM COSE_Sign1", 21);
-        break;
-    }
-    sc_compact(b, 1); /* runtime_events */
-    sc_str(b, "app-id");
-    sc_bytes(b, "id", 2);
-    memset(rd, 0x42, sizeof(rd));
-    te_put(b, rd, 64);
-    sc_str(b, "{}");
-}
 
 static const struct {
     int platform;
@@ -164,7 +60,7 @@ static void check_common(const dstack_attestation *a, size_t v)
     CU_ASSERT_PTR_NOT_NULL(strstr(err.message, variants[v].name));
     if (a->platform == DSTACK_PLATFORM_AMD_SEV_SNP) {
         CU_ASSERT_STRING_EQUAL(a->sev_snp_mr_config, "{\"app_id\":\"00\",\"version\":3}");
-        CU_ASSERT_EQUAL(memcmp(a->platform_document + 0x50, snp_report_data, 64), 0);
+        CU_ASSERT_EQUAL(memcmp(a->platform_document + 0x50, te_snp_report_data, 64), 0);
     } else {
         CU_ASSERT_PTR_NULL(a->sev_snp_mr_config);
     }
@@ -179,7 +75,7 @@ static void test_scale_variants(void)
     size_t enc_len = 0;
 
     for (size_t v = 0; v < N_VARIANTS; v++) {
-        sc_attestation(&b, variants[v].platform, 1);
+        te_write_v0_platform(&b, variants[v].platform, 1);
         CU_ASSERT_EQUAL_FATAL(dstack_attestation_decode(b.p, b.len, &a, &err), DSTACK_OK);
         CU_ASSERT_EQUAL(a.version, 0);
         check_common(&a, v);
@@ -205,7 +101,7 @@ static void test_scale_negative(void)
     for (size_t v = 0; v < N_VARIANTS; v++) {
         size_t failures = 0;
 
-        sc_attestation(&b, variants[v].platform, 3);
+        te_write_v0_platform(&b, variants[v].platform, 3);
         /* every strict prefix, and one byte more, fail cleanly */
         for (size_t n = 1; n < b.len; n++)
             failures += dstack_attestation_decode(b.p, n, &a, &err) == DSTACK_ERR_PROTOCOL;
@@ -218,214 +114,37 @@ static void test_scale_negative(void)
         free(big);
     }
     /* the TPM Platform enum has four values */
-    sc_attestation(&b, DSTACK_PLATFORM_GCP_TDX, 4);
+    te_write_v0_platform(&b, DSTACK_PLATFORM_GCP_TDX, 4);
     CU_ASSERT_EQUAL(dstack_attestation_decode(b.p, b.len, &a, &err), DSTACK_ERR_PROTOCOL);
     CU_ASSERT_PTR_NOT_NULL(strstr(err.message, "unknown TPM platform 4"));
     /* variant 5 does not exist */
-    sc_attestation(&b, 5, 0);
+    te_write_v0_platform(&b, 5, 0);
     CU_ASSERT_EQUAL(dstack_attestation_decode(b.p, b.len, &a, &err), DSTACK_ERR_PROTOCOL);
     CU_ASSERT_PTR_NOT_NULL(strstr(err.message, "unknown platform variant 5"));
     /* 0.5.11's payload-less NitroEnclave unit variant is read with the 0.6 payload, which the
      * runtime-event count then is not */
     b.len = 0;
     te_put(&b, "\x00\x02", 2);
-    sc_compact(&b, 0);
-    te_put(&b, snp_report_data, 64);
-    sc_str(&b, "{}");
+    te_scale_compact(&b, 0);
+    te_put(&b, te_snp_report_data, 64);
+    te_scale_str(&b, "{}");
     CU_ASSERT_EQUAL(dstack_attestation_decode(b.p, b.len, &a, &err), DSTACK_ERR_PROTOCOL);
     /* a certificate count no input could hold is refused before anything is allocated */
     b.len = 0;
     te_put(&b, "\x00\x03", 2);
-    sc_bytes(&b, "r", 1);
+    te_scale_bytes(&b, "r", 1);
     te_put(&b, "\x03\xff\xff\xff\xff", 5); /* compact, 4 bytes: 2^32-1 certificates */
     CU_ASSERT_EQUAL(dstack_attestation_decode(b.p, b.len, &a, &err), DSTACK_ERR_PROTOCOL);
     CU_ASSERT_PTR_NOT_NULL(strstr(err.message, "SEV-SNP certificate count"));
     /* mr_config with a NUL */
     b.len = 0;
     te_put(&b, "\x00\x03", 2);
-    sc_bytes(&b, "r", 1);
-    sc_compact(&b, 0);
-    sc_bytes(&b, "a\0b", 3);
+    te_scale_bytes(&b, "r", 1);
+    te_scale_compact(&b, 0);
+    te_scale_bytes(&b, "a\0b", 3);
     CU_ASSERT_EQUAL(dstack_attestation_decode(b.p, b.len, &a, &err), DSTACK_ERR_PROTOCOL);
     CU_ASSERT_PTR_NOT_NULL(strstr(err.message, "NUL"));
     te_buf_free(&b);
-}
-
-/* ---- V1 msgpack, every platform kind (protocol.md §4.5.1) ------------------------------------ */
-
-/* Which variation of a platform's data map to write. */
-enum { MP_OK, MP_NO_DATA, MP_MISSING_FIELD, MP_WRONG_TYPE, MP_BAD_TPM_PLATFORM };
-
-/* How the preimage of the V2 event is written: as the agent does, or broken. */
-enum { PRE_NONE, PRE_OK, PRE_NOT_HEX, PRE_INTEGER, PRE_NIL };
-
-static void mp_tdx_fields(te_buf *w, unsigned version, int preimage)
-{
-    static const uint8_t quote[4] = {'T', 'D', 'X', 'Q'};
-    static const char jcs[] = "{\"name\":\"app-id\",\"payload\":\"6964\",\"type\":134217729}";
-    uint8_t digest[48];
-    char hex[2 * sizeof(jcs) + 1];
-
-    mp_str(w, "quote");
-    mp_int_array(w, quote, 4);
-    mp_str(w, "event_log");
-    mp_array(w, 1);
-    mp_map(w, 5 + (version != 1) + (preimage != PRE_NONE));
-    mp_str(w, "imr");
-    mp_uint(w, 3);
-    mp_str(w, "event_type");
-    mp_uint(w, DSTACK_RUNTIME_EVENT_TYPE);
-    mp_str(w, "digest");
-    if (version == 2)
-        dstack_runtime_event_digest_v2("app-id", (const uint8_t *)"id", 2, digest);
-    else
-        dstack_runtime_event_digest("app-id", (const uint8_t *)"id", 2, digest);
-    mp_bin(w, digest, 48);
-    mp_str(w, "event");
-    mp_str(w, "app-id");
-    mp_str(w, "event_payload");
-    mp_bin(w, (const uint8_t *)"id", 2);
-    if (version != 1) {
-        mp_str(w, "version");
-        mp_uint(w, version);
-    }
-    if (preimage == PRE_NONE)
-        return;
-    mp_str(w, "preimage");
-    dstack_hex_encode((const uint8_t *)jcs, strlen(jcs), hex);
-    if (preimage == PRE_NOT_HEX)
-        hex[3] = 'z';
-    if (preimage == PRE_INTEGER)
-        mp_uint(w, 5);
-    else if (preimage == PRE_NIL)
-        te_put(w, "\xc0", 1);
-    else
-        mp_str(w, hex);
-}
-
-static void mp_platform(te_buf *w, int platform, int variation)
-{
-    static const char *const kinds[] = {"tdx", "gcp-tdx", "nitro-enclave", "sev-snp",
-                                        "aws-nitro-tpm"};
-    uint8_t report[1184], pcr[32] = {0};
-    bool missing = variation == MP_MISSING_FIELD, wrong = variation == MP_WRONG_TYPE;
-
-    mp_str(w, "platform");
-    mp_map(w, variation == MP_NO_DATA ? 1 : 2);
-    mp_str(w, "kind");
-    mp_str(w, platform < 5 ? kinds[platform] : "quantum-enclave");
-    if (variation == MP_NO_DATA)
-        return;
-    mp_str(w, "data");
-    switch (platform) {
-    case DSTACK_PLATFORM_TDX:
-        mp_map(w, 2);
-        mp_tdx_fields(w, 1, PRE_NONE);
-        break;
-    case DSTACK_PLATFORM_GCP_TDX:
-        mp_map(w, missing ? 2 : 3);
-        mp_tdx_fields(w, 1, PRE_NONE);
-        if (missing)
-            break;
-        mp_str(w, "tpm_quote");
-        mp_map(w, 6);
-        mp_str(w, "message");
-        mp_bin(w, (const uint8_t *)"TPMS_ATTEST message", 19);
-        mp_str(w, "signature");
-        mp_bin(w, (const uint8_t *)"sig", 3);
-        mp_str(w, "pcr_values");
-        mp_array(w, 2);
-        for (int i = 0; i < 2; i++) {
-            mp_map(w, 3);
-            mp_str(w, "index");
-            mp_uint(w, 14);
-            mp_str(w, "algorithm");
-            mp_str(w, "sha256");
-            mp_str(w, "value");
-            if (wrong)
-                mp_uint(w, 7);
-            else
-                mp_bin(w, pcr, 32);
-        }
-        mp_str(w, "ak_cert");
-        mp_bin(w, (const uint8_t *)"ak", 2);
-        mp_str(w, "platform");
-        mp_str(w, variation == MP_BAD_TPM_PLATFORM ? "azure" : "gcp");
-        mp_str(w, "event_log");
-        mp_array(w, 1);
-        mp_map(w, 2);
-        mp_str(w, "pcr_index");
-        mp_uint(w, 14);
-        mp_str(w, "digest");
-        mp_bin(w, pcr, 32);
-        break;
-    case DSTACK_PLATFORM_NITRO_ENCLAVE:
-    case DSTACK_PLATFORM_AWS_NITRO_TPM:
-        mp_map(w, missing ? 0 : 1);
-        if (missing)
-            break;
-        mp_str(w, platform == DSTACK_PLATFORM_NITRO_ENCLAVE ? "nsm_quote" : "attestation_doc");
-        if (wrong)
-            mp_str(w, "not bytes");
-        else
-            mp_int_array(w, (const uint8_t *)"COSE_Sign1 bytes, plain Vec<u8>",
-                         21 + (platform == 2));
-        break;
-    case DSTACK_PLATFORM_AMD_SEV_SNP:
-        snp_report(report);
-        mp_map(w, missing ? 2 : 3);
-        mp_str(w, "report");
-        mp_int_array(w, report, sizeof(report));
-        mp_str(w, "cert_chain");
-        mp_array(w, 3);
-        mp_int_array(w, (const uint8_t *)"VCEK", 4);
-        mp_int_array(w, (const uint8_t *)"ASK", 3);
-        mp_int_array(w, (const uint8_t *)"ARK", 3);
-        if (missing)
-            break;
-        mp_str(w, "mr_config");
-        if (wrong)
-            mp_uint(w, 3);
-        else
-            mp_str(w, "{\"app_id\":\"00\",\"version\":3}");
-        break;
-    default:
-        mp_map(w, 0);
-    }
-}
-
-/* {"version":1, "platform":…, "stack":{"kind":"dstack","data":{…, one runtime event}}} */
-static void mp_attestation(te_buf *w, int platform, int variation, unsigned rt_version)
-{
-    uint8_t rd[64];
-
-    memset(rd, 0x42, sizeof(rd));
-    w->len = 0;
-    mp_map(w, 3);
-    mp_str(w, "version");
-    mp_uint(w, 1);
-    mp_platform(w, platform, variation);
-    mp_str(w, "stack");
-    mp_map(w, 2);
-    mp_str(w, "kind");
-    mp_str(w, "dstack");
-    mp_str(w, "data");
-    mp_map(w, 3);
-    mp_str(w, "report_data");
-    mp_int_array(w, rd, 64);
-    mp_str(w, "runtime_events");
-    mp_array(w, 1);
-    mp_map(w, rt_version == 1 ? 2 : 3);
-    mp_str(w, "event");
-    mp_str(w, "app-id");
-    mp_str(w, "payload");
-    mp_bin(w, (const uint8_t *)"id", 2);
-    if (rt_version != 1) {
-        mp_str(w, "version");
-        mp_uint(w, rt_version);
-    }
-    mp_str(w, "config");
-    mp_str(w, "{}");
 }
 
 static void test_msgpack_kinds(void)
@@ -435,7 +154,7 @@ static void test_msgpack_kinds(void)
     dstack_error err;
 
     for (size_t v = 0; v < N_VARIANTS; v++) {
-        mp_attestation(&b, variants[v].platform, MP_OK, 1);
+        te_write_v1_platform(&b, variants[v].platform, TE_MP_OK, 1);
         CU_ASSERT_EQUAL_FATAL(dstack_attestation_decode(b.p, b.len, &a, &err), DSTACK_OK);
         CU_ASSERT_EQUAL(a.version, 1);
         CU_ASSERT_EQUAL(a.platform_document_len, variants[v].document_len);
@@ -451,7 +170,7 @@ static void test_msgpack_kinds(void)
         int p = variants[v].platform;
         bool optional = p == DSTACK_PLATFORM_GCP_TDX || p == DSTACK_PLATFORM_NITRO_ENCLAVE;
 
-        mp_attestation(&b, p, MP_NO_DATA, 1);
+        te_write_v1_platform(&b, p, TE_MP_NO_DATA, 1);
         CU_ASSERT_EQUAL(dstack_attestation_decode(b.p, b.len, &a, &err),
                         optional ? DSTACK_OK : DSTACK_ERR_PROTOCOL);
         if (optional)
@@ -470,64 +189,26 @@ static void test_msgpack_negative(void)
     for (size_t v = 1; v < N_VARIANTS; v++) { /* tdx's fields are optional, as before */
         size_t failures = 0;
 
-        mp_attestation(&b, variants[v].platform, MP_MISSING_FIELD, 1);
+        te_write_v1_platform(&b, variants[v].platform, TE_MP_MISSING_FIELD, 1);
         CU_ASSERT_EQUAL(dstack_attestation_decode(b.p, b.len, &a, &err), DSTACK_ERR_PROTOCOL);
         CU_ASSERT_PTR_NOT_NULL(strstr(err.message, "lacks a required field"));
-        mp_attestation(&b, variants[v].platform, MP_WRONG_TYPE, 1);
+        te_write_v1_platform(&b, variants[v].platform, TE_MP_WRONG_TYPE, 1);
         CU_ASSERT_EQUAL(dstack_attestation_decode(b.p, b.len, &a, &err), DSTACK_ERR_PROTOCOL);
-        mp_attestation(&b, variants[v].platform, MP_OK, 1);
+        te_write_v1_platform(&b, variants[v].platform, TE_MP_OK, 1);
         for (size_t n = 1; n < b.len; n++)
             failures += dstack_attestation_decode(b.p, n, &a, &err) == DSTACK_ERR_PROTOCOL;
         CU_ASSERT_EQUAL(failures, b.len - 1);
     }
-    mp_attestation(&b, DSTACK_PLATFORM_GCP_TDX, MP_BAD_TPM_PLATFORM, 1);
+    te_write_v1_platform(&b, DSTACK_PLATFORM_GCP_TDX, TE_MP_BAD_TPM_PLATFORM, 1);
     CU_ASSERT_EQUAL(dstack_attestation_decode(b.p, b.len, &a, &err), DSTACK_ERR_PROTOCOL);
     CU_ASSERT_PTR_NOT_NULL(strstr(err.message, "unknown TPM platform"));
-    mp_attestation(&b, 9, MP_OK, 1);
+    te_write_v1_platform(&b, 9, TE_MP_OK, 1);
     CU_ASSERT_EQUAL(dstack_attestation_decode(b.p, b.len, &a, &err), DSTACK_ERR_PROTOCOL);
     CU_ASSERT_PTR_NOT_NULL(strstr(err.message, "unknown platform kind"));
-    mp_attestation(&b, DSTACK_PLATFORM_TDX, MP_OK, 3); /* EventLogVersion is 1 or 2 */
+    te_write_v1_platform(&b, DSTACK_PLATFORM_TDX, TE_MP_OK, 3); /* EventLogVersion is 1 or 2 */
     CU_ASSERT_EQUAL(dstack_attestation_decode(b.p, b.len, &a, &err), DSTACK_ERR_PROTOCOL);
     CU_ASSERT_PTR_NOT_NULL(strstr(err.message, "unknown event log version"));
     te_buf_free(&b);
-}
-
-/* A V2 boot's Attest (protocol.md §5.3.1): TE and RE say version 2, TE carries the preimage. */
-static void mp_v2_attestation(te_buf *b, unsigned version, int preimage)
-{
-    uint8_t rd[64];
-
-    memset(rd, 0x42, sizeof(rd));
-    b->len = 0;
-    mp_map(b, 3);
-    mp_str(b, "version");
-    mp_uint(b, 1);
-    mp_str(b, "platform");
-    mp_map(b, 2);
-    mp_str(b, "kind");
-    mp_str(b, "tdx");
-    mp_str(b, "data");
-    mp_map(b, 2);
-    mp_tdx_fields(b, version, preimage);
-    mp_str(b, "stack");
-    mp_map(b, 2);
-    mp_str(b, "kind");
-    mp_str(b, "dstack");
-    mp_str(b, "data");
-    mp_map(b, 3);
-    mp_str(b, "report_data");
-    mp_bin(b, rd, 64);
-    mp_str(b, "runtime_events");
-    mp_array(b, 1);
-    mp_map(b, 3);
-    mp_str(b, "event");
-    mp_str(b, "app-id");
-    mp_str(b, "payload");
-    mp_bin(b, (const uint8_t *)"id", 2);
-    mp_str(b, "version");
-    mp_uint(b, 2);
-    mp_str(b, "config");
-    mp_str(b, "{}");
 }
 
 static void test_msgpack_v2_events(void)
@@ -539,7 +220,7 @@ static void test_msgpack_v2_events(void)
     uint8_t *enc = NULL;
     size_t enc_len = 0;
 
-    mp_v2_attestation(&b, 2, PRE_OK);
+    te_write_v1_v2_events(&b, 2, TE_PRE_OK);
     CU_ASSERT_EQUAL_FATAL(dstack_attestation_decode(b.p, b.len, &a, &err), DSTACK_OK);
     e = &a.tdx_event_log.events[0];
     CU_ASSERT_EQUAL(e->version, 2);
@@ -551,21 +232,21 @@ static void test_msgpack_v2_events(void)
     CU_ASSERT_PTR_NOT_NULL(strstr(err.message, "V2"));
     dstack_attestation_free(&a);
     /* certificates: version 2, no preimage (protocol.md §5.3.1); nil = none */
-    mp_v2_attestation(&b, 2, PRE_NONE);
+    te_write_v1_v2_events(&b, 2, TE_PRE_NONE);
     CU_ASSERT_EQUAL_FATAL(dstack_attestation_decode(b.p, b.len, &a, &err), DSTACK_OK);
     CU_ASSERT_FALSE(a.tdx_event_log.events[0].has_preimage);
     dstack_attestation_free(&a);
-    mp_v2_attestation(&b, 2, PRE_NIL);
+    te_write_v1_v2_events(&b, 2, TE_PRE_NIL);
     CU_ASSERT_EQUAL_FATAL(dstack_attestation_decode(b.p, b.len, &a, &err), DSTACK_OK);
     CU_ASSERT_FALSE(a.tdx_event_log.events[0].has_preimage);
     dstack_attestation_free(&a);
     /* broken: non-hex preimage, an integer preimage, version 7 */
-    mp_v2_attestation(&b, 2, PRE_NOT_HEX);
+    te_write_v1_v2_events(&b, 2, TE_PRE_NOT_HEX);
     CU_ASSERT_EQUAL(dstack_attestation_decode(b.p, b.len, &a, &err), DSTACK_ERR_PROTOCOL);
     CU_ASSERT_PTR_NOT_NULL(strstr(err.message, "preimage is not a hex string"));
-    mp_v2_attestation(&b, 2, PRE_INTEGER);
+    te_write_v1_v2_events(&b, 2, TE_PRE_INTEGER);
     CU_ASSERT_EQUAL(dstack_attestation_decode(b.p, b.len, &a, &err), DSTACK_ERR_PROTOCOL);
-    mp_v2_attestation(&b, 7, PRE_OK);
+    te_write_v1_v2_events(&b, 7, TE_PRE_OK);
     CU_ASSERT_EQUAL(dstack_attestation_decode(b.p, b.len, &a, &err), DSTACK_ERR_PROTOCOL);
     CU_ASSERT_PTR_NOT_NULL(strstr(err.message, "unknown event log version"));
     te_buf_free(&b);
@@ -771,7 +452,7 @@ static void test_non_tdx_certificate(void)
     for (size_t i = 1; i < N_VARIANTS; i++) {
         if (variants[i].platform == DSTACK_PLATFORM_GCP_TDX)
             continue; /* carries a TDX quote */
-        sc_attestation(&b, variants[i].platform, 1);
+        te_write_v0_platform(&b, variants[i].platform, 1);
         memset(&spec, 0, sizeof(spec));
         ext = (dstack_cert_ext){DSTACK_OID_ATTESTATION, b.p, b.len};
         spec.common_name = "non-tdx";

@@ -182,7 +182,7 @@ static void test_bad_quotes_and_misc(void)
 }
 
 /* 0.6 agents without a TDX quote: GetQuote carries the attestation field only (protocol.md
- * §2.6.2); GpuInfo's text (§2.6.3). */
+ * protocol.md §2.6.2); GpuInfo's text (§2.6.3). */
 static void test_v06_bodies(void)
 {
     /* V0 SCALE, nitro-enclave: document "nsm", no runtime events, report_data 0, config "" */

@@ -294,7 +294,7 @@ static void test_get_tls_key(void)
     dstack_tls_key_response_free(&t);
 
     /* 0.6 refuses an inverted or empty validity when both ends are given (protocol.md
-     * §2.6.4), with the agent's exact text. */
+     * protocol.md §2.6.4), with the agent's exact text. */
     req.not_after = req.not_before;
     CU_ASSERT_EQUAL(dstack_get_tls_key(c, &req, &t, &e), DSTACK_ERR_AGENT);
     CU_ASSERT_EQUAL(e.http_status, 400);

@@ -289,7 +289,7 @@ static void test_attest_v0(void)
     bytes = o ? unhex(field(o, "attestation"), &len) : NULL;
     CU_ASSERT_PTR_NOT_NULL_FATAL(bytes);
     /* V0 SCALE like the real agent; V1 msgpack once the boot uses event log V2 (protocol.md
-     * §4.5.1) */
+     * protocol.md §4.5.4) */
     CU_ASSERT_EQUAL(bytes[0], event_log_v2 ? 0x83 : 0x00);
     memset(&att, 0, sizeof(att));
     CU_ASSERT_EQUAL_FATAL(dstack_attestation_decode(bytes, len, &att, NULL), DSTACK_OK);

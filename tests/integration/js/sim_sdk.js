@@ -202,7 +202,7 @@ async function main() {
 
   await check('getKey ed25519', async () => {
     // Before 0.5.6 the agent ignores `algorithm` and returns the same 32 bytes (protocol.md
-    // §3.3); the SDK's Version probe does not notice, since it resolves the 400.
+    // protocol.md §3.3); the SDK's Version probe does not notice, since it resolves the 400.
     const a = await client.getKey('/test/path', 'test-purpose', 'ed25519');
     const b = await client.getKey('/test/path', 'test-purpose', 'secp256k1');
     assert.strictEqual(hex(a.key), hex(b.key));
@@ -243,7 +243,7 @@ async function main() {
     before = checkReplay(q);
     assert.strictEqual(hex(Buffer.from(q.quote, 'hex').subarray(568, 632)), q.report_data);
     if (since('0.5.5')) assert.ok(JSON.parse(q.vm_config).os_image_hash);
-    assert.strictEqual(q.attestation, undefined); // TDX: no attestation field (§2.6.2)
+    assert.strictEqual(q.attestation, undefined); // TDX: no attestation field (protocol.md §2.6.2)
   });
 
   await check(has.emitEvent ? 'emitEvent extends RTMR3' : 'emitEvent refused', async () => {
