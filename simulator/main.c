@@ -1,7 +1,8 @@
 /* dstack-sim — command line, configuration and lifecycle (architecture.md §8).
  *
  *   dstack-sim --dir D [--appkeys F] [--app-id HEX] [--compose F] [--quote F]
- *              [--http HOST:PORT] [--stripped-event-log | --full-event-log] [--fault SPEC]...
+ *              [--http HOST:PORT] [--socket-mode MODE] [--stripped-event-log | --full-event-log]
+ *              [--fault SPEC]...
  *              [--agent-version 0.3|0.4|0.5.5|0.5.11|0.6]
  *   dstack-sim --write-appkeys FILE
  *
@@ -13,6 +14,7 @@
 
 #include <getopt.h>
 #include <signal.h>
+#include <sys/resource.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -59,6 +61,8 @@ static void usage(FILE *out)
                  "  --quote FILE          patch report_data into this real TDX quote instead of\n"
                  "                        synthesising quotes\n"
                  "  --http HOST:PORT      also serve DstackGuest over TCP (port 0 = any)\n"
+                 "  --socket-mode MODE    chmod the sockets to this octal mode (default: as\n"
+                 "                        created under the umask; 0666 lets any user connect)\n"
                  "  --stripped-event-log  strip GetQuote/TdxQuote event logs (the default of\n"
                  "                        agents 0.5.6 and later)\n"
                  "  --full-event-log      full GetQuote/TdxQuote event logs, as the official\n"
@@ -211,7 +215,14 @@ done:
 
 static int parse_args(int argc, char **argv, sim_options *o, sim_ctx *ctx)
 {
-    enum { OPT_APP_ID = 256, OPT_STRIPPED, OPT_FULL, OPT_AGENT_VERSION, OPT_WRITE_APPKEYS };
+    enum {
+        OPT_APP_ID = 256,
+        OPT_STRIPPED,
+        OPT_FULL,
+        OPT_AGENT_VERSION,
+        OPT_WRITE_APPKEYS,
+        OPT_SOCKET_MODE
+    };
     static const struct option longopts[] = {
         {"dir", required_argument, NULL, 'd'},
         {"appkeys", required_argument, NULL, 'k'},
@@ -224,6 +235,7 @@ static int parse_args(int argc, char **argv, sim_options *o, sim_ctx *ctx)
         {"full-event-log", no_argument, NULL, OPT_FULL},
         {"agent-version", required_argument, NULL, OPT_AGENT_VERSION},
         {"write-appkeys", required_argument, NULL, OPT_WRITE_APPKEYS},
+        {"socket-mode", required_argument, NULL, OPT_SOCKET_MODE},
         {"help", no_argument, NULL, 'h'},
         {"version", no_argument, NULL, 'V'},
         {NULL, 0, NULL, 0},
@@ -284,6 +296,19 @@ static int parse_args(int argc, char **argv, sim_options *o, sim_ctx *ctx)
         case OPT_WRITE_APPKEYS:
             o->write_appkeys = optarg;
             break;
+        case OPT_SOCKET_MODE: {
+            char *end = NULL;
+            long mode = strtol(optarg, &end, 8);
+            if (end == optarg || *end != '\0' || mode < 0 || mode > 0777) {
+                fprintf(stderr,
+                        "dstack-sim: --socket-mode '%s': expected an octal mode such as "
+                        "0660 or 0666\n",
+                        optarg);
+                return 2;
+            }
+            ctx->socket_mode = (int)mode;
+            break;
+        }
         case 'h':
             usage(stdout);
             return 0;
@@ -339,6 +364,18 @@ static void ctx_free(sim_ctx *ctx)
     pthread_mutex_destroy(&ctx->app_cert_lock);
 }
 
+/* One descriptor per connection, five listeners: the soft limit (often 1024) would refuse
+ * clients long before the connection limit does. */
+static void raise_fd_limit(void)
+{
+    struct rlimit lim;
+
+    if (getrlimit(RLIMIT_NOFILE, &lim) == 0 && lim.rlim_cur < lim.rlim_max) {
+        lim.rlim_cur = lim.rlim_max < 8192 ? lim.rlim_max : 8192;
+        (void)setrlimit(RLIMIT_NOFILE, &lim);
+    }
+}
+
 int main(int argc, char **argv)
 {
     static sim_ctx ctx;
@@ -353,6 +390,8 @@ int main(int argc, char **argv)
     msg[0] = '\0';
     ctx.profile = sim_profile_default();
     pthread_mutex_init(&ctx.app_cert_lock, NULL);
+    ctx.socket_mode = -1;
+    raise_fd_limit();
     rc = parse_args(argc, argv, &opts, &ctx);
     if (rc >= 0) {
         sim_faults_free(&ctx.faults);

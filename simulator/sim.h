@@ -195,6 +195,7 @@ typedef struct sim_ctx {
     unsigned event_log_version;    /* DSTACK_EVENT_LOG_V1/_V2 of this boot (app-compose) */
     pthread_mutex_t app_cert_lock; /* guards app_cert */
     char *app_cert;                /* Info.app_cert, made on the first Info */
+    int socket_mode;               /* --socket-mode; -1: as created under the umask */
     sim_attest att;
     sim_faults faults;
     atomic_bool stopping;

@@ -164,7 +164,7 @@ static int export_run(kt_options *opts, int argc, char **argv)
     for (i = 0; i < 4; i++)
         for (j = i + 1; j < 4; j++)
             if (*outputs[i].path != NULL && *outputs[j].path != NULL &&
-                strcmp(*outputs[i].path, *outputs[j].path) == 0) {
+                kt_same_file(*outputs[i].path, *outputs[j].path)) {
                 rc = kt_usage_error("export: --%s and --%s name the same file %s",
                                     export_options[i].name, export_options[j].name,
                                     *outputs[i].path);

@@ -140,3 +140,38 @@ void kt_discard_files(kt_staged_file *files, size_t n)
         }
     }
 }
+
+/* The directory part's real path plus the last component; NULL when the directory does not
+ * resolve (the write will fail and say so). */
+static char *canonical_target(const char *path)
+{
+    const char *slash = strrchr(path, '/');
+    char *dir = slash == NULL ? strdup(".") : strndup(path, slash == path ? 1 : slash - path);
+    char *real = dir != NULL ? realpath(dir, NULL) : NULL;
+    const char *base = slash == NULL ? path : slash + 1;
+    char *out = NULL;
+
+    if (real != NULL && (out = malloc(strlen(real) + strlen(base) + 2)) != NULL)
+        sprintf(out, "%s/%s", real, base);
+    free(dir);
+    free(real);
+    return out;
+}
+
+bool kt_same_file(const char *a, const char *b)
+{
+    struct stat sa, sb;
+    char *ca, *cb;
+    bool same;
+
+    if (strcmp(a, b) == 0)
+        return true;
+    if (stat(a, &sa) == 0 && stat(b, &sb) == 0)
+        return sa.st_dev == sb.st_dev && sa.st_ino == sb.st_ino;
+    ca = canonical_target(a);
+    cb = canonical_target(b);
+    same = ca != NULL && cb != NULL && strcmp(ca, cb) == 0;
+    free(ca);
+    free(cb);
+    return same;
+}

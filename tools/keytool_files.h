@@ -21,6 +21,10 @@ bool kt_stage_file(kt_staged_file *f, const char *path, const unsigned char *dat
  * says why. */
 bool kt_commit_files(kt_staged_file *files, size_t n, const char **failed_path);
 
+/* True when `a` and `b` name one file: the same existing inode (hard links, symlinks), or, for
+ * files not yet there, the same name in the same directory (`k.pem` and `./k.pem`). */
+bool kt_same_file(const char *a, const char *b);
+
 /* Removes staged temporaries that were not committed. */
 void kt_discard_files(kt_staged_file *files, size_t n);
 

@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include <json-c/json.h>
+#include <openssl/err.h>
 #include <openssl/pem.h>
 #include <openssl/x509.h>
 
@@ -17,11 +18,12 @@
 
 #define INPUT_MAX (16u * 1024u * 1024u)
 
-enum { OPT_QUOTE = 0x2000, OPT_CERT, OPT_TRUSTED_ROOT, OPT_AT, OPT_NO_TIME_CHECK };
+enum { OPT_QUOTE = 0x2000, OPT_CERT, OPT_ISSUER, OPT_TRUSTED_ROOT, OPT_AT, OPT_NO_TIME_CHECK };
 
 typedef struct verify_args {
     const char *quote_path;
     const char *cert_path;
+    const char *issuer_path;
     const char *root_path;
     long long at;
     bool no_time_check;
@@ -30,6 +32,7 @@ typedef struct verify_args {
 static const struct option verify_options[] = {
     {"quote", required_argument, NULL, OPT_QUOTE},
     {"cert", required_argument, NULL, OPT_CERT},
+    {"issuer", required_argument, NULL, OPT_ISSUER},
     {"trusted-root", required_argument, NULL, OPT_TRUSTED_ROOT},
     {"at", required_argument, NULL, OPT_AT},
     {"no-time-check", no_argument, NULL, OPT_NO_TIME_CHECK},
@@ -39,17 +42,22 @@ static const struct option verify_options[] = {
 static void verify_help(void)
 {
     puts("Usage: dstack-keytool [global options] verify (--quote FILE | --cert FILE | URI)\n"
-         "                      [--trusted-root PEM] [--at UNIXTIME | --no-time-check]\n"
+         "                      [--issuer FILE] [--trusted-root PEM]\n"
+         "                      [--at UNIXTIME | --no-time-check]\n"
          "                      [--app-id HEX] [--json]\n"
          "\n"
          "Verifies offline a TDX quote (raw or hex) or the attestation of an RA-TLS\n"
          "certificate (PEM or DER file, or the certificate a dstack: URI resolves to):\n"
          "quote signature, QE report, PCK chain to the Intel SGX Root CA, debug/MRSIGNERSEAM\n"
-         "policy, and for certificates the report_data binding and RTMR3 replay.\n"
+         "policy, and for certificates their signature and validity, the report_data\n"
+         "binding and RTMR3 replay.\n"
          "TCB status, CRLs and QE identity need Intel PCS collateral and are NOT checked.\n"
          "\n"
          "  --quote FILE         a TDX v4 quote, binary or hex text\n"
-         "  --cert FILE          an RA-TLS certificate, PEM or DER\n"
+         "  --cert FILE          an RA-TLS certificate, PEM or DER; a PEM file may go on\n"
+         "                       with its issuer's certificate\n"
+         "  --issuer FILE        the certificate's issuer (PEM or DER); without it and\n"
+         "                       without a second certificate it must be self-signed\n"
          "  --trusted-root PEM   trust these root certificates instead of Intel's\n"
          "  --at UNIXTIME        check certificate validity at this time (default: now)\n"
          "  --no-time-check      ignore certificate validity periods\n"
@@ -71,6 +79,9 @@ static bool verify_option(int opt, const char *arg, void *ctx)
         return true;
     case OPT_CERT:
         a->cert_path = arg;
+        return true;
+    case OPT_ISSUER:
+        a->issuer_path = arg;
         return true;
     case OPT_TRUSTED_ROOT:
         a->root_path = arg;
@@ -146,16 +157,23 @@ static void maybe_hex(uint8_t *buf, size_t *len)
         *len = out;
 }
 
-static X509 *cert_from_bytes(const uint8_t *buf, size_t len)
+/* A DER certificate, or the first PEM certificate of the file; `next` (if non-NULL) receives
+ * the PEM file's second certificate, the issuer of a chain file, or NULL. */
+static X509 *cert_from_bytes(const uint8_t *buf, size_t len, X509 **next)
 {
     const unsigned char *p = buf;
     X509 *cert = d2i_X509(NULL, &p, (long)len);
     BIO *bio;
 
+    if (next != NULL)
+        *next = NULL;
     if (cert != NULL)
         return cert;
     bio = BIO_new_mem_buf(buf, (int)len);
     cert = bio != NULL ? PEM_read_bio_X509(bio, NULL, NULL, NULL) : NULL;
+    if (cert != NULL && next != NULL)
+        *next = PEM_read_bio_X509(bio, NULL, NULL, NULL);
+    ERR_clear_error();
     BIO_free(bio);
     return cert;
 }
@@ -236,6 +254,9 @@ static void report_cert(const kt_options *opts, const char *source,
 
         json_object_object_add(o, "source", json_object_new_string(source));
         json_object_object_add(o, "verified", json_object_new_boolean(rc == DSTACK_OK));
+        json_object_object_add(o, "cert_signature_ok",
+                               json_object_new_boolean(v->cert_signature_ok));
+        json_object_object_add(o, "cert_time_ok", json_object_new_boolean(v->cert_time_ok));
         json_object_object_add(o, "has_attestation", json_object_new_boolean(v->has_attestation));
         json_object_object_add(o, "report_data_binds_key",
                                json_object_new_boolean(v->report_data_binds_key));
@@ -252,6 +273,8 @@ static void report_cert(const kt_options *opts, const char *source,
         return;
     }
     printf("source:                 %s\n", source);
+    printf("certificate signature:  %s\n", ok(v->cert_signature_ok));
+    printf("certificate validity:   %s\n", ok(v->cert_time_ok));
     if (v->quote_parsed) {
         printf("report_data binds key:  %s\n", ok(v->report_data_binds_key));
         printf("RTMR3 replay:           %s\n", ok(v->rtmr3_matches));
@@ -299,7 +322,8 @@ static int outcome(dstack_status rc)
 }
 
 /* The leaf certificate a dstack: URI resolves to (DSTACK_WANT_CERTS). */
-static int cert_from_uri(const kt_options *opts, const char *uri, X509 **cert)
+/* The URI's leaf certificate and, for an agent-issued one, its issuer from the chain. */
+static int cert_from_uri(const kt_options *opts, const char *uri, X509 **cert, X509 **issuer)
 {
     kt_options ropts = *opts;
     dstack_resolver *resolver = NULL;
@@ -320,7 +344,9 @@ static int cert_from_uri(const kt_options *opts, const char *uri, X509 **cert)
         rc = kt_usage_error("verify: %s names no certificate (use ?cert=self or ?cert=agent)", uri);
         goto done;
     }
-    *cert = cert_from_bytes(res->cert_der[0], res->cert_der_len[0]);
+    *cert = cert_from_bytes(res->cert_der[0], res->cert_der_len[0], NULL);
+    if (res->cert_count > 1)
+        *issuer = cert_from_bytes(res->cert_der[1], res->cert_der_len[1], NULL);
     if (*cert == NULL) {
         dstack_error_set(&err, DSTACK_ERR_PROTOCOL, NULL, NULL,
                          "%s: the agent's certificate does not parse", uri);
@@ -348,7 +374,7 @@ static int verify_run(kt_options *opts, int argc, char **argv)
     int npos = 0, rc, sources;
     uint8_t *buf = NULL, *root = NULL;
     size_t len = 0, root_len = 0;
-    X509 *cert = NULL;
+    X509 *cert = NULL, *issuer = NULL;
     const char *source;
 
     memset(&a, 0, sizeof(a));
@@ -361,6 +387,10 @@ static int verify_run(kt_options *opts, int argc, char **argv)
     if (sources != 1) {
         rc = kt_usage_error("verify: give exactly one of --quote FILE, --cert FILE or a dstack: "
                             "URI (see verify --help)");
+        goto done;
+    }
+    if (a.issuer_path != NULL && a.cert_path == NULL && npos == 0) {
+        rc = kt_usage_error("verify: --issuer needs a certificate (--cert FILE or a dstack: URI)");
         goto done;
     }
     if (a.at != 0 && a.no_time_check) {
@@ -410,14 +440,31 @@ static int verify_run(kt_options *opts, int argc, char **argv)
         goto done;
     }
     if (a.cert_path != NULL)
-        cert = cert_from_bytes(buf, len);
-    else if ((rc = cert_from_uri(opts, source, &cert)) != KT_EXIT_OK)
+        cert = cert_from_bytes(buf, len, &issuer);
+    else if ((rc = cert_from_uri(opts, source, &cert, &issuer)) != KT_EXIT_OK)
         goto done;
     if (cert == NULL) {
         fprintf(stderr, "dstack-keytool: %s is not a PEM or DER certificate\n", source);
         rc = KT_EXIT_CRYPTO;
         goto done;
     }
+    if (a.issuer_path != NULL) {
+        uint8_t *ibuf = read_file(a.issuer_path, &len);
+        if (ibuf == NULL) {
+            fprintf(stderr, "dstack-keytool: cannot read %s: %s\n", a.issuer_path, strerror(errno));
+            rc = KT_EXIT_IO;
+            goto done;
+        }
+        X509_free(issuer);
+        issuer = cert_from_bytes(ibuf, len, NULL);
+        free(ibuf);
+        if (issuer == NULL) {
+            fprintf(stderr, "dstack-keytool: %s is not a PEM or DER certificate\n", a.issuer_path);
+            rc = KT_EXIT_CRYPTO;
+            goto done;
+        }
+    }
+    policy.issuer = issuer;
     st = dstack_ratls_verify(cert, &policy, &v, &err);
     if (st == DSTACK_ERR_USAGE) {
         rc = kt_fail(&err);
@@ -427,6 +474,7 @@ static int verify_run(kt_options *opts, int argc, char **argv)
     rc = outcome(st);
 done:
     X509_free(cert);
+    X509_free(issuer);
     free(buf);
     free(root);
     free(pos);

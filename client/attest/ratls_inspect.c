@@ -66,6 +66,13 @@ static dstack_status get_ext(X509 *cert, const char *oid, bool *found, unsigned 
     if (obj == NULL)
         return dstack_error_set(err, DSTACK_ERR_INTERNAL, NULL, NULL, "bad OID %s", oid);
     idx = X509_get_ext_by_OBJ(cert, obj, -1);
+    /* RFC 5280 section 4.2: at most one instance of an extension. Two attestations in one
+     * certificate would let a reader and a verifier look at different ones. */
+    if (idx >= 0 && X509_get_ext_by_OBJ(cert, obj, idx) >= 0) {
+        ASN1_OBJECT_free(obj);
+        return dstack_error_set(err, DSTACK_ERR_PROTOCOL, NULL, NULL,
+                                "certificate has more than one %s extension", oid);
+    }
     ASN1_OBJECT_free(obj);
     if (idx < 0)
         return DSTACK_OK;

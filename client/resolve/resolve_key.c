@@ -158,11 +158,12 @@ done:
     return rc;
 }
 
-dstack_status resolve_key(resolve_job *job, dstack_error *err)
+dstack_status resolve_key(resolve_job *job, unsigned want, dstack_error *err)
 {
     const dstack_alg_info *alg = dstack_alg_get(job->uri.alg);
     dstack_key_response kr;
     key_source src = {NULL, NULL};
+    dstack_key_der der;
     dstack_status rc;
 
     memset(&kr, 0, sizeof(kr));
@@ -179,8 +180,17 @@ dstack_status resolve_key(resolve_job *job, dstack_error *err)
         if (rc != DSTACK_OK)
             goto done;
     }
-    rc = dstack_pkey_from_secret_ex(job->r->cfg->libctx, job->r->cfg->propq, alg->id, kr.key.data,
-                                    &job->pkey, err);
+    rc = dstack_key_der_from_secret_ex(job->r->cfg->libctx, job->r->cfg->propq, alg->id,
+                                       kr.key.data, &der, err);
+    if (rc == DSTACK_OK) {
+        job->out->key_der = der.pkcs8;
+        job->out->key_der_len = der.pkcs8_len;
+        job->out->spki_der = der.spki;
+        job->out->spki_der_len = der.spki_len;
+        if ((want & DSTACK_WANT_CERTS) != 0)
+            rc = dstack_pkey_from_secret_ex(job->r->cfg->libctx, job->r->cfg->propq, alg->id,
+                                            kr.key.data, &job->pkey, err);
+    }
     if (rc != DSTACK_OK && err != NULL) {
         /* e.g. zero or ≥ the group order: the agent's reply is unusable */
         char detail[sizeof(err->detail)];

@@ -277,14 +277,19 @@ typedef struct dstack_ratls_policy {
     uint8_t compose_hash[32];
     bool has_mr_aggregated; /* require dstack_mr_aggregated(quote) to equal this */
     uint8_t mr_aggregated[32];
+    /* The certificate's issuer, whose key must have signed it (an agent-issued certificate);
+     * NULL: the certificate must be self-signed (cert=self). */
+    X509 *issuer;
 } dstack_ratls_policy;
 
 typedef struct dstack_ratls_verification {
-    bool has_attestation;                    /* the certificate carries .1.8 or .1.1+.1.2 */
-    bool from_legacy_oids;                   /* rebuilt from .1.1/.1.2 */
-    bool quote_parsed;                       /* a TDX v4 quote was found */
-    bool report_data_binds_key;              /* protocol.md §4.7 steps 2 and 5 */
-    bool rtmr3_matches;                      /* protocol.md §4.7 step 4 */
+    bool cert_signature_ok;     /* signed by policy->issuer, or self-signed when that is NULL */
+    bool cert_time_ok;          /* valid at policy->quote.verification_time (or skipped by flag) */
+    bool has_attestation;       /* the certificate carries .1.8 or .1.1+.1.2 */
+    bool from_legacy_oids;      /* rebuilt from .1.1/.1.2 */
+    bool quote_parsed;          /* a TDX v4 quote was found */
+    bool report_data_binds_key; /* protocol.md §4.7 steps 2 and 5 */
+    bool rtmr3_matches;         /* protocol.md §4.7 step 4 */
     dstack_quote_verify_result quote_result; /* protocol.md §4.7 step 3 */
     dstack_tdx_quote quote;
     bool has_app_id; /* from the "app-id" runtime event (bound by RTMR3) */
@@ -297,7 +302,9 @@ typedef struct dstack_ratls_verification {
     bool verified;       /* every check above held */
 } dstack_ratls_verification;
 
-/* protocol.md §4.7: dstack_ratls_inspect, then DCAP-verify the quote offline
+/* protocol.md §4.7: the certificate itself (signature by policy->issuer or its own key,
+ * validity at the verification time unless DSTACK_QV_NO_TIME_CHECK, at most one extension of
+ * each attestation OID), dstack_ratls_inspect, then DCAP-verify the quote offline
  * (dstack_tdx_quote_verify with policy->quote), the report_data binding, RTMR3 replay and the
  * optional policy. Fills `out` as far as it got. DSTACK_OK only when out->verified;
  * DSTACK_ERR_CRYPTO when a check failed (the message names the first); DSTACK_ERR_PROTOCOL for an

@@ -49,7 +49,10 @@ set(_seeds_json "dir:${_gen}/json" "dir:${_fz}/seeds/json" "opt:file:${_fx}/quot
     "opt:file:${_fx}/appkeys.json" "opt:file:${_fx}/sys-config.json"
     "opt:file:${_fx}/app-compose.json")
 
-set(DSTACK_FUZZ_HARNESSES uri attestation eventlog quote ccel keyref ratls json)
+# http: the in-house HTTP client's response parser; byte 0 piece size, byte 1 body cap.
+set(_seeds_http "dir:${_fz}/seeds/http")
+
+set(DSTACK_FUZZ_HARNESSES uri attestation eventlog quote ccel keyref ratls json http)
 
 foreach(h ${DSTACK_FUZZ_HARNESSES})
   add_executable(fuzz_replay_${h} ${_fz}/fuzz_${h}.c ${_fz}/driver.c)

@@ -46,6 +46,26 @@ msg=$("$KEYTOOL" export dstack:tls/web 2>&1)
 assert_eq "export without outputs" 2 $?
 msg=$("$KEYTOOL" export dstack:tls/web --cert "$out/same" --chain "$out/same" 2>&1)
 assert_eq "export same file twice" 2 $?
+# One file under two names (not yet existing; existing, through a symlink and a hard link):
+# refused before anything is written, so a reference is never overwritten by a certificate.
+mkdir -p "$out/sub"
+for pair in "$out/k.pem|$out/./k.pem" "$out/k.pem|$out/sub/../k.pem"; do
+    msg=$( (cd "$out" && "$KEYTOOL" export dstack:tls/web --key-ref "${pair%|*}" --cert "${pair#*|}") 2>&1)
+    assert_eq "export one file, two names (${pair#*|}): exit" 2 $?
+    assert_contains "export one file, two names: message" "$msg" "name the same file"
+done
+msg=$(cd "$out" && "$KEYTOOL" export dstack:tls/web --key-ref k.pem --cert ./k.pem 2>&1)
+assert_eq "export --key-ref k.pem --cert ./k.pem: exit" 2 $?
+check "nothing written for two names of one file" test ! -e "$out/k.pem"
+"$KEYTOOL" export dstack:tls/web --key-ref "$out/k.pem" >/dev/null
+ln -s k.pem "$out/k-link.pem"
+ln "$out/k.pem" "$out/k-hard.pem"
+before=$(cat "$out/k.pem")
+for other in k-link.pem k-hard.pem; do
+    msg=$("$KEYTOOL" export dstack:tls/web --key-ref "$out/k.pem" --cert "$out/$other" 2>&1)
+    assert_eq "export onto $other of the reference: exit" 2 $?
+done
+assert_eq "the reference is untouched" "$before" "$(cat "$out/k.pem")"
 
 # ---- show ----------------------------------------------------------------------------
 json=$("$KEYTOOL" show 'dstack:tls/web?san=web.example.test' --json)

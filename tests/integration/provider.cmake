@@ -17,7 +17,9 @@ if(TARGET dstack_provider)
                  "DSTACK_SIM_ARGS=--agent-version 0.5.11")
   endforeach()
 
-  foreach(_t fork threads store)
+  foreach(_t fork threads store libctx)
+    # libctx: the provider in an application's library context, the global one holding only
+    # `base`.
     dstack_unit_test(test_provider_${_t} SOURCES unit/test_provider_${_t}.c
                      SIM "" LABELS provider TIMEOUT 120)
     add_dependencies(test_provider_${_t} dstack_provider)

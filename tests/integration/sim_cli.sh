@@ -79,6 +79,19 @@ assert_contains "http endpoint" "$http" "http://127.0.0.1:"
 v=$(curl -sS -H 'Content-Type: application/json' -d '{}' "$http/Version")
 assert_eq "Version over --http" "{\"version\":\"0.6.0\",\"rev\":\"dstack-sim $SIMVER\"}" "$v"
 assert_eq "http connections counted" 1 "$(curl -sS --unix-socket "$SIM_DIR/sim-control.sock" http://localhost/stats | jq .connections.http)"
+# Agent traffic never goes through a proxy, whatever the environment says (architecture.md §11):
+# the proxy named here does not exist, so a proxied request would fail.
+for tool in keytool provider; do
+    case $tool in
+    keytool) want="public key:" cmd=("$DSTACK_KEYTOOL" --endpoint "$http" show 'dstack:tls/web?cert=none') ;;
+    provider) want="BEGIN PUBLIC KEY" cmd=(env DSTACK_SIMULATOR_ENDPOINT="$http" openssl pkey -provider-path "$DSTACK_PROVIDER_DIR"
+                   -provider dstack -provider default -in 'dstack:tls/web?cert=none' -pubout) ;;
+    esac
+    out=$(env http_proxy=http://127.0.0.1:9 HTTP_PROXY=http://127.0.0.1:9 all_proxy=http://127.0.0.1:9 \
+        ALL_PROXY=http://127.0.0.1:9 https_proxy=http://127.0.0.1:9 no_proxy= NO_PROXY= \
+        "${cmd[@]}" 2>&1)
+    assert_contains "$tool: proxy variables not used for agent traffic" "$out" "$want"
+done
 
 info=$(curl -sS --unix-socket "$SIM_ENDPOINT" http://localhost/Info)
 assert_eq "--app-id" "$APPID" "$(jq -r .app_id <<<"$info")"
@@ -101,6 +114,27 @@ assert_eq "--quote: bytes after report_data untouched" "${fixture_hex:1264}" "${
 k256=$(jq -r .k256_key "$APPKEYS")
 assert_not_contains "app key never printed" "$(cat "$SIM_DIR/sim.out" "$SIM_DIR/sim.err")" "$k256"
 assert_not_contains "no PEM printed" "$(cat "$SIM_DIR/sim.out" "$SIM_DIR/sim.err")" "PRIVATE KEY"
+
+# Sockets honour the umask; --socket-mode widens (or narrows) them on request.
+sim_with_umask() { # sim_with_umask <dir> <socket to wait for> [args...] — sets UPID
+    local dir=$1 sock=$2 saved
+    shift 2
+    mkdir -p "$dir"
+    saved=$(umask)
+    umask 077
+    "$SIM" --dir "$dir" "$@" >"$dir.out" 2>&1 &
+    UPID=$!
+    umask "$saved"
+    for _ in $(seq 100); do [ -S "$dir/$sock" ] && return 0; sleep 0.05; done
+    return 1
+}
+sim_with_umask "$DSTACK_TMP/umask" dstack.sock
+assert_eq "umask 077: socket mode" 700 "$(stat -c %a "$DSTACK_TMP/umask/dstack.sock")"
+kill "$UPID"; wait "$UPID"
+sim_with_umask "$DSTACK_TMP/wide" tappd.sock --socket-mode 0666
+assert_eq "--socket-mode 0666" 666 "$(stat -c %a "$DSTACK_TMP/wide/tappd.sock")"
+kill "$UPID"; wait "$UPID"
+expect_exit "bad --socket-mode" 2 "expected an octal mode" --dir "$DSTACK_TMP/d" --socket-mode rw
 
 # a second simulator on the same --dir must not steal the live sockets
 expect_exit "live sockets are not replaced" 1 "in use by a running server" --dir "$SIM_DIR"

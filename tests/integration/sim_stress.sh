@@ -76,6 +76,32 @@ for round in range(20):
 for s in idle: s.close()
 PY
 assert_eq "hostile clients script ran" 0 "$?"
+
+# 1000 clients that connect and send half a request, then wait: the simulator still answers
+# a real client, and drops them after its idle timeout.
+python3 - "$SIM_ENDPOINT" <<'PY'
+import socket, sys, time, resource
+soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+resource.setrlimit(resource.RLIMIT_NOFILE, (min(hard, 4096), hard))
+path = sys.argv[1]
+half = []
+def connect():
+    for _ in range(200):  # a full backlog answers EAGAIN at once; wait for the server to accept
+        s = socket.socket(socket.AF_UNIX)
+        try:
+            s.connect(path); return s
+        except BlockingIOError:
+            s.close(); time.sleep(0.01)
+    raise SystemExit("the simulator stopped accepting connections")
+for _ in range(1000):
+    s = connect(); s.sendall(b"POST /GetKey HTTP/1.1\r\nHost: x\r\n")
+    half.append(s)
+c = connect(); c.settimeout(10)
+c.sendall(b"POST /Version HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 2\r\nConnection: close\r\n\r\n{}")
+reply = c.recv(4096)
+sys.exit(0 if reply.startswith(b"HTTP/1.1 200") else 1)
+PY
+assert_eq "served beside 1000 half-open clients" 0 "$?"
 status=$(curl -sS --unix-socket "$SIM_ENDPOINT" -o /dev/null -w '%{http_code}' http://localhost/Version)
 assert_eq "still serving after hostile clients" 200 "$status"
 check "simulator still running" kill -0 "$SIM_PID"

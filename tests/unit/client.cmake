@@ -3,6 +3,8 @@ dstack_unit_test(test_client_json SOURCES ${CMAKE_CURRENT_LIST_DIR}/test_client_
 dstack_unit_test(test_client_endpoint SOURCES ${CMAKE_CURRENT_LIST_DIR}/test_client_endpoint.c)
 # Decoding of bodies the simulator never sends, from a canned HTTP server inside the test.
 dstack_unit_test(test_client_decode SOURCES ${CMAKE_CURRENT_LIST_DIR}/test_client_decode.c)
+# The in-house HTTP/1.1 client against hostile replies from a raw server inside the test.
+dstack_unit_test(test_client_http SOURCES ${CMAKE_CURRENT_LIST_DIR}/test_client_http.c)
 # dstack-sim's development identity; _upstream: the official appkeys.json (protocol.md §9 V2).
 dstack_unit_test(test_client_rpc SOURCES ${CMAKE_CURRENT_LIST_DIR}/test_client_rpc.c SIM ""
                  UPSTREAM UPSTREAM_SIM "--appkeys @FIXTURES@/dstack/appkeys.json")
