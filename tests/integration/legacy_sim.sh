@@ -164,7 +164,7 @@ cert=$(rpc "${DIR[0.3]}/tappd.sock" /prpc/Tappd.Info | sed '$d' | json_get app_c
 assert_eq "0.3 app_cert = the CA" "$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["ca_cert"], end="")' "$APPKEYS")" "$cert"
 for v in 0.4 0.5.5 0.5.11 0.6; do
     cert=$(rpc "${DIR[$v]}/dstack.sock" /Info | sed '$d' | json_get app_cert)
-    assert_contains "$v app_cert is demo-cert" "$(openssl x509 -noout -subject <<<"$cert")" "CN = demo-cert"
+    assert_contains "$v app_cert is demo-cert" "$(openssl x509 -noout -subject -nameopt RFC2253 <<<"$cert")" "subject=CN=demo-cert"
 done
 
 # Quote logs stripped since 0.5.6 (protocol.md §5.2); ACPI DATA named and kept in 0.6 (§5.2.1).

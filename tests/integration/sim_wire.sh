@@ -186,8 +186,8 @@ assert_eq "Info field order" "app_id,instance_id,app_cert,tcb_info,app_name,devi
 assert_eq "tcb_info event_log is an array" array "$(jq -r '.tcb_info|fromjson|.event_log|type' <<<"$BODY")"
 assert_eq "built-in app_name" dstack-sim-app "$(jq -r .app_name <<<"$BODY")"
 assert_eq "app_cert: demo cert + CA" 2 "$(jq -r .app_cert <<<"$BODY" | grep -c 'BEGIN CERTIFICATE')"
-jq -r .app_cert <<<"$BODY" | openssl x509 -noout -subject -ext extendedKeyUsage >"$DSTACK_TMP/demo" 2>&1
-assert_contains "app_cert leaf is demo-cert" "$(cat "$DSTACK_TMP/demo")" "CN = demo-cert"
+jq -r .app_cert <<<"$BODY" | openssl x509 -noout -subject -nameopt RFC2253 -ext extendedKeyUsage >"$DSTACK_TMP/demo" 2>&1
+assert_contains "app_cert leaf is demo-cert" "$(cat "$DSTACK_TMP/demo")" "subject=CN=demo-cert"
 assert_contains "app_cert leaf is a client cert" "$(cat "$DSTACK_TMP/demo")" "TLS Web Client Authentication"
 
 # --- NUL inside strings: refused, never cut short (two paths must not share a key) ----------
