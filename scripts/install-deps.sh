@@ -8,6 +8,7 @@ packages=(
     openssl libssl-dev libcurl4-openssl-dev libjson-c-dev libcunit1-dev
     libmicrohttpd-dev libsecp256k1-dev
     curl nginx haproxy procps psmisc python3 xxd jq file clang-format binutils
+    gdb # stacks of hung processes in the hostile-agent and fork-stress tests
 )
 # Node.js runs the official dstack JS SDK wire-compatibility test; keep a preinstalled one.
 command -v node >/dev/null 2>&1 || packages+=(nodejs)

@@ -3,148 +3,164 @@
  * Why not EVP_PKEY + i2d: a key-only load hands OpenSSL DER anyway (architecture.md §4), and
  * building an EVP_PKEY only to encode it costs a process its first OSSL_ENCODER fetch, which
  * constructs every encoder of every provider — 3.6M instructions, a third of a new process's
- * first `dstack:` load (bench/RESULTS.md, "where the cold load went"). The DER of these three
- * key types is fixed apart from the key bytes, so it is written here by template; the unit
- * tests check it byte for byte against EVP_PKEY2PKCS8 and i2d_PUBKEY. */
+ * first `dstack:` load (bench/RESULTS.md, "where the cold load went"). The DER is written here
+ * from the algorithm table (group or key type, secret length) by the rules OpenSSL's encoders
+ * follow, so a new row needs no code; the unit tests check it byte for byte against
+ * EVP_PKEY2PKCS8 and i2d_PUBKEY for every row. */
 #include "crypto/pkey_util.h"
 
 #include <string.h>
 
-#include <openssl/bn.h>
 #include <openssl/crypto.h>
-#include <openssl/ec.h>
 #include <openssl/err.h>
 #include <openssl/evp.h>
-#include <openssl/obj_mac.h>
+#include <openssl/objects.h>
 
-/* The group orders n: a derived scalar must lie in [1, n-1] (protocol.md §3.1). */
-static const uint8_t P256_N[32] = {0xff, 0xff, 0xff, 0xff, 0x00, 0x00, 0x00, 0x00, 0xff, 0xff, 0xff,
-                                   0xff, 0xff, 0xff, 0xff, 0xff, 0xbc, 0xe6, 0xfa, 0xad, 0xa7, 0x17,
-                                   0x9e, 0x84, 0xf3, 0xb9, 0xca, 0xc2, 0xfc, 0x63, 0x25, 0x51};
-static const uint8_t K256_N[32] = {0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff,
-                                   0xff, 0xff, 0xff, 0xff, 0xfe, 0xba, 0xae, 0xdc, 0xe6, 0xaf, 0x48,
-                                   0xa0, 0x3b, 0xbf, 0xd2, 0x5e, 0x8c, 0xd0, 0x36, 0x41, 0x41};
+/* Large enough for any row: a 66-byte secret (P-521) and its 133-byte point with headers. */
+#define DER_MAX 512
 
-/* AlgorithmIdentifier SEQUENCE { id-ecPublicKey, namedCurve } */
-static const uint8_t ALGID_P256[] = {0x30, 0x13, 0x06, 0x07, 0x2a, 0x86, 0x48,
-                                     0xce, 0x3d, 0x02, 0x01, 0x06, 0x08, 0x2a,
-                                     0x86, 0x48, 0xce, 0x3d, 0x03, 0x01, 0x07};
-static const uint8_t ALGID_K256[] = {0x30, 0x10, 0x06, 0x07, 0x2a, 0x86, 0x48, 0xce, 0x3d,
-                                     0x02, 0x01, 0x06, 0x05, 0x2b, 0x81, 0x04, 0x00, 0x0a};
-/* AlgorithmIdentifier SEQUENCE { id-Ed25519 } (RFC 8410: no parameters) */
-static const uint8_t ALGID_ED25519[] = {0x30, 0x05, 0x06, 0x03, 0x2b, 0x65, 0x70};
+/* A DER writer into a fixed buffer; `failed` once anything did not fit. */
+typedef struct der_buf {
+    uint8_t data[DER_MAX];
+    size_t len;
+    bool failed;
+} der_buf;
 
-/* Secret in [1, n-1]: big-endian comparison, no secret-dependent early exit. */
-static bool scalar_in_range(const uint8_t s[32], const uint8_t n[32])
+static void der_put(der_buf *b, const void *src, size_t len)
 {
-    unsigned lt = 0, gt = 0, nonzero = 0;
-
-    for (size_t i = 0; i < 32; i++) {
-        unsigned a = s[i], b = n[i];
-        unsigned undecided = (lt | gt) ^ 1u;
-        lt |= undecided & ((a - b) >> 8 & 1u);
-        gt |= undecided & ((b - a) >> 8 & 1u);
-        nonzero |= a;
+    if (b->failed || len > sizeof(b->data) - b->len) {
+        b->failed = true;
+        return;
     }
-    return nonzero != 0 && lt == 1;
+    memcpy(b->data + b->len, src, len);
+    b->len += len;
 }
 
-/* 65-byte SEC1 uncompressed P-256 point of `secret` with OpenSSL's low-level EC code (its
- * dedicated P-256 implementation), which needs no provider fetch. */
-static bool p256_public(OSSL_LIB_CTX *libctx, const char *propq, const uint8_t secret[32],
-                        uint8_t pub[65])
+/* Tag, definite length (short or long form), content. */
+static void der_tlv(der_buf *b, uint8_t tag, const void *content, size_t len)
 {
-    EC_GROUP *grp = EC_GROUP_new_by_curve_name_ex(libctx, propq, NID_X9_62_prime256v1);
-    EC_POINT *point = grp != NULL ? EC_POINT_new(grp) : NULL;
-    BIGNUM *priv = BN_secure_new();
-    bool ok = point != NULL && priv != NULL && BN_bin2bn(secret, 32, priv) != NULL &&
-              EC_POINT_mul(grp, point, priv, NULL, NULL, NULL) &&
-              EC_POINT_point2oct(grp, point, POINT_CONVERSION_UNCOMPRESSED, pub, 65, NULL) == 65;
+    uint8_t head[4] = {tag};
+    size_t n = 1;
 
-    BN_clear_free(priv);
-    EC_POINT_free(point);
-    EC_GROUP_free(grp);
-    return ok;
+    if (len < 0x80) {
+        head[n++] = (uint8_t)len;
+    } else if (len <= 0xff) {
+        head[n++] = 0x81;
+        head[n++] = (uint8_t)len;
+    } else {
+        head[n++] = 0x82;
+        head[n++] = (uint8_t)(len >> 8);
+        head[n++] = (uint8_t)len;
+    }
+    der_put(b, head, n);
+    der_put(b, content, len);
 }
 
-static void *put(uint8_t *p, const void *src, size_t len)
+static void der_wrap(der_buf *out, uint8_t tag, const der_buf *content)
 {
-    memcpy(p, src, len);
-    return p + len;
+    if (content->failed)
+        out->failed = true;
+    der_tlv(out, tag, content->data, content->len);
 }
 
-/* PrivateKeyInfo { 0, algid, OCTET STRING ECPrivateKey { 1, OCTET STRING secret,
- * [1] BIT STRING point } } — the RFC 5915 form without [0] parameters that
- * EVP_PKEY2PKCS8 writes, byte-identical to the agent's PKCS#8 (protocol.md §9 V2). */
-static size_t ec_pkcs8(uint8_t *out, const uint8_t *algid, size_t algid_len,
-                       const uint8_t secret[32], const uint8_t pub[65])
+/* The OBJECT IDENTIFIER TLV of a name OpenSSL knows ("prime256v1", "ED25519", dotted text). */
+static void der_oid(der_buf *b, const char *name)
 {
-    static const uint8_t version0[] = {0x02, 0x01, 0x00};
-    static const uint8_t ec_head[] = {0x30, 0x6b, 0x02, 0x01, 0x01, 0x04, 0x20};
-    static const uint8_t pub_head[] = {0xa1, 0x44, 0x03, 0x42, 0x00};
-    const size_t inner = 2 + sizeof(ec_head) + 32 + sizeof(pub_head) + 65; /* OCTET STRING */
-    const size_t body = sizeof(version0) + algid_len + inner;
-    uint8_t *p = out;
+    ASN1_OBJECT *obj = OBJ_txt2obj(name, 0);
+    int len = obj != NULL ? OBJ_length(obj) : 0;
 
-    *p++ = 0x30;
-    *p++ = 0x81; /* body is 129..255 bytes for both curves */
-    *p++ = (uint8_t)body;
-    p = put(p, version0, sizeof(version0));
-    p = put(p, algid, algid_len);
-    *p++ = 0x04;
-    *p++ = (uint8_t)(inner - 2);
-    p = put(p, ec_head, sizeof(ec_head));
-    p = put(p, secret, 32);
-    p = put(p, pub_head, sizeof(pub_head));
-    p = put(p, pub, 65);
-    return (size_t)(p - out);
+    if (len <= 0)
+        b->failed = true;
+    else
+        der_tlv(b, 0x06, OBJ_get0_data(obj), (size_t)len);
+    ASN1_OBJECT_free(obj);
 }
 
-/* SubjectPublicKeyInfo { algid, BIT STRING key } for keys under 128 bytes of content. */
-static size_t spki(uint8_t *out, const uint8_t *algid, size_t algid_len, const uint8_t *key,
-                   size_t key_len)
+/* AlgorithmIdentifier: { id-ecPublicKey, namedCurve } for EC rows (RFC 5480), { id-<type> }
+ * without parameters for the others (RFC 8410). */
+static void algorithm_identifier(der_buf *b, const dstack_alg_info *alg)
 {
-    uint8_t *p = out;
+    der_buf inner = {.len = 0};
 
-    *p++ = 0x30;
-    *p++ = (uint8_t)(algid_len + 3 + key_len);
-    p = put(p, algid, algid_len);
-    *p++ = 0x03;
-    *p++ = (uint8_t)(key_len + 1);
-    *p++ = 0x00; /* no unused bits */
-    p = put(p, key, key_len);
-    return (size_t)(p - out);
+    if (alg->group != NULL) {
+        der_oid(&inner, "id-ecPublicKey");
+        der_oid(&inner, alg->group);
+    } else {
+        der_oid(&inner, alg->openssl_type);
+    }
+    der_wrap(b, 0x30, &inner);
 }
 
-static bool ed25519_public_in(OSSL_LIB_CTX *libctx, const char *propq, const uint8_t seed[32],
-                              uint8_t pub[32])
+static void bit_string(der_buf *b, const uint8_t *key, size_t len)
 {
-    size_t len = 32;
-    EVP_PKEY *pkey = EVP_PKEY_new_raw_private_key_ex(libctx, "ED25519", propq, seed, 32);
-    bool ok = pkey != NULL && EVP_PKEY_get_raw_public_key(pkey, pub, &len) == 1 && len == 32;
+    der_buf inner = {.len = 0};
+    static const uint8_t no_unused_bits = 0;
+
+    der_put(&inner, &no_unused_bits, 1);
+    der_put(&inner, key, len);
+    der_wrap(b, 0x03, &inner);
+}
+
+/* PrivateKeyInfo { 0, algid, OCTET STRING key }: for EC the RFC 5915 ECPrivateKey
+ * { 1, OCTET STRING secret, [1] BIT STRING point } without [0] parameters, as EVP_PKEY2PKCS8
+ * writes it (byte-identical to the agent's PKCS#8, protocol.md §9 V2); otherwise RFC 8410's
+ * OCTET STRING { OCTET STRING seed }. */
+static void private_key_info(der_buf *out, const dstack_alg_info *alg, const uint8_t *secret,
+                             const uint8_t *pub, size_t pub_len)
+{
+    static const uint8_t version0[] = {0x02, 0x01, 0x00}, version1[] = {0x02, 0x01, 0x01};
+    der_buf key = {.len = 0}, info = {.len = 0};
+
+    if (alg->group != NULL) {
+        der_buf ec = {.len = 0}, point = {.len = 0};
+        der_put(&ec, version1, sizeof(version1));
+        der_tlv(&ec, 0x04, secret, alg->secret_len);
+        bit_string(&point, pub, pub_len);
+        der_wrap(&ec, 0xa1, &point);
+        der_wrap(&key, 0x30, &ec);
+        OPENSSL_cleanse(&ec, sizeof(ec));
+    } else {
+        der_tlv(&key, 0x04, secret, alg->secret_len);
+    }
+    der_put(&info, version0, sizeof(version0));
+    algorithm_identifier(&info, alg);
+    der_wrap(&info, 0x04, &key);
+    der_wrap(out, 0x30, &info);
+    OPENSSL_cleanse(&key, sizeof(key));
+    OPENSSL_cleanse(&info, sizeof(info));
+}
+
+static bool raw_public_in(OSSL_LIB_CTX *libctx, const char *propq, const dstack_alg_info *alg,
+                          const uint8_t *seed, uint8_t *pub, size_t cap, size_t *pub_len)
+{
+    EVP_PKEY *pkey =
+        EVP_PKEY_new_raw_private_key_ex(libctx, alg->openssl_type, propq, seed, alg->secret_len);
+    bool ok = pkey != NULL && EVP_PKEY_get_raw_public_key(pkey, NULL, pub_len) == 1 &&
+              *pub_len <= cap && EVP_PKEY_get_raw_public_key(pkey, pub, pub_len) == 1;
 
     EVP_PKEY_free(pkey);
     return ok;
 }
 
-/* The Ed25519 public key is a fixed function of the seed (RFC 8032 section 5.1.5), so which
+/* A raw key type's public key (Ed25519) is a fixed function of the seed (RFC 8032 section
+ * 5.1.5), so which
  * library context computes it cannot change it. OpenSSL has no low-level Ed25519 call: it needs
  * a KEYMGMT fetch, and in the provider's child context (`libctx`) the first fetch constructs
  * every key manager anew — 2.7M instructions, a third of a new process's first ed25519 load
  * (bench/README.md). The default context is where the application decodes the key's DER right
  * after, so its key managers are constructed once for both. `libctx` is the fallback when the
  * default context cannot do Ed25519 (e.g. one configured without a provider that has it). */
-static bool ed25519_public(OSSL_LIB_CTX *libctx, const char *propq, const uint8_t seed[32],
-                           uint8_t pub[32])
+static bool raw_public(OSSL_LIB_CTX *libctx, const char *propq, const dstack_alg_info *alg,
+                       const uint8_t *seed, uint8_t *pub, size_t cap, size_t *pub_len)
 {
     if (libctx != NULL) {
         ERR_set_mark();
-        bool ok = ed25519_public_in(NULL, NULL, seed, pub);
+        bool ok = raw_public_in(NULL, NULL, alg, seed, pub, cap, pub_len);
         ERR_pop_to_mark();
         if (ok)
             return true;
     }
-    return ed25519_public_in(libctx, propq, seed, pub);
+    return raw_public_in(libctx, propq, alg, seed, pub, cap, pub_len);
 }
 
 dstack_status dstack_key_der_from_secret(dstack_key_alg alg, const uint8_t secret[32],
@@ -154,67 +170,51 @@ dstack_status dstack_key_der_from_secret(dstack_key_alg alg, const uint8_t secre
 }
 
 dstack_status dstack_key_der_from_secret_ex(OSSL_LIB_CTX *libctx, const char *propq,
-                                            dstack_key_alg alg, const uint8_t secret[32],
+                                            dstack_key_alg id, const uint8_t secret[32],
                                             dstack_key_der *out, dstack_error *err)
 {
-    static const uint8_t ed_head[] = {0x30, 0x2e, 0x02, 0x01, 0x00};
-    static const uint8_t ed_key[] = {0x04, 0x22, 0x04, 0x20};
-    uint8_t key[160], pub[65], spki_buf[96];
-    size_t key_len, spki_len;
-    dstack_status rc = DSTACK_ERR_CRYPTO;
+    const dstack_alg_info *alg = dstack_alg_get(id);
+    uint8_t pub[DSTACK_EC_POINT_MAX];
+    size_t pub_len = 0;
+    der_buf key = {.len = 0}, spki = {.len = 0}, spki_body = {.len = 0};
+    dstack_status rc;
 
     memset(out, 0, sizeof(*out));
-    switch (alg) {
-    case DSTACK_ALG_P256:
-        if (!scalar_in_range(secret, P256_N))
-            return dstack_error_set(err, rc, NULL, NULL, "derived scalar out of range for P-256");
-        if (!p256_public(libctx, propq, secret, pub))
-            return dstack_error_set(err, rc, NULL, NULL, "cannot build the EC key for P-256");
-        key_len = ec_pkcs8(key, ALGID_P256, sizeof(ALGID_P256), secret, pub);
-        spki_len = spki(spki_buf, ALGID_P256, sizeof(ALGID_P256), pub, 65);
-        break;
-    case DSTACK_ALG_SECP256K1:
-        if (!scalar_in_range(secret, K256_N))
-            return dstack_error_set(err, rc, NULL, NULL,
-                                    "derived scalar out of range for secp256k1");
-        /* libsecp256k1, not OpenSSL's generic EC code (see pkey_util.h). */
-        if (dstack_secp256k1_pubkey_uncompressed(secret, pub, err) != DSTACK_OK)
-            return DSTACK_ERR_CRYPTO;
-        key_len = ec_pkcs8(key, ALGID_K256, sizeof(ALGID_K256), secret, pub);
-        spki_len = spki(spki_buf, ALGID_K256, sizeof(ALGID_K256), pub, 65);
-        break;
-    case DSTACK_ALG_ED25519: {
-        uint8_t *p = key;
-
-        /* RFC 8410 PrivateKeyInfo { 0, algid, OCTET STRING { OCTET STRING seed } }. */
-        if (!ed25519_public(libctx, propq, secret, pub))
-            return dstack_error_set(err, rc, NULL, NULL, "cannot compute the Ed25519 public key");
-        p = put(p, ed_head, sizeof(ed_head));
-        p = put(p, ALGID_ED25519, sizeof(ALGID_ED25519));
-        p = put(p, ed_key, sizeof(ed_key));
-        p = put(p, secret, 32);
-        key_len = (size_t)(p - key);
-        spki_len = spki(spki_buf, ALGID_ED25519, sizeof(ALGID_ED25519), pub, 32);
-        break;
-    }
-    default:
+    if (alg == NULL)
         return dstack_error_set(err, DSTACK_ERR_USAGE, NULL, NULL, "unknown key algorithm %d",
-                                (int)alg);
+                                (int)id);
+    if (alg->group != NULL)
+        rc = dstack_ec_public_from_secret(libctx, propq, alg, secret, pub, sizeof(pub), &pub_len,
+                                          err);
+    else if (raw_public(libctx, propq, alg, secret, pub, sizeof(pub), &pub_len))
+        rc = DSTACK_OK;
+    else
+        rc = dstack_error_set(err, DSTACK_ERR_CRYPTO, NULL, NULL,
+                              "cannot compute the %s public key", alg->display);
+    if (rc != DSTACK_OK)
+        return rc;
+    private_key_info(&key, alg, secret, pub, pub_len);
+    algorithm_identifier(&spki_body, alg);
+    bit_string(&spki_body, pub, pub_len);
+    der_wrap(&spki, 0x30, &spki_body);
+    if (key.failed || spki.failed) {
+        rc = dstack_error_set(err, DSTACK_ERR_INTERNAL, NULL, NULL, "cannot encode the %s key",
+                              alg->display);
+        goto done;
     }
-
-    out->pkcs8 = OPENSSL_secure_malloc(key_len);
-    out->spki = OPENSSL_malloc(spki_len);
+    out->pkcs8 = OPENSSL_secure_malloc(key.len);
+    out->spki = OPENSSL_malloc(spki.len);
     if (out->pkcs8 == NULL || out->spki == NULL) {
         rc = dstack_error_set(err, DSTACK_ERR_INTERNAL, NULL, NULL, "out of memory");
         dstack_key_der_free(out);
-    } else {
-        memcpy(out->pkcs8, key, key_len);
-        memcpy(out->spki, spki_buf, spki_len);
-        out->pkcs8_len = key_len;
-        out->spki_len = spki_len;
-        rc = DSTACK_OK;
+        goto done;
     }
-    OPENSSL_cleanse(key, sizeof(key));
+    memcpy(out->pkcs8, key.data, key.len);
+    memcpy(out->spki, spki.data, spki.len);
+    out->pkcs8_len = key.len;
+    out->spki_len = spki.len;
+done:
+    OPENSSL_cleanse(&key, sizeof(key));
     return rc;
 }
 

@@ -85,6 +85,17 @@ dstack_status dstack_cert_build(const dstack_cert_spec *spec, EVP_PKEY *subject_
                                 EVP_PKEY *issuer_key, X509 *issuer_cert, X509 **out,
                                 dstack_error *err);
 
+/* Room for the SEC1 uncompressed point of any curve OpenSSL has (P-521: 1 + 2 * 66). */
+#define DSTACK_EC_POINT_MAX 133
+
+/* The SEC1 uncompressed public point of an EC row's secret (alg->secret_len bytes), after
+ * the range check of protocol.md §3.1 ("derived scalar out of range for <display>"). Shared by
+ * EVP_PKEY building and crypto/key_der.c, so both compute it the same way. */
+dstack_status dstack_ec_public_from_secret(OSSL_LIB_CTX *libctx, const char *propq,
+                                           const dstack_alg_info *alg, const uint8_t *secret,
+                                           uint8_t *pub, size_t cap, size_t *pub_len,
+                                           dstack_error *err);
+
 /* 65-byte SEC1 uncompressed public key of a secp256k1 scalar, via libsecp256k1: OpenSSL
  * has no fast path for this curve and its generic EC_POINT_mul costs ~50x more. */
 dstack_status dstack_secp256k1_pubkey_uncompressed(const uint8_t secret[32],
