@@ -121,7 +121,7 @@ static dstack_status rebuild_legacy(dstack_attestation *att, unsigned char *quot
         if (ev->event_type != DSTACK_RUNTIME_EVENT_TYPE)
             continue;
         rc = dstack_attestation_add_runtime_event(att, ev->event, strlen(ev->event), ev->payload,
-                                                  ev->payload_len, err);
+                                                  ev->payload_len, ev->version, err);
         if (rc != DSTACK_OK)
             return rc;
     }
@@ -187,8 +187,8 @@ static dstack_status check_bindings(X509 *cert, dstack_ratls_info *out, dstack_e
     uint8_t expected[64], rtmr3[48];
     int spki_len;
 
-    if (att->platform != 0 || att->quote == NULL)
-        return DSTACK_OK;
+    if (!dstack_attestation_is_tdx(att) || att->quote == NULL)
+        return DSTACK_OK; /* other platforms: nothing this library can bind (protocol.md §4.4.1) */
     out->quote_parsed =
         dstack_tdx_quote_parse(att->quote, att->quote_len, &out->quote, NULL) == DSTACK_OK;
     if (!out->quote_parsed)

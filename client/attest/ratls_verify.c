@@ -141,10 +141,12 @@ dstack_status dstack_ratls_verify(X509 *cert, const dstack_ratls_policy *policy,
                               DSTACK_OID_ATTESTATION, DSTACK_OID_TDX_QUOTE);
         goto done;
     }
-    if (info.attestation.platform != 0 || !info.quote_parsed) {
-        rc = dstack_error_set(err, DSTACK_ERR_PROTOCOL, NULL, NULL,
-                              "certificate attestation holds no TDX v4 quote (platform %d)",
-                              info.attestation.platform);
+    if (!info.quote_parsed) {
+        dstack_tdx_quote unused;
+        rc = dstack_attestation_tdx_quote(&info.attestation, &unused, err);
+        if (rc == DSTACK_OK) /* cannot happen: inspect parsed what this parses */
+            rc = dstack_error_set(err, DSTACK_ERR_PROTOCOL, NULL, NULL, "no TDX v4 quote");
+        dstack_error_context(err, "certificate attestation");
         goto done;
     }
     out->quote_parsed = true;

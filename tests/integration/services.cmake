@@ -3,6 +3,7 @@
 dstack_script_test(keytool_cli integration/keytool_cli.sh LABELS services TIMEOUT 180)
 dstack_script_test(keytool_doctor integration/keytool_doctor.sh LABELS services TIMEOUT 120)
 dstack_script_test(keytool_systemd integration/keytool_systemd.sh LABELS services TIMEOUT 120)
+dstack_script_test(keytool_platforms integration/keytool_platforms.sh LABELS services TIMEOUT 120)
 dstack_script_test(nginx_provider integration/nginx_provider.sh LABELS services TIMEOUT 180)
 dstack_script_test(nginx_engine integration/nginx_engine.sh LABELS services TIMEOUT 180)
 dstack_script_test(haproxy_provider integration/haproxy_provider.sh LABELS services TIMEOUT 180)

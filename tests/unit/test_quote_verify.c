@@ -457,13 +457,17 @@ static X509 *ratls_cert(const qf_pki *p, EVP_PKEY *key, bool bind, bool replay_o
     memset(&att, 0, sizeof(att));
     memset(compose, 0xc0, sizeof(compose));
     att.runtime_events = calloc(4, sizeof(dstack_runtime_event));
-    att.runtime_events[0] = (dstack_runtime_event){strdup("app-id"), malloc(20), 20};
+    att.runtime_events[0] =
+        (dstack_runtime_event){strdup("app-id"), malloc(20), 20, DSTACK_EVENT_LOG_V1};
     memcpy(att.runtime_events[0].payload, test_app_id, 20);
-    att.runtime_events[1] = (dstack_runtime_event){strdup("compose-hash"), malloc(32), 32};
+    att.runtime_events[1] =
+        (dstack_runtime_event){strdup("compose-hash"), malloc(32), 32, DSTACK_EVENT_LOG_V1};
     memcpy(att.runtime_events[1].payload, compose, 32);
-    att.runtime_events[2] = (dstack_runtime_event){strdup("boot-mr-done"), NULL, 0};
+    att.runtime_events[2] =
+        (dstack_runtime_event){strdup("boot-mr-done"), NULL, 0, DSTACK_EVENT_LOG_V1};
     /* After boot-mr-done: an app-emitted "app-id" must not count. */
-    att.runtime_events[3] = (dstack_runtime_event){strdup("app-id"), calloc(1, 20), 20};
+    att.runtime_events[3] =
+        (dstack_runtime_event){strdup("app-id"), calloc(1, 20), 20, DSTACK_EVENT_LOG_V1};
     att.runtime_events_len = 4;
     att.config = strdup("{}");
     qf_body(body, NULL, NULL);
