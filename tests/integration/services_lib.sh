@@ -6,8 +6,8 @@ KEYTOOL=${DSTACK_KEYTOOL:?}
 CONF_DIR="$DSTACK_SOURCE_DIR/conf"
 
 # node is the JSON parser (jq is not installed); JSON on stdin, prints one field.
-json_get() { # json_get FIELD
-    node -e 'let s="";process.stdin.on("data",d=>s+=d).on("end",()=>{const v=JSON.parse(s)[process.argv[1]];process.stdout.write(v===null||v===undefined?"null":String(v))})' "$1"
+json_get() { # json_get FIELD — node parses, with no openssl.cnf (it would load the provider)
+    OPENSSL_CONF=/dev/null node -e 'let s="";process.stdin.on("data",d=>s+=d).on("end",()=>{const v=JSON.parse(s)[process.argv[1]];process.stdout.write(v===null||v===undefined?"null":String(v))})' "$1"
 }
 
 # Environment for programs that load the provider through openssl.cnf (conf/openssl-dstack.cnf
