@@ -79,21 +79,6 @@ static bool conn_alive(const dstack_http_conn *conn)
     return poll(&p, 1, 0) == 0;
 }
 
-static bool reserve(char **buf, size_t *cap, size_t need)
-{
-    if (need <= *cap)
-        return true;
-    size_t ncap = *cap > 0 ? *cap : 1024;
-    while (ncap < need)
-        ncap = ncap > SIZE_MAX / 2 ? need : ncap * 2;
-    char *nb = OPENSSL_clear_realloc(*buf, *cap, ncap);
-    if (nb == NULL)
-        return false;
-    *buf = nb;
-    *cap = ncap;
-    return true;
-}
-
 bool dstack_http_start(dstack_http_xfer *x, const dstack_client *c, dstack_transfer *t,
                        dstack_http_conn *conn, const char *path, const char *body, size_t body_len,
                        long timeout_ms, long connect_ms, unsigned long *connections)
@@ -373,7 +358,7 @@ static bool parse_headers(dstack_http_xfer *x)
         x->framing = FRAME_LENGTH;
         x->remaining = (size_t)length;
         /* Size the body buffer once. */
-        if (!reserve(&x->t->body, &x->t->body_cap, (size_t)length + 1))
+        if (!dstack_transfer_reserve(&x->t->body, &x->t->body_cap, (size_t)length + 1))
             return !fail(x, DSTACK_HTTP_NOMEM, "out of memory");
     } else {
         x->framing = FRAME_CLOSE;
@@ -392,7 +377,7 @@ static size_t take_headers(dstack_http_xfer *x, const unsigned char *p, size_t n
         fail(x, DSTACK_HTTP_HEADERS_OVERSIZE, "header block too large");
         return 0;
     }
-    if (!reserve(&t->headers, &t->headers_cap, t->headers_len + take + 1)) {
+    if (!dstack_transfer_reserve(&t->headers, &t->headers_cap, t->headers_len + take + 1)) {
         fail(x, DSTACK_HTTP_NOMEM, "out of memory");
         return 0;
     }
@@ -440,7 +425,7 @@ static bool body_append(dstack_http_xfer *x, const unsigned char *p, size_t n)
 
     if (n > t->limit - t->body_len)
         return !fail(x, DSTACK_HTTP_OVERSIZE, "body over the limit");
-    if (!reserve(&t->body, &t->body_cap, t->body_len + n + 1))
+    if (!dstack_transfer_reserve(&t->body, &t->body_cap, t->body_len + n + 1))
         return !fail(x, DSTACK_HTTP_NOMEM, "out of memory");
     memcpy(t->body + t->body_len, p, n);
     t->body_len += n;

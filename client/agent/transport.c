@@ -13,6 +13,7 @@
 
 #include <errno.h>
 #include <poll.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -318,6 +319,21 @@ void dstack_raw_response_clear(dstack_raw_response *resp)
         OPENSSL_clear_free(resp->body, resp->body_len + 1);
     OPENSSL_free(resp->headers);
     memset(resp, 0, sizeof(*resp));
+}
+
+bool dstack_transfer_reserve(char **buf, size_t *cap, size_t need)
+{
+    if (need <= *cap)
+        return true;
+    size_t ncap = *cap > 0 ? *cap : 1024;
+    while (ncap < need)
+        ncap = ncap > SIZE_MAX / 2 ? need : ncap * 2;
+    char *nb = OPENSSL_clear_realloc(*buf, *cap, ncap);
+    if (nb == NULL)
+        return false;
+    *buf = nb;
+    *cap = ncap;
+    return true;
 }
 
 void dstack_transfer_cleanup(dstack_transfer *t)

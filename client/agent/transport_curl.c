@@ -83,21 +83,6 @@ void dstack_curl_client_free(dstack_client *c)
 
 /* ---- receive callbacks (libcurl) ------------------------------------------------------------- */
 
-static bool reserve(char **buf, size_t *cap, size_t need)
-{
-    if (need <= *cap)
-        return true;
-    size_t ncap = *cap > 0 ? *cap : 1024;
-    while (ncap < need)
-        ncap = ncap > SIZE_MAX / 2 ? need : ncap * 2;
-    char *nb = OPENSSL_clear_realloc(*buf, *cap, ncap);
-    if (nb == NULL)
-        return false;
-    *buf = nb;
-    *cap = ncap;
-    return true;
-}
-
 static size_t write_body(char *data, size_t size, size_t nmemb, void *userdata)
 {
     dstack_transfer *t = userdata;
@@ -107,7 +92,7 @@ static size_t write_body(char *data, size_t size, size_t nmemb, void *userdata)
         t->oversize = true;
         return 0; /* aborts the transfer with CURLE_WRITE_ERROR */
     }
-    if (!reserve(&t->body, &t->body_cap, t->body_len + n + 1)) {
+    if (!dstack_transfer_reserve(&t->body, &t->body_cap, t->body_len + n + 1)) {
         t->alloc_failed = true;
         return 0;
     }
@@ -129,7 +114,7 @@ static size_t write_header(char *data, size_t size, size_t nitems, void *userdat
         t->headers_oversize = true;
         return 0;
     }
-    if (!reserve(&t->headers, &t->headers_cap, t->headers_len + n + 1)) {
+    if (!dstack_transfer_reserve(&t->headers, &t->headers_cap, t->headers_len + n + 1)) {
         t->alloc_failed = true;
         return 0;
     }
@@ -151,7 +136,7 @@ static size_t write_header(char *data, size_t size, size_t nitems, void *userdat
                 t->oversize = true;
                 return 0;
             }
-            if (!reserve(&t->body, &t->body_cap, (size_t)cl + 1)) {
+            if (!dstack_transfer_reserve(&t->body, &t->body_cap, (size_t)cl + 1)) {
                 t->alloc_failed = true;
                 return 0;
             }

@@ -84,6 +84,10 @@ dstack_status dstack_transfer_begin(const dstack_client *c, dstack_transfer *t, 
 
 void dstack_transfer_cleanup(dstack_transfer *t);
 
+/* Grows one of a transfer's receive buffers to hold `need` bytes (doubling, at least 1 KiB).
+ * The old buffer is cleansed when moved: bodies hold key material. False when out of memory. */
+bool dstack_transfer_reserve(char **buf, size_t *cap, size_t need);
+
 /* Moves the received buffers into `out` (NUL-terminated, possibly empty). */
 dstack_status dstack_transfer_deliver(const dstack_client *c, dstack_transfer *t, long status,
                                       dstack_raw_response *out, dstack_error *err);
@@ -106,6 +110,8 @@ dstack_status dstack_curl_client_init(dstack_client *c, dstack_error *err);
 void dstack_curl_client_free(dstack_client *c);
 dstack_status dstack_curl_call(dstack_client *c, const char *method, const char *body,
                                long timeout_ms, dstack_raw_response *out, dstack_error *err);
+/* Runs the batch (arguments checked, every result set up by dstack_call_batch); DSTACK_OK
+ * unless the batch machinery itself failed — each request's outcome is in its result. */
 dstack_status dstack_curl_batch(dstack_client *c, const dstack_batch_request *requests, size_t n,
                                 dstack_batch_result *results, size_t parallelism,
                                 dstack_error *err);
