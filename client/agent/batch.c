@@ -136,13 +136,6 @@ static dstack_status http_batch(dstack_client *c, const dstack_batch_request *re
             goto done;
         }
     }
-    for (i = 0; i < n; i++)
-        if (results[i].status != DSTACK_OK) {
-            rc = results[i].status;
-            if (err != NULL)
-                *err = results[i].error;
-            break;
-        }
 done:
     for (i = 0; slots != NULL && i < parallelism; i++) {
         if (slots[i].busy) {
@@ -159,6 +152,7 @@ done:
 dstack_status dstack_call_batch(dstack_client *c, const dstack_batch_request *requests, size_t n,
                                 dstack_batch_result *results, size_t parallelism, dstack_error *err)
 {
+    dstack_status rc;
     size_t i;
 
     dstack_error_clear(err);
@@ -178,7 +172,14 @@ dstack_status dstack_call_batch(dstack_client *c, const dstack_batch_request *re
         parallelism = DEFAULT_PARALLELISM;
     if (parallelism > n)
         parallelism = n;
-    if (c->use_curl)
-        return dstack_curl_batch(c, requests, n, results, parallelism, err);
-    return http_batch(c, requests, n, results, parallelism, err);
+    rc = c->use_curl ? dstack_curl_batch(c, requests, n, results, parallelism, err)
+                     : http_batch(c, requests, n, results, parallelism, err);
+    /* The batch ran: its status is that of the first request that failed. */
+    for (i = 0; rc == DSTACK_OK && i < n; i++)
+        if (results[i].status != DSTACK_OK) {
+            rc = results[i].status;
+            if (err != NULL)
+                *err = results[i].error;
+        }
+    return rc;
 }

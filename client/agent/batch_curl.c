@@ -129,13 +129,6 @@ dstack_status dstack_curl_batch(dstack_client *c, const dstack_batch_request *re
     }
 
     rc = DSTACK_OK;
-    for (i = 0; i < n; i++)
-        if (results[i].status != DSTACK_OK) {
-            rc = results[i].status;
-            if (err != NULL)
-                *err = results[i].error;
-            break;
-        }
 done:
     for (i = 0; slots != NULL && i < parallelism; i++) {
         if (slots[i].busy) {
