@@ -184,6 +184,44 @@ dstack_status dstack_rpc_invoke(dstack_client *c, const char *method, json_objec
     return rc;
 }
 
+dstack_status dstack_rpc_begin(const char *method, void *out, size_t out_size, json_object **req,
+                               dstack_error *err)
+{
+    dstack_error_clear(err);
+    if (req != NULL)
+        *req = NULL;
+    if (out == NULL)
+        return dstack_error_set(err, DSTACK_ERR_USAGE, method, NULL, "%s: no output structure",
+                                method);
+    memset(out, 0, out_size);
+    if (req != NULL && (*req = json_object_new_object()) == NULL)
+        return dstack_error_set(err, DSTACK_ERR_INTERNAL, method, NULL, "out of memory");
+    return DSTACK_OK;
+}
+
+dstack_status dstack_rpc_call(dstack_client *c, const char *method, json_object *req,
+                              const dstack_rpc_reply *reply, dstack_error *err)
+{
+    json_object *resp = NULL;
+    dstack_json_ctx ctx;
+    dstack_status rc = dstack_rpc_invoke(c, method, req, false, &resp, &ctx, err);
+
+    if (rc == DSTACK_OK)
+        rc = reply->decode(resp, reply->out, &ctx);
+    if (reply->secret_field != NULL)
+        dstack_json_scrub_string(resp, reply->secret_field);
+    json_object_put(resp);
+    if (rc != DSTACK_OK)
+        reply->release(reply->out);
+    return rc;
+}
+
+dstack_status dstack_json_out_of_memory(const dstack_json_ctx *ctx)
+{
+    return dstack_error_set(ctx->err, DSTACK_ERR_INTERNAL, ctx->method, ctx->endpoint,
+                            "out of memory");
+}
+
 /* Missing → *out = NULL (caller applies the default); wrong type → error. */
 static dstack_status lookup(const json_object *obj, const char *field, json_type want,
                             const char *want_name, json_object **out, const dstack_json_ctx *ctx)
@@ -220,8 +258,7 @@ dstack_status dstack_json_dup_string(const json_object *obj, const char *field, 
         return rc;
     *out = OPENSSL_strdup(s);
     if (*out == NULL)
-        return dstack_error_set(ctx->err, DSTACK_ERR_INTERNAL, ctx->method, ctx->endpoint,
-                                "out of memory");
+        return dstack_json_out_of_memory(ctx);
     return DSTACK_OK;
 }
 
@@ -300,8 +337,7 @@ dstack_status dstack_json_get_hex(const json_object *obj, const char *field, boo
                                        slen, expect_len);
     if (!dstack_json_hex_to_bytes(s, slen, secure, out, &oom)) {
         if (oom)
-            return dstack_error_set(ctx->err, DSTACK_ERR_INTERNAL, ctx->method, ctx->endpoint,
-                                    "out of memory");
+            return dstack_json_out_of_memory(ctx);
         /* Never echo the value: it may be key material. */
         return dstack_json_field_error(ctx, field, "is not valid hex (%zu characters)", slen);
     }
@@ -321,94 +357,99 @@ static const char *item_name(const char *field, size_t i, char *buf, size_t cap)
     return buf;
 }
 
-dstack_status dstack_json_get_hex_array(const json_object *obj, const char *field,
-                                        dstack_bytes **out, size_t *out_len,
-                                        const dstack_json_ctx *ctx)
+/* Decodes one string item of an array into its slot; `name` is "field[i]" for messages. */
+typedef dstack_status decode_item_fn(json_object *v, const char *name, void *item,
+                                     const dstack_json_ctx *ctx);
+typedef void free_items_fn(void *items, size_t n);
+
+/* An array of strings (absent → empty): a new buffer of one `item_size` slot per item, each
+ * filled by `decode`; anything but a string is an error naming the item and `expected`. */
+static dstack_status get_array(const json_object *obj, const char *field, size_t item_size,
+                               const char *expected, decode_item_fn *decode,
+                               free_items_fn *free_items, void **out, size_t *out_len,
+                               const dstack_json_ctx *ctx)
 {
     json_object *arr;
-    dstack_bytes *items = NULL;
     char name[96];
-    size_t n, i = 0;
+    char *items;
+    size_t n = 0, i;
     dstack_status rc = lookup(obj, field, json_type_array, "an array", &arr, ctx);
 
     *out = NULL;
     *out_len = 0;
-    if (rc != DSTACK_OK || arr == NULL)
+    if (rc != DSTACK_OK || arr == NULL || (n = json_object_array_length(arr)) == 0)
         return rc;
-    n = json_object_array_length(arr);
-    if (n == 0)
-        return DSTACK_OK;
-    items = OPENSSL_zalloc(n * sizeof(*items));
-    if (items == NULL)
-        return dstack_error_set(ctx->err, DSTACK_ERR_INTERNAL, ctx->method, ctx->endpoint,
-                                "out of memory");
-    for (i = 0; i < n; i++) {
+    if ((items = OPENSSL_zalloc(n * item_size)) == NULL)
+        return dstack_json_out_of_memory(ctx);
+    for (i = 0; i < n && rc == DSTACK_OK; i++) {
         json_object *v = json_object_array_get_idx(arr, i);
-        bool oom;
-        if (!json_object_is_type(v, json_type_string)) {
+        item_name(field, i, name, sizeof(name));
+        if (!json_object_is_type(v, json_type_string))
             rc = dstack_json_field_error(
-                ctx, item_name(field, i, name, sizeof(name)), "is %s, expected a hex string",
-                v == NULL ? "null" : json_type_to_name(json_object_get_type(v)));
-            goto err;
-        }
-        if (!dstack_json_hex_to_bytes(json_object_get_string(v),
-                                      (size_t)json_object_get_string_len(v), false, &items[i],
-                                      &oom)) {
-            rc = oom ? dstack_error_set(ctx->err, DSTACK_ERR_INTERNAL, ctx->method, ctx->endpoint,
-                                        "out of memory")
-                     : dstack_json_field_error(ctx, item_name(field, i, name, sizeof(name)),
-                                               "is not valid hex");
-            goto err;
-        }
+                ctx, name, "is %s, expected %s",
+                v == NULL ? "null" : json_type_to_name(json_object_get_type(v)), expected);
+        else
+            rc = decode(v, name, items + i * item_size, ctx);
+    }
+    if (rc != DSTACK_OK) {
+        free_items(items, n);
+        return rc;
     }
     *out = items;
     *out_len = n;
     return DSTACK_OK;
-err:
+}
+
+static dstack_status decode_hex_item(json_object *v, const char *name, void *item,
+                                     const dstack_json_ctx *ctx)
+{
+    bool oom;
+
+    if (dstack_json_hex_to_bytes(json_object_get_string(v), (size_t)json_object_get_string_len(v),
+                                 false, item, &oom))
+        return DSTACK_OK;
+    return oom ? dstack_json_out_of_memory(ctx)
+               : dstack_json_field_error(ctx, name, "is not valid hex");
+}
+
+static void free_hex_items(void *items, size_t n)
+{
     dstack_bytes_array_free(items, n);
+}
+
+dstack_status dstack_json_get_hex_array(const json_object *obj, const char *field,
+                                        dstack_bytes **out, size_t *out_len,
+                                        const dstack_json_ctx *ctx)
+{
+    void *items;
+    dstack_status rc = get_array(obj, field, sizeof(**out), "a hex string", decode_hex_item,
+                                 free_hex_items, &items, out_len, ctx);
+    *out = items;
     return rc;
+}
+
+static dstack_status decode_string_item(json_object *v, const char *name, void *item,
+                                        const dstack_json_ctx *ctx)
+{
+    char **slot = item;
+
+    (void)name;
+    *slot = OPENSSL_strdup(json_object_get_string(v));
+    return *slot != NULL ? DSTACK_OK : dstack_json_out_of_memory(ctx);
+}
+
+static void free_string_items(void *items, size_t n)
+{
+    dstack_string_array_free(items, n);
 }
 
 dstack_status dstack_json_get_string_array(const json_object *obj, const char *field, char ***out,
                                            size_t *out_len, const dstack_json_ctx *ctx)
 {
-    json_object *arr;
-    char **items = NULL;
-    char name[96];
-    size_t n, i;
-    dstack_status rc = lookup(obj, field, json_type_array, "an array", &arr, ctx);
-
-    *out = NULL;
-    *out_len = 0;
-    if (rc != DSTACK_OK || arr == NULL)
-        return rc;
-    n = json_object_array_length(arr);
-    if (n == 0)
-        return DSTACK_OK;
-    items = OPENSSL_zalloc(n * sizeof(*items));
-    if (items == NULL)
-        return dstack_error_set(ctx->err, DSTACK_ERR_INTERNAL, ctx->method, ctx->endpoint,
-                                "out of memory");
-    for (i = 0; i < n; i++) {
-        json_object *v = json_object_array_get_idx(arr, i);
-        if (!json_object_is_type(v, json_type_string)) {
-            rc = dstack_json_field_error(
-                ctx, item_name(field, i, name, sizeof(name)), "is %s, expected a string",
-                v == NULL ? "null" : json_type_to_name(json_object_get_type(v)));
-            goto err;
-        }
-        items[i] = OPENSSL_strdup(json_object_get_string(v));
-        if (items[i] == NULL) {
-            rc = dstack_error_set(ctx->err, DSTACK_ERR_INTERNAL, ctx->method, ctx->endpoint,
-                                  "out of memory");
-            goto err;
-        }
-    }
+    void *items;
+    dstack_status rc = get_array(obj, field, sizeof(**out), "a string", decode_string_item,
+                                 free_string_items, &items, out_len, ctx);
     *out = items;
-    *out_len = n;
-    return DSTACK_OK;
-err:
-    dstack_string_array_free(items, n);
     return rc;
 }
 
@@ -450,6 +491,12 @@ dstack_status dstack_json_add_bool(json_object *req, const char *field, bool val
                                    dstack_error *err)
 {
     return add_field(req, field, json_object_new_boolean(value), err);
+}
+
+dstack_status dstack_json_add_uint64(json_object *req, const char *field, uint64_t value,
+                                     dstack_error *err)
+{
+    return add_field(req, field, json_object_new_uint64(value), err);
 }
 
 void dstack_json_scrub_string(json_object *obj, const char *field)

@@ -41,6 +41,25 @@ dstack_status dstack_rpc_invoke(dstack_client *c, const char *method, json_objec
                                 bool allow_empty, json_object **response, dstack_json_ctx *ctx,
                                 dstack_error *err);
 
+/* The start of every typed RPC: clears *err, zeroes the caller's `out` (NULL is a usage error,
+ * "<method>: no output structure") and, when `req` is non-NULL, creates the request object. */
+dstack_status dstack_rpc_begin(const char *method, void *out, size_t out_size, json_object **req,
+                               dstack_error *err);
+
+/* How a typed RPC reads its response into the caller's structure. */
+typedef struct dstack_rpc_reply {
+    void *out;
+    dstack_status (*decode)(json_object *resp, void *out, const dstack_json_ctx *ctx);
+    void (*release)(void *out); /* frees what a failed decode left in `out` */
+    const char *secret_field;   /* key material scrubbed from the response, or NULL */
+} dstack_rpc_reply;
+
+/* The rest of every typed RPC once its request is built: dstack_rpc_invoke (a JSON object
+ * required), decode into reply->out, scrub, and release reply->out on any failure. The request
+ * stays the caller's. */
+dstack_status dstack_rpc_call(dstack_client *c, const char *method, json_object *req,
+                              const dstack_rpc_reply *reply, dstack_error *err);
+
 /* Getters. `out` pointers are untouched on error except where noted. */
 dstack_status dstack_json_get_string(const json_object *obj, const char *field, const char **out,
                                      const dstack_json_ctx *ctx);
@@ -70,6 +89,8 @@ dstack_status dstack_json_add_string(json_object *req, const char *field, const 
                                      dstack_error *err);
 dstack_status dstack_json_add_bool(json_object *req, const char *field, bool value,
                                    dstack_error *err);
+dstack_status dstack_json_add_uint64(json_object *req, const char *field, uint64_t value,
+                                     dstack_error *err);
 
 /* Overwrites a string field's characters in place with zeros (json-c owns the memory and
  * frees it without cleansing), used for key material before json_object_put. */
@@ -84,6 +105,9 @@ dstack_status dstack_json_field_error(const dstack_json_ctx *ctx, const char *fi
     __attribute__((format(printf, 3, 4)))
 #endif
     ;
+
+/* DSTACK_ERR_INTERNAL "out of memory" for the RPC being decoded. */
+dstack_status dstack_json_out_of_memory(const dstack_json_ctx *ctx);
 
 /* A nested decoder (event log, …) failed on `field`: prefix its message with the method,
  * endpoint and field, and report it as DSTACK_ERR_PROTOCOL (DSTACK_ERR_INTERNAL stays). */
