@@ -44,12 +44,6 @@ void dstack_app_info_free(dstack_app_info *r)
     memset(r, 0, sizeof(*r));
 }
 
-static dstack_status oom(const dstack_json_ctx *ctx)
-{
-    return dstack_error_set(ctx->err, DSTACK_ERR_INTERNAL, ctx->method, ctx->endpoint,
-                            "out of memory");
-}
-
 /* mrtd / rtmrN: 48-byte hex, or null on non-TDX platforms (protocol.md §2.4). Returns whether a
  * usable 48-byte value was stored. */
 static dstack_status get_measurement(const json_object *obj, const char *field,
@@ -131,7 +125,7 @@ defaults:
         (out->compose_hash = OPENSSL_strdup("")) == NULL ||
         (out->device_id = OPENSSL_strdup("")) == NULL ||
         (out->app_compose = OPENSSL_strdup("")) == NULL)
-        rc = oom(parent);
+        rc = dstack_json_out_of_memory(parent);
 done:
     json_object_put(obj);
     return rc;
@@ -151,7 +145,8 @@ static dstack_status decode_key_provider(const char *text, dstack_app_info *out,
     if (text[0] == '\0') {
         out->key_provider_name = OPENSSL_strdup("");
         out->key_provider_id = OPENSSL_strdup("");
-        return out->key_provider_name && out->key_provider_id ? DSTACK_OK : oom(parent);
+        return out->key_provider_name && out->key_provider_id ? DSTACK_OK
+                                                              : dstack_json_out_of_memory(parent);
     }
     rc = dstack_json_parse_text(text, strlen(text), &obj, &why);
     if (rc != DSTACK_OK || !json_object_is_type(obj, json_type_object)) {
@@ -181,12 +176,12 @@ static dstack_status get_id(const json_object *obj, const char *field, bool lega
     dstack_error_clear(ctx->err);
     out->len = strlen(s);
     out->data = OPENSSL_memdup(s, out->len + 1);
-    return out->data != NULL ? DSTACK_OK : oom(ctx);
+    return out->data != NULL ? DSTACK_OK : dstack_json_out_of_memory(ctx);
 }
 
-static dstack_status decode_info(json_object *resp, dstack_app_info *out,
-                                 const dstack_json_ctx *ctx)
+static dstack_status decode_info(json_object *resp, void *app_info, const dstack_json_ctx *ctx)
 {
+    dstack_app_info *out = app_info;
     dstack_status rc;
 
     /* WorkerInfo (0.3.x–0.5.0) is recognisable by its public_logs/public_sysinfo flags. */
@@ -212,23 +207,23 @@ static dstack_status decode_info(json_object *resp, dstack_app_info *out,
     return decode_key_provider(out->key_provider_info_json, out, ctx);
 }
 
+static void release_info(void *out)
+{
+    dstack_app_info_free(out);
+}
+
+/* Info, Version and GpuInfo take no arguments. */
+static dstack_status query(dstack_client *c, const char *method, const dstack_rpc_reply *reply,
+                           size_t out_size, dstack_error *err)
+{
+    dstack_status rc = dstack_rpc_begin(method, reply->out, out_size, NULL, err);
+    return rc == DSTACK_OK ? dstack_rpc_call(c, method, NULL, reply, err) : rc;
+}
+
 dstack_status dstack_info(dstack_client *c, dstack_app_info *out, dstack_error *err)
 {
-    json_object *resp = NULL;
-    dstack_json_ctx ctx;
-    dstack_status rc;
-
-    dstack_error_clear(err);
-    if (out == NULL)
-        return dstack_error_set(err, DSTACK_ERR_USAGE, "Info", NULL, "Info: no output structure");
-    memset(out, 0, sizeof(*out));
-    rc = dstack_rpc_invoke(c, "Info", NULL, false, &resp, &ctx, err);
-    if (rc == DSTACK_OK)
-        rc = decode_info(resp, out, &ctx);
-    json_object_put(resp);
-    if (rc != DSTACK_OK)
-        dstack_app_info_free(out);
-    return rc;
+    dstack_rpc_reply reply = {out, decode_info, release_info, NULL};
+    return query(c, "Info", &reply, sizeof(*out), err);
 }
 
 void dstack_version_info_free(dstack_version_info *r)
@@ -240,25 +235,22 @@ void dstack_version_info_free(dstack_version_info *r)
     memset(r, 0, sizeof(*r));
 }
 
+static dstack_status decode_version(json_object *resp, void *out, const dstack_json_ctx *ctx)
+{
+    dstack_version_info *v = out;
+    dstack_status rc = dstack_json_dup_string(resp, "version", &v->version, ctx);
+    return rc == DSTACK_OK ? dstack_json_dup_string(resp, "rev", &v->rev, ctx) : rc;
+}
+
+static void release_version(void *out)
+{
+    dstack_version_info_free(out);
+}
+
 dstack_status dstack_version(dstack_client *c, dstack_version_info *out, dstack_error *err)
 {
-    json_object *resp = NULL;
-    dstack_json_ctx ctx;
-    dstack_status rc;
-
-    dstack_error_clear(err);
-    if (out == NULL)
-        return dstack_error_set(err, DSTACK_ERR_USAGE, "Version", NULL,
-                                "Version: no output structure");
-    memset(out, 0, sizeof(*out));
-    rc = dstack_rpc_invoke(c, "Version", NULL, false, &resp, &ctx, err);
-    if (rc == DSTACK_OK &&
-        (rc = dstack_json_dup_string(resp, "version", &out->version, &ctx)) == DSTACK_OK)
-        rc = dstack_json_dup_string(resp, "rev", &out->rev, &ctx);
-    json_object_put(resp);
-    if (rc != DSTACK_OK)
-        dstack_version_info_free(out);
-    return rc;
+    dstack_rpc_reply reply = {out, decode_version, release_version, NULL};
+    return query(c, "Version", &reply, sizeof(*out), err);
 }
 
 void dstack_gpu_info_response_free(dstack_gpu_info_response *r)
@@ -269,22 +261,19 @@ void dstack_gpu_info_response_free(dstack_gpu_info_response *r)
     memset(r, 0, sizeof(*r));
 }
 
+static dstack_status decode_gpu_info(json_object *resp, void *out, const dstack_json_ctx *ctx)
+{
+    dstack_gpu_info_response *g = out;
+    return dstack_json_dup_string(resp, "attestation", &g->attestation, ctx);
+}
+
+static void release_gpu_info(void *out)
+{
+    dstack_gpu_info_response_free(out);
+}
+
 dstack_status dstack_gpu_info(dstack_client *c, dstack_gpu_info_response *out, dstack_error *err)
 {
-    json_object *resp = NULL;
-    dstack_json_ctx ctx;
-    dstack_status rc;
-
-    dstack_error_clear(err);
-    if (out == NULL)
-        return dstack_error_set(err, DSTACK_ERR_USAGE, "GpuInfo", NULL,
-                                "GpuInfo: no output structure");
-    memset(out, 0, sizeof(*out));
-    rc = dstack_rpc_invoke(c, "GpuInfo", NULL, false, &resp, &ctx, err);
-    if (rc == DSTACK_OK)
-        rc = dstack_json_dup_string(resp, "attestation", &out->attestation, &ctx);
-    json_object_put(resp);
-    if (rc != DSTACK_OK)
-        dstack_gpu_info_response_free(out);
-    return rc;
+    dstack_rpc_reply reply = {out, decode_gpu_info, release_gpu_info, NULL};
+    return query(c, "GpuInfo", &reply, sizeof(*out), err);
 }

@@ -19,62 +19,66 @@ void dstack_key_response_free(dstack_key_response *r)
     memset(r, 0, sizeof(*r));
 }
 
-/* Both RPCs take GetKeyArgs; only the response field names differ. */
-static dstack_status derive(dstack_client *c, const char *method, const char *key_field,
-                            const char *chain_field, const char *path, const char *purpose,
-                            const char *algorithm, dstack_key_response *out, dstack_error *err)
+/* The response's key and signature chain; only the field names differ between the RPCs. */
+static dstack_status decode_key(json_object *resp, const char *key_field, const char *chain_field,
+                                dstack_key_response *out, const dstack_json_ctx *ctx)
 {
-    dstack_status rc = DSTACK_ERR_INTERNAL;
-    json_object *req = NULL, *resp = NULL;
-    dstack_json_ctx ctx;
+    dstack_status rc = dstack_json_get_hex(resp, key_field, true, DERIVED_KEY_LEN, &out->key, ctx);
+    if (rc != DSTACK_OK)
+        return rc;
+    return dstack_json_get_hex_array(resp, chain_field, &out->signature_chain,
+                                     &out->signature_chain_len, ctx);
+}
 
-    dstack_error_clear(err);
-    if (out == NULL)
-        return dstack_error_set(err, DSTACK_ERR_USAGE, method, NULL, "%s: no output structure",
-                                method);
-    memset(out, 0, sizeof(*out));
-    /* The key lands in the secure heap; make sure there is one (idempotent). */
+static dstack_status decode_get_key(json_object *resp, void *out, const dstack_json_ctx *ctx)
+{
+    return decode_key(resp, "key", "signature_chain", out, ctx);
+}
 
-    req = json_object_new_object();
-    if (req == NULL)
-        return dstack_error_set(err, DSTACK_ERR_INTERNAL, method, NULL, "out of memory");
-    if ((rc = dstack_json_add_string(req, "path", path, err)) != DSTACK_OK ||
-        (rc = dstack_json_add_string(req, "purpose", purpose, err)) != DSTACK_OK)
-        goto done;
+static dstack_status decode_k256_key(json_object *resp, void *out, const dstack_json_ctx *ctx)
+{
+    return decode_key(resp, "k256_key", "k256_signature_chain", out, ctx);
+}
+
+static void release(void *out)
+{
+    dstack_key_response_free(out);
+}
+
+/* Both RPCs take GetKeyArgs. The key lands in the secure heap; its hex text in the response is
+ * scrubbed. */
+static dstack_status derive(dstack_client *c, const char *method, const dstack_rpc_reply *reply,
+                            const char *path, const char *purpose, const char *algorithm,
+                            dstack_error *err)
+{
+    json_object *req = NULL;
+    dstack_status rc = dstack_rpc_begin(method, reply->out, sizeof(dstack_key_response), &req, err);
+
+    if (rc == DSTACK_OK)
+        rc = dstack_json_add_string(req, "path", path, err);
+    if (rc == DSTACK_OK)
+        rc = dstack_json_add_string(req, "purpose", purpose, err);
     /* Omitted when empty: the agent's default is secp256k1 and agents before 0.5.6 do not
      * know the field (protocol.md §3.3). */
-    if (algorithm != NULL && *algorithm != '\0' &&
-        (rc = dstack_json_add_string(req, "algorithm", algorithm, err)) != DSTACK_OK)
-        goto done;
-
-    rc = dstack_rpc_invoke(c, method, req, false, &resp, &ctx, err);
-    if (rc != DSTACK_OK)
-        goto done;
-    rc = dstack_json_get_hex(resp, key_field, true, DERIVED_KEY_LEN, &out->key, &ctx);
-    if (rc != DSTACK_OK)
-        goto done;
-    rc = dstack_json_get_hex_array(resp, chain_field, &out->signature_chain,
-                                   &out->signature_chain_len, &ctx);
-done:
-    /* The response object held the key as hex text. */
-    dstack_json_scrub_string(resp, key_field);
-    json_object_put(resp);
+    if (rc == DSTACK_OK && algorithm != NULL && *algorithm != '\0')
+        rc = dstack_json_add_string(req, "algorithm", algorithm, err);
+    if (rc == DSTACK_OK)
+        rc = dstack_rpc_call(c, method, req, reply, err);
     json_object_put(req);
-    if (rc != DSTACK_OK)
-        dstack_key_response_free(out);
     return rc;
 }
 
 dstack_status dstack_get_key(dstack_client *c, const char *path, const char *purpose,
                              const char *algorithm, dstack_key_response *out, dstack_error *err)
 {
-    return derive(c, "GetKey", "key", "signature_chain", path, purpose, algorithm, out, err);
+    dstack_rpc_reply reply = {out, decode_get_key, release, "key"};
+    return derive(c, "GetKey", &reply, path, purpose, algorithm, err);
 }
 
 dstack_status dstack_tappd_derive_k256_key(dstack_client *c, const char *path, const char *purpose,
                                            const char *algorithm, dstack_key_response *out,
                                            dstack_error *err)
 {
-    return derive(c, "DeriveK256Key", "k256_key", "k256_signature_chain", path, purpose, algorithm,
-                  out, err);
+    dstack_rpc_reply reply = {out, decode_k256_key, release, "k256_key"};
+    return derive(c, "DeriveK256Key", &reply, path, purpose, algorithm, err);
 }

@@ -48,8 +48,7 @@ static dstack_status decode(json_object *resp, bool tdx, dstack_quote_response *
         out->hash_algorithm = OPENSSL_strdup("");
         out->prefix = OPENSSL_strdup("");
         if (out->hash_algorithm == NULL || out->prefix == NULL)
-            return dstack_error_set(ctx->err, DSTACK_ERR_INTERNAL, ctx->method, ctx->endpoint,
-                                    "out of memory");
+            return dstack_json_out_of_memory(ctx);
     }
     /* event_log is JSON text inside a string (protocol.md §1.4, §5.2); "" means no log. */
     if (out->event_log_json[0] != '\0') {
@@ -61,31 +60,36 @@ static dstack_status decode(json_object *resp, bool tdx, dstack_quote_response *
     return DSTACK_OK;
 }
 
+static dstack_status decode_get_quote(json_object *resp, void *out, const dstack_json_ctx *ctx)
+{
+    return decode(resp, false, out, ctx);
+}
+
+static dstack_status decode_tdx_quote(json_object *resp, void *out, const dstack_json_ctx *ctx)
+{
+    return decode(resp, true, out, ctx);
+}
+
+static void release_quote(void *out)
+{
+    dstack_quote_response_free(out);
+}
+
 static dstack_status quote_call(dstack_client *c, const char *method, json_object *req, bool tdx,
                                 dstack_quote_response *out, dstack_error *err)
 {
-    json_object *resp = NULL;
-    dstack_json_ctx ctx;
-    dstack_status rc = dstack_rpc_invoke(c, method, req, false, &resp, &ctx, err);
-
-    if (rc == DSTACK_OK)
-        rc = decode(resp, tdx, out, &ctx);
-    json_object_put(resp);
-    if (rc != DSTACK_OK)
-        dstack_quote_response_free(out);
-    return rc;
+    dstack_rpc_reply reply = {out, tdx ? decode_tdx_quote : decode_get_quote, release_quote, NULL};
+    return dstack_rpc_call(c, method, req, &reply, err);
 }
 
 static dstack_status begin(const char *method, const uint8_t *report_data, size_t len,
                            size_t max_len, void *out, size_t out_size, json_object **req,
                            dstack_error *err)
 {
-    dstack_error_clear(err);
-    *req = NULL;
-    if (out == NULL)
-        return dstack_error_set(err, DSTACK_ERR_USAGE, method, NULL, "%s: no output structure",
-                                method);
-    memset(out, 0, out_size);
+    dstack_status rc = dstack_rpc_begin(method, out, out_size, req, err);
+
+    if (rc != DSTACK_OK)
+        return rc;
     if (len > 0 && report_data == NULL)
         return dstack_error_set(err, DSTACK_ERR_USAGE, method, NULL,
                                 "%s: report_data is NULL but its length is %zu", method, len);
@@ -93,51 +97,52 @@ static dstack_status begin(const char *method, const uint8_t *report_data, size_
         return dstack_error_set(err, DSTACK_ERR_USAGE, method, NULL,
                                 "%s: report_data is %zu bytes, at most %zu allowed", method, len,
                                 max_len);
-    if ((*req = json_object_new_object()) == NULL)
-        return dstack_error_set(err, DSTACK_ERR_INTERNAL, method, NULL, "out of memory");
     return dstack_json_add_hex(*req, "report_data", report_data, len, err);
+}
+
+/* A request field beside report_data: {name, value}, a NULL name ends the list. */
+typedef struct string_field {
+    const char *name, *value;
+} string_field;
+
+/* GetQuote, TdxQuote and RawQuote: report_data plus `extra` string fields. */
+static dstack_status report_data_quote(dstack_client *c, const char *method,
+                                       const uint8_t *report_data, size_t len, size_t max_len,
+                                       bool tdx, const string_field *extra,
+                                       dstack_quote_response *out, dstack_error *err)
+{
+    json_object *req = NULL;
+    dstack_status rc = begin(method, report_data, len, max_len, out, sizeof(*out), &req, err);
+
+    for (; rc == DSTACK_OK && extra != NULL && extra->name != NULL; extra++)
+        rc = dstack_json_add_string(req, extra->name, extra->value, err);
+    if (rc == DSTACK_OK)
+        rc = quote_call(c, method, req, tdx, out, err);
+    json_object_put(req);
+    return rc;
 }
 
 dstack_status dstack_get_quote(dstack_client *c, const uint8_t *report_data, size_t len,
                                dstack_quote_response *out, dstack_error *err)
 {
-    json_object *req = NULL;
-    dstack_status rc =
-        begin("GetQuote", report_data, len, REPORT_DATA_MAX, out, sizeof(*out), &req, err);
-    if (rc == DSTACK_OK)
-        rc = quote_call(c, "GetQuote", req, false, out, err);
-    json_object_put(req);
-    return rc;
+    return report_data_quote(c, "GetQuote", report_data, len, REPORT_DATA_MAX, false, NULL, out,
+                             err);
 }
 
 dstack_status dstack_tappd_tdx_quote(dstack_client *c, const uint8_t *report_data, size_t len,
                                      const char *hash_algorithm, const char *prefix,
                                      dstack_quote_response *out, dstack_error *err)
 {
-    json_object *req = NULL;
+    const string_field extra[] = {
+        {"hash_algorithm", hash_algorithm}, {"prefix", prefix}, {NULL, NULL}};
     /* Any length: the agent hashes it (or, for "raw", insists on exactly 64). */
-    dstack_status rc = begin("TdxQuote", report_data, len, 0, out, sizeof(*out), &req, err);
-
-    if (rc == DSTACK_OK)
-        rc = dstack_json_add_string(req, "hash_algorithm", hash_algorithm, err);
-    if (rc == DSTACK_OK)
-        rc = dstack_json_add_string(req, "prefix", prefix, err);
-    if (rc == DSTACK_OK)
-        rc = quote_call(c, "TdxQuote", req, true, out, err);
-    json_object_put(req);
-    return rc;
+    return report_data_quote(c, "TdxQuote", report_data, len, 0, true, extra, out, err);
 }
 
 dstack_status dstack_tappd_raw_quote(dstack_client *c, const uint8_t *report_data, size_t len,
                                      dstack_quote_response *out, dstack_error *err)
 {
-    json_object *req = NULL;
-    dstack_status rc = begin("RawQuote", report_data, len, 0, out, sizeof(*out), &req, err);
-
-    if (rc == DSTACK_OK)
-        rc = quote_call(c, "RawQuote", req, true, out, err);
-    json_object_put(req);
-    return rc;
+    return report_data_quote(c, "RawQuote", report_data, len, 0, true, NULL, out, err);
 }
 
 dstack_status dstack_worker_get_attestation_for_app_key(dstack_client *c, const char *algorithm,
@@ -145,35 +150,36 @@ dstack_status dstack_worker_get_attestation_for_app_key(dstack_client *c, const 
                                                         dstack_error *err)
 {
     json_object *req = NULL;
-    dstack_status rc;
+    dstack_status rc = dstack_rpc_begin("GetAttestationForAppKey", out, sizeof(*out), &req, err);
 
-    dstack_error_clear(err);
-    if (out == NULL)
-        return dstack_error_set(err, DSTACK_ERR_USAGE, "GetAttestationForAppKey", NULL,
-                                "GetAttestationForAppKey: no output structure");
-    memset(out, 0, sizeof(*out));
-    if ((req = json_object_new_object()) == NULL)
-        return dstack_error_set(err, DSTACK_ERR_INTERNAL, NULL, NULL, "out of memory");
-    rc = dstack_json_add_string(req, "algorithm", algorithm, err);
+    if (rc == DSTACK_OK)
+        rc = dstack_json_add_string(req, "algorithm", algorithm, err);
     if (rc == DSTACK_OK)
         rc = quote_call(c, "GetAttestationForAppKey", req, false, out, err);
     json_object_put(req);
     return rc;
 }
 
+static dstack_status decode_attestation(json_object *resp, void *out, const dstack_json_ctx *ctx)
+{
+    return dstack_json_get_hex(resp, "attestation", false, 0, out, ctx);
+}
+
+static void release_attestation(void *out)
+{
+    dstack_bytes_free(out);
+}
+
 dstack_status dstack_attest(dstack_client *c, const uint8_t *report_data, size_t len,
                             dstack_bytes *attestation, dstack_error *err)
 {
-    json_object *req = NULL, *resp = NULL;
-    dstack_json_ctx ctx;
+    json_object *req = NULL;
+    dstack_rpc_reply reply = {attestation, decode_attestation, release_attestation, NULL};
     dstack_status rc = begin("Attest", report_data, len, REPORT_DATA_MAX, attestation,
                              attestation != NULL ? sizeof(*attestation) : 0, &req, err);
 
     if (rc == DSTACK_OK)
-        rc = dstack_rpc_invoke(c, "Attest", req, false, &resp, &ctx, err);
-    if (rc == DSTACK_OK)
-        rc = dstack_json_get_hex(resp, "attestation", false, 0, attestation, &ctx);
-    json_object_put(resp);
+        rc = dstack_rpc_call(c, "Attest", req, &reply, err);
     json_object_put(req);
     return rc;
 }

@@ -22,37 +22,39 @@ static dstack_status usage(dstack_error *err, const char *method, const char *wh
     return dstack_error_set(err, DSTACK_ERR_USAGE, method, NULL, "%s: %s", method, what);
 }
 
+static dstack_status decode_sign(json_object *resp, void *response, const dstack_json_ctx *ctx)
+{
+    dstack_sign_response *out = response;
+    dstack_status rc;
+
+    if ((rc = dstack_json_get_hex(resp, "signature", false, 0, &out->signature, ctx)) ||
+        (rc = dstack_json_get_hex_array(resp, "signature_chain", &out->signature_chain,
+                                        &out->signature_chain_len, ctx)))
+        return rc;
+    return dstack_json_get_hex(resp, "public_key", false, 0, &out->public_key, ctx);
+}
+
+static void release_sign(void *out)
+{
+    dstack_sign_response_free(out);
+}
+
 dstack_status dstack_sign(dstack_client *c, const char *algorithm, const uint8_t *data, size_t len,
                           dstack_sign_response *out, dstack_error *err)
 {
-    json_object *req = NULL, *resp = NULL;
-    dstack_json_ctx ctx;
-    dstack_status rc;
+    json_object *req = NULL;
+    dstack_rpc_reply reply = {out, decode_sign, release_sign, NULL};
+    dstack_status rc = dstack_rpc_begin("Sign", out, sizeof(*out), &req, err);
 
-    dstack_error_clear(err);
-    if (out == NULL)
-        return usage(err, "Sign", "no output structure");
-    memset(out, 0, sizeof(*out));
-    if (len > 0 && data == NULL)
-        return usage(err, "Sign", "data is NULL but has a length");
-    if ((req = json_object_new_object()) == NULL)
-        return dstack_error_set(err, DSTACK_ERR_INTERNAL, "Sign", NULL, "out of memory");
-    if ((rc = dstack_json_add_string(req, "algorithm", algorithm, err)) != DSTACK_OK ||
-        (rc = dstack_json_add_hex(req, "data", data, len, err)) != DSTACK_OK)
-        goto done;
-    rc = dstack_rpc_invoke(c, "Sign", req, false, &resp, &ctx, err);
-    if (rc != DSTACK_OK)
-        goto done;
-    if ((rc = dstack_json_get_hex(resp, "signature", false, 0, &out->signature, &ctx)) ||
-        (rc = dstack_json_get_hex_array(resp, "signature_chain", &out->signature_chain,
-                                        &out->signature_chain_len, &ctx)) ||
-        (rc = dstack_json_get_hex(resp, "public_key", false, 0, &out->public_key, &ctx)))
-        goto done;
-done:
-    json_object_put(resp);
+    if (rc == DSTACK_OK && len > 0 && data == NULL)
+        rc = usage(err, "Sign", "data is NULL but has a length");
+    if (rc == DSTACK_OK)
+        rc = dstack_json_add_string(req, "algorithm", algorithm, err);
+    if (rc == DSTACK_OK)
+        rc = dstack_json_add_hex(req, "data", data, len, err);
+    if (rc == DSTACK_OK)
+        rc = dstack_rpc_call(c, "Sign", req, &reply, err);
     json_object_put(req);
-    if (rc != DSTACK_OK)
-        dstack_sign_response_free(out);
     return rc;
 }
 

@@ -49,19 +49,9 @@ static dstack_status add_common(json_object *req, const dstack_tls_key_request *
     return DSTACK_OK;
 }
 
-static dstack_status add_uint64(json_object *req, const char *field, uint64_t v, dstack_error *err)
+static dstack_status decode(json_object *resp, void *response, const dstack_json_ctx *ctx)
 {
-    json_object *n = json_object_new_uint64(v);
-    if (n == NULL || json_object_object_add(req, field, n) != 0) {
-        json_object_put(n);
-        return dstack_error_set(err, DSTACK_ERR_INTERNAL, NULL, NULL, "out of memory");
-    }
-    return DSTACK_OK;
-}
-
-static dstack_status decode(json_object *resp, dstack_tls_key_response *out,
-                            const dstack_json_ctx *ctx)
-{
+    dstack_tls_key_response *out = response;
     const char *pem;
     size_t len;
     dstack_status rc = dstack_json_get_string(resp, "key", &pem, ctx);
@@ -73,27 +63,15 @@ static dstack_status decode(json_object *resp, dstack_tls_key_response *out,
         return dstack_json_field_error(ctx, "key", "is empty, expected a PKCS#8 PEM key");
     out->key_pem = OPENSSL_secure_malloc(len + 1);
     if (out->key_pem == NULL)
-        return dstack_error_set(ctx->err, DSTACK_ERR_INTERNAL, ctx->method, ctx->endpoint,
-                                "out of memory");
+        return dstack_json_out_of_memory(ctx);
     memcpy(out->key_pem, pem, len + 1);
     return dstack_json_get_string_array(resp, "certificate_chain", &out->certificate_chain,
                                         &out->certificate_chain_len, ctx);
 }
 
-static dstack_status issue(dstack_client *c, const char *method, json_object *req,
-                           dstack_tls_key_response *out, dstack_error *err)
+static void release(void *out)
 {
-    json_object *resp = NULL;
-    dstack_json_ctx ctx;
-    dstack_status rc = dstack_rpc_invoke(c, method, req, false, &resp, &ctx, err);
-
-    if (rc == DSTACK_OK)
-        rc = decode(resp, out, &ctx);
-    dstack_json_scrub_string(resp, "key");
-    json_object_put(resp);
-    if (rc != DSTACK_OK)
-        dstack_tls_key_response_free(out);
-    return rc;
+    dstack_tls_key_response_free(out);
 }
 
 /* Reads the caller's versioned request into `in` (api.h) and starts the JSON request. */
@@ -117,42 +95,58 @@ static dstack_status begin(const char *method, const dstack_tls_key_request *giv
     return add_common(*req, in, err);
 }
 
+/* The fields one method adds to the common ones. */
+typedef dstack_status add_fields_fn(json_object *req, const dstack_tls_key_request *in,
+                                    dstack_error *err);
+
+/* Both RPCs: the common request fields, the method's own, and the same response. */
+static dstack_status issue(dstack_client *c, const char *method,
+                           const dstack_tls_key_request *request, add_fields_fn *add_fields,
+                           dstack_tls_key_response *out, dstack_error *err)
+{
+    dstack_tls_key_request in;
+    json_object *req = NULL;
+    dstack_rpc_reply reply = {out, decode, release, "key"};
+    dstack_status rc = begin(method, request, &in, out, &req, err);
+
+    if (rc == DSTACK_OK)
+        rc = add_fields(req, &in, err);
+    if (rc == DSTACK_OK)
+        rc = dstack_rpc_call(c, method, req, &reply, err);
+    json_object_put(req);
+    return rc;
+}
+
+static dstack_status add_get_tls_key_fields(json_object *req, const dstack_tls_key_request *in,
+                                            dstack_error *err)
+{
+    dstack_status rc = DSTACK_OK;
+
+    /* optional uint64: absent = unset, any number = set (protocol.md §1.4). */
+    if (in->has_not_before)
+        rc = dstack_json_add_uint64(req, "not_before", in->not_before, err);
+    if (rc == DSTACK_OK && in->has_not_after)
+        rc = dstack_json_add_uint64(req, "not_after", in->not_after, err);
+    if (rc == DSTACK_OK)
+        rc = dstack_json_add_bool(req, "with_app_info", in->with_app_info, err);
+    return rc;
+}
+
 dstack_status dstack_get_tls_key(dstack_client *c, const dstack_tls_key_request *request,
                                  dstack_tls_key_response *out, dstack_error *err)
 {
-    dstack_tls_key_request copy, *in = &copy;
-    json_object *req = NULL;
-    dstack_status rc = begin("GetTlsKey", request, &copy, out, &req, err);
+    return issue(c, "GetTlsKey", request, add_get_tls_key_fields, out, err);
+}
 
-    if (rc != DSTACK_OK)
-        goto done;
-    /* optional uint64: absent = unset, any number = set (protocol.md §1.4). */
-    if (in->has_not_before && (rc = add_uint64(req, "not_before", in->not_before, err)))
-        goto done;
-    if (in->has_not_after && (rc = add_uint64(req, "not_after", in->not_after, err)))
-        goto done;
-    if ((rc = dstack_json_add_bool(req, "with_app_info", in->with_app_info, err)) != DSTACK_OK)
-        goto done;
-    rc = issue(c, "GetTlsKey", req, out, err);
-done:
-    json_object_put(req);
-    return rc;
+static dstack_status add_derive_key_fields(json_object *req, const dstack_tls_key_request *in,
+                                           dstack_error *err)
+{
+    dstack_status rc = dstack_json_add_string(req, "path", in->path, err);
+    return rc == DSTACK_OK ? dstack_json_add_bool(req, "random_seed", in->random_seed, err) : rc;
 }
 
 dstack_status dstack_tappd_derive_key(dstack_client *c, const dstack_tls_key_request *request,
                                       dstack_tls_key_response *out, dstack_error *err)
 {
-    dstack_tls_key_request copy, *in = &copy;
-    json_object *req = NULL;
-    dstack_status rc = begin("DeriveKey", request, &copy, out, &req, err);
-
-    if (rc != DSTACK_OK)
-        goto done;
-    if ((rc = dstack_json_add_string(req, "path", in->path, err)) != DSTACK_OK ||
-        (rc = dstack_json_add_bool(req, "random_seed", in->random_seed, err)) != DSTACK_OK)
-        goto done;
-    rc = issue(c, "DeriveKey", req, out, err);
-done:
-    json_object_put(req);
-    return rc;
+    return issue(c, "DeriveKey", request, add_derive_key_fields, out, err);
 }
