@@ -79,15 +79,25 @@ static void compose(dstack_error *err)
         snprintf(err->message + o, cap - o, "%s", err->detail);
 }
 
+/* printf into out[cap] with control characters escaped (texts may come from the agent). The
+ * arguments may point into the record being changed: they are read before it is. */
+static void escaped_vformat(char *out, size_t cap, const char *fmt, va_list ap)
+{
+    char raw[sizeof(((dstack_error *)NULL)->detail)];
+
+    vsnprintf(raw, cap < sizeof(raw) ? cap : sizeof(raw), fmt, ap);
+    dstack_text_escape(raw, out, cap);
+}
+
 dstack_status dstack_error_setv(dstack_error *err, dstack_status status, const char *method,
                                 const char *endpoint, const char *fmt, va_list ap)
 {
-    char raw[sizeof(err->detail)];
+    char detail[sizeof(err->detail)];
 
     if (err == NULL)
         return status;
     /* The arguments may point into *err (a caller re-raising its own detail). */
-    vsnprintf(raw, sizeof(raw), fmt, ap);
+    escaped_vformat(detail, sizeof(detail), fmt, ap);
     {
         char m[sizeof(err->method)] = "", e[sizeof(err->endpoint)] = "";
         if (method != NULL)
@@ -99,7 +109,7 @@ dstack_status dstack_error_setv(dstack_error *err, dstack_status status, const c
         memcpy(err->endpoint, e, sizeof(e));
     }
     err->status = status;
-    dstack_text_escape(raw, err->detail, sizeof(err->detail));
+    memcpy(err->detail, detail, sizeof(detail));
     compose(err);
     return status;
 }
@@ -116,15 +126,14 @@ dstack_status dstack_error_set(dstack_error *err, dstack_status status, const ch
 
 void dstack_error_context(dstack_error *err, const char *fmt, ...)
 {
-    char raw[sizeof(err->context)], outer[sizeof(err->context)], old[sizeof(err->context)];
+    char outer[sizeof(err->context)], old[sizeof(err->context)];
     va_list ap;
 
     if (err == NULL)
         return;
     va_start(ap, fmt);
-    vsnprintf(raw, sizeof(raw), fmt, ap);
+    escaped_vformat(outer, sizeof(outer), fmt, ap);
     va_end(ap);
-    dstack_text_escape(raw, outer, sizeof(outer));
     memcpy(old, err->context, sizeof(old));
     if (old[0] != '\0')
         snprintf(err->context, sizeof(err->context), "%s: %s", outer, old);
@@ -135,16 +144,15 @@ void dstack_error_context(dstack_error *err, const char *fmt, ...)
 
 void dstack_error_append(dstack_error *err, const char *fmt, ...)
 {
-    char raw[sizeof(err->detail)], tail[sizeof(err->detail)];
+    char tail[sizeof(err->detail)];
     size_t n;
     va_list ap;
 
     if (err == NULL)
         return;
     va_start(ap, fmt);
-    vsnprintf(raw, sizeof(raw), fmt, ap);
+    escaped_vformat(tail, sizeof(tail), fmt, ap);
     va_end(ap);
-    dstack_text_escape(raw, tail, sizeof(tail));
     n = strlen(err->detail);
     snprintf(err->detail + n, sizeof(err->detail) - n, "%s", tail);
     compose(err);
