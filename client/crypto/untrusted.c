@@ -102,9 +102,14 @@ static void reason(char *why, size_t len, const char *text)
         snprintf(why, len, "%s", text);
 }
 
-/* Common checks; NULL (with why) when the text cannot be one unencrypted PEM block. */
-static BIO *pem_bio(const char *pem, char *why, size_t why_len)
+/* Common checks; NULL (with why) without a parsing context or when the text cannot be one
+ * unencrypted PEM block. */
+static BIO *pem_bio(const OSSL_LIB_CTX *ctx, const char *pem, char *why, size_t why_len)
 {
+    if (ctx == NULL) {
+        reason(why, why_len, "cannot create OpenSSL's parsing context");
+        return NULL;
+    }
     if (pem == NULL || !dstack_pem_single_block(pem)) {
         reason(why, why_len, "not exactly one PEM block");
         return NULL;
@@ -122,11 +127,7 @@ EVP_PKEY *dstack_untrusted_private_key(OSSL_LIB_CTX *ctx, const char *pem, char 
     EVP_PKEY *pkey = NULL;
     BIO *bio;
 
-    if (ctx == NULL) {
-        reason(why, why_len, "cannot create OpenSSL's parsing context");
-        return NULL;
-    }
-    if ((bio = pem_bio(pem, why, why_len)) == NULL)
+    if ((bio = pem_bio(ctx, pem, why, why_len)) == NULL)
         return NULL;
     /* Failures here are the agent's fault and reported as such; OpenSSL's own queue entries
      * would only confuse the caller's error stack. */
@@ -144,11 +145,7 @@ X509 *dstack_untrusted_x509_pem(OSSL_LIB_CTX *ctx, const char *pem, char *why, s
     X509 *cert = NULL, *read;
     BIO *bio;
 
-    if (ctx == NULL) {
-        reason(why, why_len, "cannot create OpenSSL's parsing context");
-        return NULL;
-    }
-    if ((bio = pem_bio(pem, why, why_len)) == NULL)
+    if ((bio = pem_bio(ctx, pem, why, why_len)) == NULL)
         return NULL;
     ERR_set_mark();
     cert = X509_new_ex(ctx, NULL);
