@@ -362,7 +362,9 @@ static dstack_resolved *engine_resolve(ENGINE *e, const char *uri, unsigned want
     return res;
 }
 
-static EVP_PKEY *engine_load_privkey(ENGINE *e, const char *key_id, UI_METHOD *ui, void *cb_data)
+/* Resolves key_id and decodes its PrivateKeyInfo or SubjectPublicKeyInfo into a key owned and
+ * operated by OpenSSL's default provider. */
+static EVP_PKEY *engine_load_key(ENGINE *e, const char *key_id, bool private_key)
 {
     dstack_resolved *res = engine_resolve(e, key_id, DSTACK_WANT_KEY);
     const unsigned char *p;
@@ -370,34 +372,29 @@ static EVP_PKEY *engine_load_privkey(ENGINE *e, const char *key_id, UI_METHOD *u
 
     if (res == NULL)
         return NULL;
-    if (res->key_der == NULL) {
+    if (private_key && res->key_der == NULL) {
         engine_raise_usage("%s: the agent returned no private key", key_id);
-        goto done;
+    } else if (private_key) {
+        p = res->key_der;
+        if ((pkey = d2i_AutoPrivateKey(NULL, &p, (long)res->key_der_len)) == NULL)
+            engine_raise_usage("%s: cannot decode the derived PKCS#8 key", key_id);
+    } else {
+        p = res->spki_der;
+        if ((pkey = d2i_PUBKEY(NULL, &p, (long)res->spki_der_len)) == NULL)
+            engine_raise_usage("%s: cannot decode the public key", key_id);
     }
-    /* PrivateKeyInfo → a key owned and operated by OpenSSL's default provider. */
-    p = res->key_der;
-    pkey = d2i_AutoPrivateKey(NULL, &p, (long)res->key_der_len);
-    if (pkey == NULL)
-        engine_raise_usage("%s: cannot decode the derived PKCS#8 key", key_id);
-done:
     dstack_resolved_free(res);
     return pkey;
 }
 
+static EVP_PKEY *engine_load_privkey(ENGINE *e, const char *key_id, UI_METHOD *ui, void *cb_data)
+{
+    return engine_load_key(e, key_id, true);
+}
+
 static EVP_PKEY *engine_load_pubkey(ENGINE *e, const char *key_id, UI_METHOD *ui, void *cb_data)
 {
-    dstack_resolved *res = engine_resolve(e, key_id, DSTACK_WANT_KEY);
-    const unsigned char *p;
-    EVP_PKEY *pkey = NULL;
-
-    if (res == NULL)
-        return NULL;
-    p = res->spki_der;
-    pkey = d2i_PUBKEY(NULL, &p, (long)res->spki_der_len);
-    if (pkey == NULL)
-        engine_raise_usage("%s: cannot decode the public key", key_id);
-    dstack_resolved_free(res);
-    return pkey;
+    return engine_load_key(e, key_id, false);
 }
 
 static int engine_load_cert(ENGINE *e, load_cert_params *params)
