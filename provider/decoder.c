@@ -123,17 +123,39 @@ static void report_failure(const char *uri)
             data);
 }
 
+/* The step both decoders share once they hold the reference's bytes: parse, resolve, hand the
+ * key to OpenSSL. `claimed` says the input already claims to be ours (our PEM label). Returns
+ * 1 to let other decoders carry on when the input is not ours, 0 on our error. */
+static int decode_reference(dstack_decoder_ctx *dctx, const unsigned char *der, size_t len,
+                            int claimed, OSSL_CALLBACK *object_cb, void *object_cbarg)
+{
+    dstack_resolved *res = NULL;
+    int ours = claimed, ret = 0;
+    char *uri = parse_reference(dctx, der, len, &ours);
+
+    if (uri == NULL)
+        return ours ? 0 : 1;
+    DSTACK_DEBUG(1, "reference PEM names %s", uri);
+    res = dstack_prov_resolve(dctx->prov, uri, DSTACK_WANT_KEY);
+    if (res == NULL || res->key_der == NULL)
+        report_failure(uri);
+    else
+        ret = dstack_prov_emit_object(res, 0, object_cb, object_cbarg);
+    dstack_resolved_free(res);
+    free(uri);
+    return ret;
+}
+
 static int dstack_pem_decode(void *vctx, OSSL_CORE_BIO *cin, int selection,
                              OSSL_CALLBACK *object_cb, void *object_cbarg,
                              OSSL_PASSPHRASE_CALLBACK *pw_cb, void *pw_cbarg)
 {
     dstack_decoder_ctx *dctx = vctx;
-    dstack_resolved *res = NULL;
     BIO *in;
-    char *name = NULL, *header = NULL, *uri = NULL;
+    char *name = NULL, *header = NULL;
     unsigned char *der = NULL;
     long der_len = 0;
-    int ours, ret = 1; /* not ours: carry on decoding */
+    int ret = 1; /* not ours: carry on decoding */
 
     /* A reference yields a private key only; a load that asks for something else (a
      * certificate-only walk of a combined file) passes it over without an agent call. */
@@ -165,23 +187,8 @@ static int dstack_pem_decode(void *vctx, OSSL_CORE_BIO *cin, int selection,
     DSTACK_DEBUG(2, "found a " DSTACK_KEYREF_PEM_LABEL " block (%ld bytes)", der_len);
     /* The label says the block is ours: anything wrong inside is an error, not a reason to
      * let other decoders try (they would only report "unsupported"). */
-    ours = 1;
-    uri = parse_reference(dctx, der, (size_t)der_len, &ours);
-    if (uri == NULL) {
-        ret = 0;
-        goto done;
-    }
-    DSTACK_DEBUG(1, "reference PEM names %s", uri);
-    res = dstack_prov_resolve(dctx->prov, uri, DSTACK_WANT_KEY);
-    if (res == NULL || res->key_der == NULL) {
-        report_failure(uri);
-        ret = 0;
-        goto done;
-    }
-    ret = dstack_prov_emit_object(res, 0, object_cb, object_cbarg);
+    ret = decode_reference(dctx, der, (size_t)der_len, 1, object_cb, object_cbarg);
 done:
-    dstack_resolved_free(res);
-    free(uri);
     OPENSSL_free(name);
     OPENSSL_free(header);
     OPENSSL_free(der);
@@ -195,11 +202,9 @@ static int dstack_der_decode(void *vctx, OSSL_CORE_BIO *cin, int selection,
 {
     dstack_decoder_ctx *dctx = vctx;
     unsigned char *der = NULL;
-    dstack_resolved *res = NULL;
-    char *uri = NULL;
     size_t len = 0;
     BIO *in;
-    int ours = 0, ret = 1;
+    int ret = 1;
 
     /* Key material only: a reference never yields parameters-only objects. */
     if (selection != 0 && (selection & OSSL_KEYMGMT_SELECT_KEYPAIR) == 0)
@@ -208,22 +213,8 @@ static int dstack_der_decode(void *vctx, OSSL_CORE_BIO *cin, int selection,
     der = OPENSSL_malloc(DSTACK_KEYREF_MAX_DER + 1);
     if (in == NULL || der == NULL || !read_all(in, der, DSTACK_KEYREF_MAX_DER + 1, &len))
         goto done;
-    uri = parse_reference(dctx, der, len, &ours);
-    if (uri == NULL) {
-        ret = ours ? 0 : 1;
-        goto done;
-    }
-    DSTACK_DEBUG(1, "reference PEM names %s", uri);
-    res = dstack_prov_resolve(dctx->prov, uri, DSTACK_WANT_KEY);
-    if (res == NULL || res->key_der == NULL) {
-        report_failure(uri);
-        ret = 0;
-        goto done;
-    }
-    ret = dstack_prov_emit_object(res, 0, object_cb, object_cbarg);
+    ret = decode_reference(dctx, der, len, 0, object_cb, object_cbarg);
 done:
-    dstack_resolved_free(res);
-    free(uri);
     OPENSSL_free(der);
     BIO_free(in);
     return ret;
