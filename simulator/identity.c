@@ -62,20 +62,23 @@ static char *read_file(const char *path, size_t max, size_t *len)
     return buf;
 }
 
-static char *cert_pem(X509 *cert)
+/* What a PEM writer put into the memory BIO (when `written`), as a strndup'd string or NULL;
+ * the BIO is freed. */
+static char *mem_bio_text(BIO *bio, bool written)
 {
-    BIO *bio = BIO_new(BIO_s_mem());
     char *data = NULL, *out = NULL;
     long n;
 
-    if (bio == NULL)
-        return NULL;
-    if (PEM_write_bio_X509(bio, cert) == 1) {
-        n = BIO_get_mem_data(bio, &data);
-        out = n > 0 ? strndup(data, (size_t)n) : NULL;
-    }
+    if (written && (n = BIO_get_mem_data(bio, &data)) > 0)
+        out = strndup(data, (size_t)n);
     BIO_free(bio);
     return out;
+}
+
+static char *cert_pem(X509 *cert)
+{
+    BIO *bio = BIO_new(BIO_s_mem());
+    return bio != NULL ? mem_bio_text(bio, PEM_write_bio_X509(bio, cert) == 1) : NULL;
 }
 
 static bool finish_identity(sim_identity *id, char *msg, size_t msg_len)
@@ -283,18 +286,11 @@ done:
 
 static char *key_pem(EVP_PKEY *key)
 {
-    BIO *bio = BIO_new(BIO_s_secmem());
-    char *data = NULL, *out = NULL;
-    long n;
+    BIO *bio = BIO_new(BIO_s_secmem()); /* the key's PEM is cleansed when freed */
 
     if (bio == NULL)
         return NULL;
-    if (PEM_write_bio_PrivateKey(bio, key, NULL, NULL, 0, NULL, NULL) == 1) {
-        n = BIO_get_mem_data(bio, &data);
-        out = n > 0 ? strndup(data, (size_t)n) : NULL;
-    }
-    BIO_free(bio);
-    return out;
+    return mem_bio_text(bio, PEM_write_bio_PrivateKey(bio, key, NULL, NULL, 0, NULL, NULL) == 1);
 }
 
 bool sim_identity_write_appkeys(const sim_identity *id, const char *path, char *msg, size_t msg_len)
