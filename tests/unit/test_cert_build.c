@@ -108,14 +108,13 @@ static void check_ca_rebuild(X509 *ref, EVP_PKEY *key, dstack_cert_spec *spec)
     X509_free(ca);
 }
 
-/* dstack-sim's development CA (docs/dstack-sim.md), from `dstack-sim --write-appkeys`. */
-static void test_ca_matches_dev_ca(void)
+/* The CA of an appkeys.json text (freed here), rebuilt from its key with these names. */
+static void check_appkeys_ca(uint8_t *text, const char *common_name, const char *organization)
 {
-    uint8_t *text = test_dev_appkeys(NULL);
     X509 *ref = NULL;
     EVP_PKEY *key = NULL;
-    dstack_cert_spec spec = {.common_name = "dstack-sim INSECURE development CA",
-                             .organization = "dstack-sim",
+    dstack_cert_spec spec = {.common_name = common_name,
+                             .organization = organization,
                              .is_ca = true,
                              .ca_pathlen = 1,
                              .not_before = T_1975,
@@ -128,24 +127,16 @@ static void test_ca_matches_dev_ca(void)
     free(text);
 }
 
+/* dstack-sim's development CA (docs/dstack-sim.md), from `dstack-sim --write-appkeys`. */
+static void test_ca_matches_dev_ca(void)
+{
+    check_appkeys_ca(test_dev_appkeys(NULL), "dstack-sim INSECURE development CA", "dstack-sim");
+}
+
 /* The official simulator's CA, made by rcgen (upstream appkeys.json). */
 static void test_ca_matches_simulator(void)
 {
-    uint8_t *text = test_read_fixture("dstack/appkeys.json", NULL);
-    X509 *ref = NULL;
-    EVP_PKEY *key = NULL;
-    dstack_cert_spec spec = {.common_name = "Dstack KMS CA",
-                             .organization = "Dstack",
-                             .is_ca = true,
-                             .ca_pathlen = 1,
-                             .not_before = T_1975,
-                             .serial_from_key = true};
-
-    appkeys_ca(text, &ref, &key);
-    check_ca_rebuild(ref, key, &spec);
-    X509_free(ref);
-    EVP_PKEY_free(key);
-    free(text);
+    check_appkeys_ca(test_read_fixture("dstack/appkeys.json", NULL), "Dstack KMS CA", "Dstack");
 }
 
 static void test_leaf_layout(void)

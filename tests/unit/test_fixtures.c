@@ -58,6 +58,35 @@ static const char *field(json_object *obj, const char *name)
 
 /* A compose made here, measured into an attestation: its hash is the compose-hash event's,
  * and one flipped bit anywhere changes it. */
+/* appkeys.json's ca_cert: self-signed, named `common_name`, and key_provider.None.key is its
+ * key. Returns the CA for further checks (X509_free it). */
+static X509 *check_appkeys_ca(json_object *root, const char *common_name)
+{
+    json_object *kp, *none;
+    char name[128];
+    EVP_PKEY *ca_key;
+    X509 *ca;
+    BIO *bio;
+
+    bio = BIO_new_mem_buf(field(root, "ca_cert"), -1);
+    ca = PEM_read_bio_X509(bio, NULL, NULL, NULL);
+    BIO_free(bio);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(ca);
+    X509_NAME_get_text_by_NID(X509_get_subject_name(ca), NID_commonName, name, sizeof(name));
+    CU_ASSERT_STRING_EQUAL(name, common_name);
+    CU_ASSERT_EQUAL(X509_NAME_cmp(X509_get_subject_name(ca), X509_get_issuer_name(ca)), 0);
+    CU_ASSERT_FATAL(json_object_object_get_ex(root, "key_provider", &kp));
+    CU_ASSERT_FATAL(json_object_object_get_ex(kp, "None", &none));
+    bio = BIO_new_mem_buf(field(none, "key"), -1);
+    ca_key = PEM_read_bio_PrivateKey(bio, NULL, NULL, NULL);
+    BIO_free(bio);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(ca_key);
+    CU_ASSERT_EQUAL(X509_check_private_key(ca, ca_key), 1);
+    CU_ASSERT_EQUAL(X509_verify(ca, ca_key), 1);
+    EVP_PKEY_free(ca_key);
+    return ca;
+}
+
 static void test_own_compose(void)
 {
     static const char compose[] =
@@ -124,18 +153,15 @@ static void test_dev_appkeys_file(void)
         "5812cdc299a0408031f9a4ada5046296b559bfa5969582b4f4f760492c4deb9627c8f9cba819d42b9b1fb2725"
         "3fb";
     uint8_t *text = test_dev_appkeys(NULL);
-    json_object *root = json_tokener_parse((const char *)text), *kp, *none;
+    json_object *root = json_tokener_parse((const char *)text);
     uint8_t buf[65], app_pub[33], digest[32], recovered[33];
     uint8_t msg[18 + 20 + 33] = "dstack-kms-issued:";
     unsigned char *spki = NULL;
     const char *s;
     size_t n;
     int spki_len;
-    BIO *bio;
     X509 *ca;
-    EVP_PKEY *ca_key;
     dstack_error err;
-    char name[128];
 
     CU_ASSERT_PTR_NOT_NULL_FATAL(root);
     CU_ASSERT_STRING_EQUAL(field(root, "disk_crypt_key"), "");
@@ -153,28 +179,11 @@ static void test_dev_appkeys_file(void)
     CU_ASSERT_EQUAL_FATAL(dstack_secp256k1_recover(buf, digest, recovered, &err), DSTACK_OK);
     CU_ASSERT_HEX_EQUAL(recovered, 33, test_env("DSTACK_DEV_KMS_ROOT"));
 
-    s = field(root, "ca_cert");
-    bio = BIO_new_mem_buf(s, -1);
-    ca = PEM_read_bio_X509(bio, NULL, NULL, NULL);
-    BIO_free(bio);
-    CU_ASSERT_PTR_NOT_NULL_FATAL(ca);
-    X509_NAME_get_text_by_NID(X509_get_subject_name(ca), NID_commonName, name, sizeof(name));
-    CU_ASSERT_STRING_EQUAL(name, "dstack-sim INSECURE development CA");
-    CU_ASSERT_EQUAL(X509_NAME_cmp(X509_get_subject_name(ca), X509_get_issuer_name(ca)), 0);
+    ca = check_appkeys_ca(root, "dstack-sim INSECURE development CA");
     spki_len = i2d_X509_PUBKEY(X509_get_X509_PUBKEY(ca), &spki);
     CU_ASSERT_FATAL(spki_len > 0);
     CU_ASSERT_HEX_EQUAL(spki, (size_t)spki_len, ca_spki);
     OPENSSL_free(spki);
-    CU_ASSERT_FATAL(json_object_object_get_ex(root, "key_provider", &kp));
-    CU_ASSERT_FATAL(json_object_object_get_ex(kp, "None", &none));
-    s = field(none, "key");
-    bio = BIO_new_mem_buf(s, -1);
-    ca_key = PEM_read_bio_PrivateKey(bio, NULL, NULL, NULL);
-    BIO_free(bio);
-    CU_ASSERT_PTR_NOT_NULL_FATAL(ca_key);
-    CU_ASSERT_EQUAL(X509_check_private_key(ca, ca_key), 1);
-    CU_ASSERT_EQUAL(X509_verify(ca, ca_key), 1);
-    EVP_PKEY_free(ca_key);
     X509_free(ca);
     json_object_put(root);
     free(text);
@@ -249,16 +258,12 @@ static void test_sys_config(void)
 static void test_appkeys(void)
 {
     uint8_t *text = test_read_fixture("dstack/appkeys.json", NULL);
-    json_object *root = json_tokener_parse((const char *)text), *kp, *none;
+    json_object *root = json_tokener_parse((const char *)text);
     uint8_t buf[65], app_pub[33], digest[32], recovered[33];
     uint8_t msg[17 + 1 + 20 + 33] = "dstack-kms-issued:";
     const char *s;
     size_t n;
-    BIO *bio;
-    X509 *ca;
-    EVP_PKEY *ca_key;
     dstack_error err;
-    char name[128];
 
     CU_ASSERT_PTR_NOT_NULL_FATAL(root);
     CU_ASSERT(dstack_hex_decode(field(root, "disk_crypt_key"), 64, buf, 32, &n) && n == 32);
@@ -282,25 +287,7 @@ static void test_appkeys(void)
                         "0321529e458424ab1f710a3a57ec4dad2fb195ddca572f7469242ba6c7563085b6");
 
     /* ca_cert: the self-signed "Dstack KMS CA", whose key is key_provider.None.key */
-    s = field(root, "ca_cert");
-    bio = BIO_new_mem_buf(s, -1);
-    ca = PEM_read_bio_X509(bio, NULL, NULL, NULL);
-    BIO_free(bio);
-    CU_ASSERT_PTR_NOT_NULL_FATAL(ca);
-    X509_NAME_get_text_by_NID(X509_get_subject_name(ca), NID_commonName, name, sizeof(name));
-    CU_ASSERT_STRING_EQUAL(name, "Dstack KMS CA");
-    CU_ASSERT_EQUAL(X509_NAME_cmp(X509_get_subject_name(ca), X509_get_issuer_name(ca)), 0);
-    CU_ASSERT_FATAL(json_object_object_get_ex(root, "key_provider", &kp));
-    CU_ASSERT_FATAL(json_object_object_get_ex(kp, "None", &none));
-    s = field(none, "key");
-    bio = BIO_new_mem_buf(s, -1);
-    ca_key = PEM_read_bio_PrivateKey(bio, NULL, NULL, NULL);
-    BIO_free(bio);
-    CU_ASSERT_PTR_NOT_NULL_FATAL(ca_key);
-    CU_ASSERT_EQUAL(X509_check_private_key(ca, ca_key), 1);
-    CU_ASSERT_EQUAL(X509_verify(ca, ca_key), 1);
-    EVP_PKEY_free(ca_key);
-    X509_free(ca);
+    X509_free(check_appkeys_ca(root, "Dstack KMS CA"));
     json_object_put(root);
     free(text);
 }
