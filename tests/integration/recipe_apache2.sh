@@ -43,13 +43,10 @@ else
     fail "apache did not start: $(cat "$A/stderr" "$A/error.log" 2>/dev/null | tail -5)"
 fi
 
-recipe_restart_sim
-if start_apache; then
+if recipe_restart "apache" "$A/error.log" start_apache; then
     assert_eq "after restarting apache and the agent: same pin" "hello from apache over a dstack key" \
         "$(get "$PIN" 2>&1)"
     stop_pid "$APACHE_PID"
-else
-    fail "apache did not restart: $(tail -5 "$A/error.log")"
 fi
 
 # Agent down: apache must not start, promptly, and the first error it logs is the dstack one.

@@ -45,13 +45,10 @@ for variant in "" -combined; do
     fi
 done
 
-recipe_restart_sim
-if start_lighttpd "$cfg"; then
+if recipe_restart "lighttpd" "$L/error.log" start_lighttpd "$cfg"; then
     assert_eq "after restarting lighttpd and the agent: same pin" "hello from lighttpd over a dstack key" \
         "$(get "$PIN" 2>&1)"
     stop_pid "$LH_PID"
-else
-    fail "lighttpd did not restart: $(tail -5 "$L/error.log")"
 fi
 
 stop_sim

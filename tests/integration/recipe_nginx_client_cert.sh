@@ -39,8 +39,7 @@ else
     fail "nginx did not start: $(cat "$N/stderr")"
 fi
 
-recipe_restart_sim
-if start_nginx "$N"; then
+if recipe_restart "nginx" "$N/stderr" start_nginx "$N"; then
     assert_contains "after restarting nginx and the agent" "$(mtls_get 2>&1)" "hello CN=alice"
     # The client without agent: nginx holds its key; curl cannot load its own.
     stop_sim
@@ -51,8 +50,6 @@ if start_nginx "$N"; then
     assert_not_contains "curl without agent: no answer" "$out" "hello"
     agent_down_names_endpoint "curl" "$out"
     stop_pid "$NGINX_PID"
-else
-    fail "nginx did not restart: $(cat "$N/stderr")"
 fi
 expect_start_failure "nginx without agent" 10 nginx -p "$N" -c "$N/nginx.conf" -e "$N/error.log" -g 'daemon off;'
 agent_down_names_endpoint "nginx" "$(cat "$FAIL_OUT")"

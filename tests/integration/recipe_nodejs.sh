@@ -38,12 +38,9 @@ else
     fail "node did not start: $(cat "$DSTACK_TMP/node.err")"
 fi
 
-recipe_restart_sim
-if start_node; then
+if recipe_restart "node" "$DSTACK_TMP/node.err" start_node; then
     assert_eq "after restarting node and the agent: same pin" "$PIN" "$(server_pin "$PORT")"
     stop_pid "$NODE_PID"
-else
-    fail "node did not restart: $(cat "$DSTACK_TMP/node.err")"
 fi
 
 # The configuration most programs need, without nodejs_conf: node ignores it.

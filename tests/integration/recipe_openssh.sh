@@ -55,12 +55,9 @@ else
     fail "sshd did not start: $(tail -5 "$O/sshd.log")"
 fi
 
-recipe_restart_sim
-if start_sshd; then
+if recipe_restart "sshd" "$O/sshd.log" start_sshd; then
     assert_eq "after restarting sshd and the agent" "same" "$(ssh_run echo same 2>&1)"
     stop_pid "$SSHD_PID"
-else
-    fail "sshd did not restart: $(tail -5 "$O/sshd.log")"
 fi
 
 # Ed25519 from PEM (PKCS#8) arrived in OpenSSH 9.6: Debian 12's 9.2 refuses the reference,

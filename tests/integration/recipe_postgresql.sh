@@ -56,13 +56,10 @@ else
     fail "postgres did not start: $(tail -5 "$P/server.log")"
 fi
 
-recipe_restart_sim
-if start_pg; then
+if recipe_restart "postgres" "$P/server.log" start_pg; then
     assert_contains "after restarting postgres and the agent" "$(query 2>&1)" "hello alice"
     assert_eq "same pin after the restarts" "$server_pin_expected" "$(server_pin "$PORT" -starttls postgres)"
     stop_pid "$PG_PID"
-else
-    fail "postgres did not restart: $(tail -5 "$P/server.log")"
 fi
 
 # A reference owned by root (export without --owner): postgres cannot read it and says so.

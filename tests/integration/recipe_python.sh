@@ -53,12 +53,9 @@ fi
 assert_eq "client certificate carries the independently derived key" "$client_pin_expected" \
     "sha256//$(cert_pin "$TLS_DIR/pyclient.crt")"
 
-recipe_restart_sim
-if start_py; then
+if recipe_restart "python server" "$DSTACK_TMP/py.err" start_py; then
     assert_eq "after restarting python and the agent: same pin" "$server_pin_expected" "$(server_pin "$PORT")"
     stop_pid "$PY_PID"
-else
-    fail "python server did not restart: $(cat "$DSTACK_TMP/py.err")"
 fi
 
 # Agent down: what a Python program sees.

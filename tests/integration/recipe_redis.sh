@@ -46,13 +46,10 @@ else
     fail "redis did not start: $(tail -5 "$R/server.log")"
 fi
 
-recipe_restart_sim
-if start_redis; then
+if recipe_restart "redis" "$R/server.log" start_redis; then
     assert_eq "after restarting redis and the agent" "PONG" "$(cli PING 2>&1)"
     assert_eq "same pin after the restarts" "$server_pin_expected" "$(server_pin "$PORT" -servername cache.example.test)"
     stop_pid "$REDIS_PID"
-else
-    fail "redis did not restart: $(tail -5 "$R/server.log")"
 fi
 
 # The client without agent: the server keeps its key in memory, the client cannot get its own.

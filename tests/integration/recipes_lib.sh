@@ -32,6 +32,18 @@ recipe_restart_sim() {
     provider_env
 }
 
+# recipe_restart SERVER LOG START... — the agent restarted (recipe_restart_sim), then START run
+# again (in this shell, so it sets the server's pid); when the server does not come back, a
+# failure with LOG's tail and 1.
+recipe_restart() {
+    local server=$1 log=$2
+    shift 2
+    recipe_restart_sim
+    "$@" && return 0
+    fail "$server did not restart: $(tail -5 "$log")"
+    return 1
+}
+
 # export_as NAME URI [keytool args...] — $TLS_DIR/NAME.{key,crt,chain}, then checks that the
 # certificate's key (openssl CLI) is the one dev_key.py derives for the URI's path.
 export_as() {
