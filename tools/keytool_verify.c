@@ -340,6 +340,7 @@ static int verify_run(kt_options *opts, int argc, char **argv)
     bool has_app_id;
     verify_args a;
     dstack_ratls_policy policy;
+    dstack_quote_verify_opts qopts;
     dstack_ratls_verification v;
     dstack_quote_verify_result qr;
     dstack_error err;
@@ -353,6 +354,10 @@ static int verify_run(kt_options *opts, int argc, char **argv)
 
     memset(&a, 0, sizeof(a));
     memset(&policy, 0, sizeof(policy));
+    memset(&qopts, 0, sizeof(qopts));
+    policy.struct_size = sizeof(policy);
+    qopts.struct_size = sizeof(qopts);
+    policy.quote = &qopts;
     dstack_error_clear(&err);
     rc = kt_parse(opts, argc, argv, verify_options, verify_option, &a, verify_help, &pos, &npos);
     if (rc != KT_EXIT_OK)
@@ -378,10 +383,10 @@ static int verify_run(kt_options *opts, int argc, char **argv)
             rc = KT_EXIT_IO;
             goto done;
         }
-        policy.quote.trusted_root_pem = (const char *)root;
+        qopts.trusted_root_pem = (const char *)root;
     }
-    policy.quote.verification_time = a.at;
-    policy.quote.flags = a.no_time_check ? DSTACK_QV_NO_TIME_CHECK : 0;
+    qopts.verification_time = a.at;
+    qopts.flags = a.no_time_check ? DSTACK_QV_NO_TIME_CHECK : 0;
     policy.has_app_id = has_app_id;
     memcpy(policy.app_id, app_id, sizeof(policy.app_id));
 
@@ -400,7 +405,7 @@ static int verify_run(kt_options *opts, int argc, char **argv)
             goto done;
         }
         maybe_hex(buf, &len);
-        st = dstack_tdx_quote_verify(buf, len, &policy.quote, &qr, &err);
+        st = dstack_tdx_quote_verify(buf, len, &qopts, &qr, &err);
         if (st == DSTACK_ERR_USAGE) {
             rc = kt_fail(&err);
             goto done;

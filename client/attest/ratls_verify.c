@@ -1,12 +1,15 @@
 /* Verifying an RA-TLS certificate end to end (protocol.md §4.7): the attestation it carries, the
- * TDX quote's DCAP signatures (offline, quote_verify.c), the report_data binding of the
- * certificate key, RTMR3 replay of the runtime events, and an optional app policy.
+ * TDX quote's DCAP verification (quote_verify.c: offline, or with collateral and a TCB status
+ * policy), the report_data binding of the certificate key, RTMR3 replay of the runtime events,
+ * and an optional app policy.
  */
 #include <dstack/attest.h>
 
 #include <string.h>
 
 #include <openssl/crypto.h>
+
+#include "base/opts_internal.h"
 
 #define APP_ID_LEN 20
 #define COMPOSE_HASH_LEN 32
@@ -63,10 +66,10 @@ static const char *check_policy(const dstack_ratls_policy *policy, dstack_ratls_
     return why;
 }
 
-dstack_status dstack_ratls_verify(X509 *cert, const dstack_ratls_policy *policy,
+dstack_status dstack_ratls_verify(X509 *cert, const dstack_ratls_policy *policy_in,
                                   dstack_ratls_verification *out, dstack_error *err)
 {
-    static const dstack_ratls_policy defaults;
+    dstack_ratls_policy policy_copy, *policy = &policy_copy;
     dstack_ratls_info info;
     dstack_error quote_err;
     dstack_status rc, quote_rc;
@@ -77,8 +80,9 @@ dstack_status dstack_ratls_verify(X509 *cert, const dstack_ratls_policy *policy,
         return dstack_error_set(err, DSTACK_ERR_USAGE, NULL, NULL,
                                 "dstack_ratls_verify: no certificate or no result");
     memset(out, 0, sizeof(*out));
-    if (policy == NULL)
-        policy = &defaults;
+    if ((rc = dstack_opts_copy(&policy_copy, sizeof(policy_copy), policy_in, "dstack_ratls_policy",
+                               err)) != DSTACK_OK)
+        return rc;
     if ((rc = dstack_ratls_inspect(cert, &info, err)) != DSTACK_OK)
         goto done;
     out->has_attestation = info.has_attestation;
@@ -91,7 +95,7 @@ dstack_status dstack_ratls_verify(X509 *cert, const dstack_ratls_policy *policy,
     }
     if (info.attestation.platform != 0 || !info.quote_parsed) {
         rc = dstack_error_set(err, DSTACK_ERR_PROTOCOL, NULL, NULL,
-                              "certificate attestation holds no TDX v4 quote (platform %d)",
+                              "certificate attestation holds no TDX v4/v5 quote (platform %d)",
                               info.attestation.platform);
         goto done;
     }
@@ -103,7 +107,7 @@ dstack_status dstack_ratls_verify(X509 *cert, const dstack_ratls_policy *policy,
     policy_why = check_policy(policy, out);
     dstack_error_clear(&quote_err);
     quote_rc = dstack_tdx_quote_verify(info.attestation.quote, info.attestation.quote_len,
-                                       &policy->quote, &out->quote_result, &quote_err);
+                                       policy->quote, &out->quote_result, &quote_err);
     out->verified =
         out->report_data_binds_key && out->rtmr3_matches && quote_rc == DSTACK_OK && out->policy_ok;
     /* The order of the messages follows protocol.md §4.7: binding, quote, replay, policy. */
