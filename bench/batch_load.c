@@ -229,7 +229,7 @@ static bool parse_args(int argc, char **argv, batch_opts *o)
 int main(int argc, char **argv)
 {
     batch_opts o;
-    dstack_client_options copts = {0};
+    dstack_client_options copts = {DSTACK_OPTIONS_INIT(dstack_client_options)};
     dstack_client *c = NULL;
     dstack_error err;
     EVP_MD_CTX *md = NULL;

@@ -33,7 +33,7 @@ int main(int argc, char **argv)
         {"round", required_argument, NULL, 'r'},
         {NULL, 0, NULL, 0},
     };
-    dstack_client_options copts = {0};
+    dstack_client_options copts = {DSTACK_OPTIONS_INIT(dstack_client_options)};
     dstack_client *c = NULL;
     dstack_key_response resp;
     dstack_error err;

@@ -24,7 +24,8 @@ static void print_hex(const char *label, const uint8_t *buf, size_t len)
 int main(int argc, char **argv)
 {
     const char *path = argc > 1 ? argv[1] : "example/key";
-    dstack_client_options opts = {.service = DSTACK_SERVICE_GUEST, .timeout_ms = 3000};
+    dstack_client_options opts = {DSTACK_OPTIONS_INIT(dstack_client_options),
+                                  .service = DSTACK_SERVICE_GUEST, .timeout_ms = 3000};
     dstack_client *client = NULL;
     dstack_app_info info = {0};
     dstack_key_response key = {0};

@@ -6,6 +6,8 @@
  * of this log, so RTMR0–3 always equal what a verifier recomputes from it.
  */
 #include "sim.h"
+#include "agent_side.h"
+#include "attest/attest_internal.h"
 
 #include <stdio.h>
 #include <stdlib.h>

@@ -27,6 +27,7 @@
 #include <dstack/uri.h>
 
 #include "crypto/pkey_util.h"
+#include "agent_side.h"
 
 #define SIM_DEV_SEED "dstack-sim insecure development identity v1"
 #define SIM_APPKEYS_MAX (1024 * 1024)

@@ -25,6 +25,7 @@
 #include <dstack/uri.h>
 
 #include "crypto/pkey_util.h"
+#include "agent_side.h"
 
 #define HEADER_LEN 48
 #define BODY_LEN 584

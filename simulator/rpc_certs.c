@@ -30,6 +30,7 @@
 #include <dstack/uri.h>
 
 #include "crypto/pkey_util.h"
+#include "agent_side.h"
 
 #define NOT_BEFORE_DEFAULT 157766400 /* 1975-01-01T00:00:00Z (rcgen default) */
 #define VALIDITY_DEFAULT (3650ll * 86400)

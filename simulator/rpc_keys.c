@@ -4,6 +4,7 @@
  * scalar and the Ed25519 seed. Signature chains follow protocol.md §3.4.
  */
 #include "sim.h"
+#include "agent_side.h"
 
 #include <stdio.h>
 #include <stdlib.h>

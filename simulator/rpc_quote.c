@@ -2,6 +2,8 @@
  * Worker.GetAttestationForAppKey (protocol.md §2.1–§2.3).
  */
 #include "sim.h"
+#include "agent_side.h"
+#include "crypto/keccak_internal.h"
 
 #include <stdio.h>
 #include <stdlib.h>

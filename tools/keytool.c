@@ -168,6 +168,7 @@ dstack_status kt_client_new(const kt_options *opts, dstack_service service, dsta
     dstack_client_options co;
 
     memset(&co, 0, sizeof(co));
+    co.struct_size = sizeof(co);
     co.service = service;
     if (dstack_config_is_set(opts->cfg, name) &&
         dstack_config_get(opts->cfg, name, endpoint, sizeof(endpoint), err) == DSTACK_OK)

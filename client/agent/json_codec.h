@@ -30,6 +30,11 @@ typedef struct dstack_json_ctx {
 dstack_status dstack_json_parse_text(const char *text, size_t len, json_object **out,
                                      const char **why);
 
+/* Like dstack_call_raw, but non-200 → DSTACK_ERR_AGENT (with the agent's error text) and the
+ * body must be a JSON value (object, or the literal null for Empty responses → *out = NULL). */
+dstack_status dstack_call(dstack_client *client, const char *method, const char *json_body,
+                          json_object **out, dstack_error *err);
+
 /* Serialises `request`, POSTs it as `method` and requires a JSON object back (or, when
  * `allow_empty`, also null / an empty body → *response = NULL). Fills ctx for the getters. */
 dstack_status dstack_rpc_invoke(dstack_client *c, const char *method, json_object *request,

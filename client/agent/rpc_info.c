@@ -5,6 +5,8 @@
 
 #include <openssl/crypto.h>
 
+#include "attest/attest_internal.h"
+
 #define MEASUREMENT_LEN 48
 
 static void tcb_info_free(dstack_tcb_info *t)

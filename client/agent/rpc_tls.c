@@ -6,6 +6,7 @@
 
 #include <openssl/crypto.h>
 
+#include "base/api_internal.h"
 #include "crypto/pkey_util.h"
 
 void dstack_tls_key_response_free(dstack_tls_key_response *r)
@@ -95,25 +96,33 @@ static dstack_status issue(dstack_client *c, const char *method, json_object *re
     return rc;
 }
 
-static dstack_status begin(const char *method, const dstack_tls_key_request *in,
-                           dstack_tls_key_response *out, json_object **req, dstack_error *err)
+/* Reads the caller's versioned request into `in` (api.h) and starts the JSON request. */
+static dstack_status begin(const char *method, const dstack_tls_key_request *given,
+                           dstack_tls_key_request *in, dstack_tls_key_response *out,
+                           json_object **req, dstack_error *err)
 {
+    dstack_status rc;
+
     dstack_error_clear(err);
     *req = NULL;
-    if (out == NULL || in == NULL)
+    if (out == NULL || given == NULL)
         return dstack_error_set(err, DSTACK_ERR_USAGE, method, NULL,
                                 "%s: request and response are required", method);
     memset(out, 0, sizeof(*out));
+    rc = dstack_options_read(given, in, sizeof(*in), "dstack_tls_key_request", err);
+    if (rc != DSTACK_OK)
+        return rc;
     if ((*req = json_object_new_object()) == NULL)
         return dstack_error_set(err, DSTACK_ERR_INTERNAL, method, NULL, "out of memory");
     return add_common(*req, in, err);
 }
 
-dstack_status dstack_get_tls_key(dstack_client *c, const dstack_tls_key_request *in,
+dstack_status dstack_get_tls_key(dstack_client *c, const dstack_tls_key_request *request,
                                  dstack_tls_key_response *out, dstack_error *err)
 {
+    dstack_tls_key_request copy, *in = &copy;
     json_object *req = NULL;
-    dstack_status rc = begin("GetTlsKey", in, out, &req, err);
+    dstack_status rc = begin("GetTlsKey", request, &copy, out, &req, err);
 
     if (rc != DSTACK_OK)
         goto done;
@@ -130,11 +139,12 @@ done:
     return rc;
 }
 
-dstack_status dstack_tappd_derive_key(dstack_client *c, const dstack_tls_key_request *in,
+dstack_status dstack_tappd_derive_key(dstack_client *c, const dstack_tls_key_request *request,
                                       dstack_tls_key_response *out, dstack_error *err)
 {
+    dstack_tls_key_request copy, *in = &copy;
     json_object *req = NULL;
-    dstack_status rc = begin("DeriveKey", in, out, &req, err);
+    dstack_status rc = begin("DeriveKey", request, &copy, out, &req, err);
 
     if (rc != DSTACK_OK)
         goto done;

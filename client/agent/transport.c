@@ -5,6 +5,7 @@
  * the parent's connection and a new one is opened.
  */
 #include "agent/transport_internal.h"
+#include "base/api_internal.h"
 
 #include "agent/json_codec.h"
 
@@ -84,10 +85,11 @@ static bool header_line_valid(const char *h)
     return colon != NULL && colon != h && strpbrk(h, "\r\n") == NULL;
 }
 
-dstack_status dstack_client_new(const dstack_client_options *opts, dstack_client **out,
+dstack_status dstack_client_new(const dstack_client_options *options, dstack_client **out,
                                 dstack_error *err)
 {
-    static const dstack_client_options defaults = {0};
+    dstack_client_options given;
+    const dstack_client_options *opts = &given;
     dstack_status rc = DSTACK_ERR_INTERNAL;
     dstack_client *c = NULL;
     char endpoint[4096];
@@ -98,8 +100,9 @@ dstack_status dstack_client_new(const dstack_client_options *opts, dstack_client
         return dstack_error_set(err, DSTACK_ERR_USAGE, NULL, NULL,
                                 "dstack_client_new: no output pointer");
     *out = NULL;
-    if (opts == NULL)
-        opts = &defaults;
+    rc = dstack_options_read(options, &given, sizeof(given), "dstack_client_options", err);
+    if (rc != DSTACK_OK)
+        return rc;
     if (opts->service != DSTACK_SERVICE_GUEST && opts->service != DSTACK_SERVICE_TAPPD &&
         opts->service != DSTACK_SERVICE_WORKER)
         return dstack_error_set(err, DSTACK_ERR_USAGE, NULL, NULL, "unknown service %d",

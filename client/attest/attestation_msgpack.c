@@ -11,8 +11,6 @@
 
 #define MAX_DEPTH 16
 
-enum { PLATFORM_TDX = 0, PLATFORM_GCP_TDX = 1, PLATFORM_NITRO_ENCLAVE = 2, PLATFORM_OTHER = 3 };
-
 typedef struct mp {
     const uint8_t *buf;
     size_t len;
@@ -449,14 +447,14 @@ static dstack_status decode_kind_data(mp *m, kind_ctx *c, int depth, bool is_pla
         return bad(m, is_platform ? "platform has no kind" : "stack has no kind");
     if (is_platform) {
         if (key_is(c->kind, c->kind_len, "tdx"))
-            c->att->platform = PLATFORM_TDX;
+            c->att->platform = DSTACK_PLATFORM_TDX;
         else if (key_is(c->kind, c->kind_len, "gcp-tdx"))
-            c->att->platform = PLATFORM_GCP_TDX;
+            c->att->platform = DSTACK_PLATFORM_GCP_TDX;
         else if (key_is(c->kind, c->kind_len, "nitro-enclave"))
-            c->att->platform = PLATFORM_NITRO_ENCLAVE;
+            c->att->platform = DSTACK_PLATFORM_NITRO_ENCLAVE;
         else
-            c->att->platform = PLATFORM_OTHER;
-        if (c->att->platform != PLATFORM_TDX)
+            c->att->platform = DSTACK_PLATFORM_OTHER;
+        if (c->att->platform != DSTACK_PLATFORM_TDX)
             return DSTACK_OK; /* data of other platforms is not interpreted */
         if (c->data_pos == 0)
             return bad(m, "TDX platform has no data");

@@ -13,6 +13,8 @@
 
 #include <string.h>
 
+#include "attest/attest_internal.h"
+
 #define TCG_EV_NO_ACTION 0x00000003u
 #define TCG_ALG_SHA384 0x000Cu
 #define TCG_SHA384_LEN 48u

@@ -8,6 +8,8 @@
 
 #include <json-c/json.h>
 
+#include "attest/attest_internal.h"
+
 /* An event log never approaches this; it bounds what hostile JSON can make us allocate. */
 #define EVENT_LOG_MAX_EVENTS 65536u
 

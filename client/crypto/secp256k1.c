@@ -1,11 +1,13 @@
-/* secp256k1 through libsecp256k1 (with its recovery module): public keys, recoverable
- * signatures and public-key recovery for the signature chains of protocol.md §3.4. OpenSSL can sign
+/* secp256k1 through libsecp256k1 (with its recovery module): public keys and public-key
+ * recovery for the signature chains of protocol.md §3.4. OpenSSL can sign
  * on secp256k1 but cannot recover a public key from (r, s, v). */
 #include <dstack/keys.h>
 
+#include <errno.h>
 #include <pthread.h>
 #include <stdbool.h>
 #include <string.h>
+#include <sys/random.h>
 
 #include <openssl/crypto.h>
 #include <openssl/rand.h>
@@ -22,6 +24,24 @@ static pthread_once_t context_once = PTHREAD_ONCE_INIT;
 static pthread_rwlock_t context_lock = PTHREAD_RWLOCK_INITIALIZER;
 static secp256k1_context *context;
 
+/* The blinding seed comes from the kernel, not RAND_bytes: a process's first RAND_bytes
+ * instantiates OpenSSL's DRBGs (3.3M instructions, a third of a new process's first secp256k1
+ * key load), and a seed that only blinds needs no DRBG. RAND_bytes stays the fallback. */
+static bool blinding_seed(unsigned char seed[32])
+{
+    size_t got = 0;
+
+    while (got < 32) {
+        ssize_t n = getrandom(seed + got, 32 - got, 0);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0)
+            return RAND_bytes(seed, 32) == 1;
+        got += (size_t)n;
+    }
+    return true;
+}
+
 static void context_create(void)
 {
     unsigned char seed[32];
@@ -30,7 +50,7 @@ static void context_create(void)
     if (ctx == NULL)
         return;
     /* Blinding against side channels; a context without it is still correct. */
-    if (RAND_bytes(seed, sizeof(seed)) == 1 && !secp256k1_context_randomize(ctx, seed)) {
+    if (blinding_seed(seed) && !secp256k1_context_randomize(ctx, seed)) {
         secp256k1_context_destroy(ctx);
         ctx = NULL;
     }
@@ -111,35 +131,6 @@ dstack_status dstack_secp256k1_pubkey_uncompressed(const uint8_t secret[32],
                                                    uint8_t uncompressed[65], dstack_error *err)
 {
     return pubkey(secret, uncompressed, false, err);
-}
-
-static dstack_status sign_recoverable_with(const secp256k1_context *ctx, const uint8_t secret[32],
-                                           const uint8_t digest[32], uint8_t sig[65],
-                                           dstack_error *err)
-{
-    secp256k1_ecdsa_recoverable_signature rsig;
-    int recid = 0;
-
-    /* NULL nonce function = RFC 6979 with HMAC-SHA-256; libsecp256k1 always yields low-S. */
-    if (!secp256k1_ecdsa_sign_recoverable(ctx, &rsig, digest, secret, NULL, NULL))
-        return dstack_error_set(err, DSTACK_ERR_CRYPTO, NULL, NULL,
-                                "secp256k1 signing failed: secret key out of range");
-    secp256k1_ecdsa_recoverable_signature_serialize_compact(ctx, sig, &recid, &rsig);
-    sig[64] = (uint8_t)recid;
-    return DSTACK_OK;
-}
-
-dstack_status dstack_secp256k1_sign_recoverable(const uint8_t secret[32], const uint8_t digest[32],
-                                                uint8_t sig[65], dstack_error *err)
-{
-    const secp256k1_context *ctx = context_acquire();
-    dstack_status st;
-
-    if (ctx == NULL)
-        return no_context(err);
-    st = sign_recoverable_with(ctx, secret, digest, sig, err);
-    context_release();
-    return st;
 }
 
 static dstack_status recover_with(const secp256k1_context *ctx, const uint8_t sig[65],

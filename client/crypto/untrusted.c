@@ -18,6 +18,7 @@
  * never held across fork() for longer than these few instructions. */
 static pthread_mutex_t ctx_lock = PTHREAD_MUTEX_INITIALIZER;
 static OSSL_LIB_CTX *untrusted_ctx;
+static OSSL_PROVIDER *untrusted_default; /* our reference: unloaded before the context goes */
 static unsigned long ctx_holders;
 
 OSSL_LIB_CTX *dstack_untrusted_acquire(void)
@@ -27,7 +28,7 @@ OSSL_LIB_CTX *dstack_untrusted_acquire(void)
     pthread_mutex_lock(&ctx_lock);
     if (untrusted_ctx == NULL) {
         ctx = OSSL_LIB_CTX_new();
-        if (ctx != NULL && OSSL_PROVIDER_load(ctx, "default") == NULL) {
+        if (ctx != NULL && (untrusted_default = OSSL_PROVIDER_load(ctx, "default")) == NULL) {
             OSSL_LIB_CTX_free(ctx);
             ctx = NULL;
         }
@@ -43,15 +44,20 @@ OSSL_LIB_CTX *dstack_untrusted_acquire(void)
 void dstack_untrusted_release(OSSL_LIB_CTX *ctx)
 {
     OSSL_LIB_CTX *gone = NULL;
+    OSSL_PROVIDER *provider = NULL;
 
     if (ctx == NULL)
         return;
     pthread_mutex_lock(&ctx_lock);
     if (ctx == untrusted_ctx && ctx_holders > 0 && --ctx_holders == 0) {
         gone = untrusted_ctx;
+        provider = untrusted_default;
         untrusted_ctx = NULL;
+        untrusted_default = NULL;
     }
     pthread_mutex_unlock(&ctx_lock);
+    if (provider != NULL)
+        OSSL_PROVIDER_unload(provider);
     OSSL_LIB_CTX_free(gone);
 }
 

@@ -83,6 +83,7 @@ static dstack_status add_pem_chain(resolve_job *job, const dstack_tls_key_respon
 static void tls_request(const resolve_job *job, const char *default_cn, dstack_tls_key_request *req)
 {
     memset(req, 0, sizeof(*req));
+    req->struct_size = sizeof(*req);
     req->subject = job->uri.cn != NULL ? job->uri.cn : default_cn;
     req->alt_names = (const char *const *)job->uri.san;
     req->alt_names_len = job->uri.san_count;

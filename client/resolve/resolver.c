@@ -332,6 +332,7 @@ static dstack_status job_client(resolve_job *job, dstack_service service, dstack
     if (job->client[s] == NULL) {
         dstack_client_options opts;
         memset(&opts, 0, sizeof(opts));
+        opts.struct_size = sizeof(opts);
         opts.service = service;
         opts.endpoint = endpoint;
         opts.timeout_ms = r->timeout_ms;

@@ -14,7 +14,8 @@
 extern "C" {
 #endif
 
-typedef struct json_object json_object;
+DSTACK_API_BEGIN
+
 typedef struct x509_st X509;
 
 #define DSTACK_RUNTIME_EVENT_TYPE 0x08000001u
@@ -79,16 +80,8 @@ typedef struct dstack_event_log {
 /* From the JSON text of an event log array (the event_log string of GetQuote, `.1.2`). */
 dstack_status dstack_event_log_parse(const char *json, size_t len, dstack_event_log *out,
                                      dstack_error *err);
-/* From an already parsed json-c array (tcb_info.event_log). */
-dstack_status dstack_event_log_from_json(const json_object *array, dstack_event_log *out,
-                                         dstack_error *err);
 void dstack_event_log_free(dstack_event_log *log);
-/* Appends a copy of an event (used by the simulator and by attestation decoding). */
-dstack_status dstack_event_log_append(dstack_event_log *log, uint32_t imr, uint32_t event_type,
-                                      const uint8_t *digest, size_t digest_len, const char *event,
-                                      const uint8_t *payload, size_t payload_len,
-                                      dstack_error *err);
-/* Serialises to the agent's JSON array text (hex digests/payloads). Caller frees. */
+/* Serialises to the agent's JSON array text (hex digests/payloads); dstack_free() it. */
 char *dstack_event_log_to_json(const dstack_event_log *log);
 
 /* From the raw CCEL ACPI table (/sys/firmware/acpi/tables/data/CCEL): a TCG2 crypto-agile log
@@ -136,9 +129,6 @@ typedef struct dstack_attestation {
 /* Decodes V0 (SCALE) or V1 (msgpack, byte arrays as bin or int arrays). Input cap 10 MiB. */
 dstack_status dstack_attestation_decode(const uint8_t *buf, size_t len, dstack_attestation *out,
                                         dstack_error *err);
-/* Encodes V0 SCALE (what the real v0.5.11 agent's Attest returns). Caller frees *out. */
-dstack_status dstack_attestation_encode_v0(const dstack_attestation *att, uint8_t **out,
-                                           size_t *out_len, dstack_error *err);
 void dstack_attestation_free(dstack_attestation *att);
 
 /* ---- RA-TLS certificates (protocol.md §4.1–§4.3, §4.7) --------------------------------------- */
@@ -352,6 +342,8 @@ bool dstack_compose_hash_matches(const uint8_t *compose, size_t len, const uint8
 /* Multi-line human-readable summary (MRTD, RTMRs, report_data, debug flag, replay status,
  * runtime events). `log` may be NULL. Caller frees. */
 char *dstack_measurement_summary(const dstack_tdx_quote *quote, const dstack_event_log *log);
+
+DSTACK_API_END
 
 #ifdef __cplusplus
 }

@@ -19,7 +19,7 @@
 extern "C" {
 #endif
 
-typedef struct json_object json_object; /* json-c */
+DSTACK_API_BEGIN
 
 typedef enum dstack_service {
     DSTACK_SERVICE_GUEST = 0, /* dstack.sock,  POST /<Method>           */
@@ -30,7 +30,9 @@ typedef enum dstack_service {
 #define DSTACK_DEFAULT_TIMEOUT_MS 5000L
 #define DSTACK_DEFAULT_MAX_RESPONSE (16u * 1024u * 1024u)
 
+/* Versioned (api.h): initialise with DSTACK_OPTIONS_INIT(dstack_client_options). */
 typedef struct dstack_client_options {
+    size_t struct_size;
     dstack_service service;
     /* Socket path or http(s):// base URL. NULL or "" → discovery (protocol.md §1.2):
      * env DSTACK_SIMULATOR_ENDPOINT / TAPPD_SIMULATOR_ENDPOINT, else the first existing
@@ -78,11 +80,6 @@ void dstack_raw_response_clear(dstack_raw_response *resp);
 dstack_status dstack_call_raw(dstack_client *client, const char *method, const char *json_body,
                               dstack_raw_response *out, dstack_error *err);
 
-/* Like dstack_call_raw, but non-200 → DSTACK_ERR_AGENT (with the agent's error text) and the
- * body must be a JSON value (object, or the literal null for Empty responses → *out = NULL). */
-dstack_status dstack_call(dstack_client *client, const char *method, const char *json_body,
-                          json_object **out, dstack_error *err);
-
 /* Info with a short timeout; true when the agent answers 200. */
 bool dstack_is_reachable(dstack_client *client, long timeout_ms);
 
@@ -104,6 +101,8 @@ dstack_status dstack_call_batch(dstack_client *client, const dstack_batch_reques
                                 size_t n, dstack_batch_result *results, size_t parallelism,
                                 dstack_error *err);
 void dstack_batch_results_clear(dstack_batch_result *results, size_t n);
+
+DSTACK_API_END
 
 #ifdef __cplusplus
 }

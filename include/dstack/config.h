@@ -20,6 +20,8 @@
 extern "C" {
 #endif
 
+DSTACK_API_BEGIN
+
 typedef struct ossl_lib_ctx_st OSSL_LIB_CTX;
 typedef struct dstack_config dstack_config;
 
@@ -84,6 +86,8 @@ dstack_status dstack_config_set_libctx(dstack_config *cfg, OSSL_LIB_CTX *libctx,
 typedef void (*dstack_debug_fn)(void *ctx, int level, const char *file, int line, const char *func,
                                 const char *fmt, ...);
 void dstack_config_set_debug(dstack_config *cfg, dstack_debug_fn fn, void *ctx);
+
+DSTACK_API_END
 
 #ifdef __cplusplus
 }

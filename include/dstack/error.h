@@ -12,9 +12,13 @@
 #include <stdarg.h>
 #include <stddef.h>
 
+#include <dstack/api.h>
+
 #ifdef __cplusplus
 extern "C" {
 #endif
+
+DSTACK_API_BEGIN
 
 /* The failure categories of architecture.md §9. DSTACK_OK is zero so `if (rc)` means failure. */
 typedef enum dstack_status {
@@ -82,6 +86,8 @@ void dstack_error_origin(dstack_error *err, const char *method, const char *endp
 /* Copies `text` into `out` with control characters and DEL escaped as \xNN (bytes >= 0x80
  * are kept, so UTF-8 stays readable). Returns out. */
 char *dstack_text_escape(const char *text, char *out, size_t cap);
+
+DSTACK_API_END
 
 #ifdef __cplusplus
 }

@@ -22,6 +22,8 @@
 extern "C" {
 #endif
 
+DSTACK_API_BEGIN
+
 #define DSTACK_KEYREF_PEM_LABEL "DSTACK KEY URI"
 #define DSTACK_KEYREF_DESCRIPTION "dstack key URI v1"
 /* A reference is a URI of a few hundred bytes; anything far larger is not one. */
@@ -37,6 +39,8 @@ dstack_status dstack_keyref_decode(const uint8_t *der, size_t len, char **uri, b
 /* The DER payload (free() it) and the whole PEM text (free() it) for `uri`. */
 dstack_status dstack_keyref_encode(const char *uri, uint8_t **der, size_t *len, dstack_error *err);
 dstack_status dstack_keyref_encode_pem(const char *uri, char **pem, dstack_error *err);
+
+DSTACK_API_END
 
 #ifdef __cplusplus
 }

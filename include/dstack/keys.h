@@ -12,6 +12,8 @@
 extern "C" {
 #endif
 
+DSTACK_API_BEGIN
+
 /* How the agent's derived bytes are used. */
 typedef enum dstack_key_alg {
     DSTACK_ALG_P256 = 0,
@@ -49,17 +51,6 @@ const char *dstack_key_alg_name(dstack_key_alg alg);
 
 /* Original Keccak-256 (Ethereum padding 0x01, not SHA3-256). */
 void dstack_keccak256(const uint8_t *data, size_t len, uint8_t out[32]);
-/* Original Keccak with a 32-, 48- or 64-byte output (TdxQuote's keccak256/384/512);
- * false for any other size. OpenSSL's KECCAK-<bits> from `libctx`/`propq` (NULL: the default
- * context) when it has one (3.2+), else an internal implementation with the same output. */
-bool dstack_keccak(const uint8_t *data, size_t len, uint8_t *out, size_t out_len);
-typedef struct ossl_lib_ctx_st OSSL_LIB_CTX;
-bool dstack_keccak_ex(OSSL_LIB_CTX *libctx, const char *propq, const uint8_t *data, size_t len,
-                      uint8_t *out, size_t out_len);
-
-/* HKDF-SHA256, salt "RATLS", info = path bytes, L = 32 (protocol.md §3.1). */
-dstack_status dstack_derive_key(const uint8_t app_key[32], const uint8_t *info, size_t info_len,
-                                uint8_t out[32], dstack_error *err);
 
 /* Public keys of a 32-byte secret. */
 dstack_status dstack_secp256k1_pubkey(const uint8_t secret[32], uint8_t compressed[33],
@@ -76,9 +67,6 @@ void dstack_eth_address_text(const uint8_t addr[20], char out[43]);
  * over a 32-byte digest. */
 dstack_status dstack_secp256k1_recover(const uint8_t sig[65], const uint8_t digest[32],
                                        uint8_t compressed_pub[33], dstack_error *err);
-/* Deterministic (RFC 6979), low-S, recoverable signature r||s||v with v ∈ {0,1}. */
-dstack_status dstack_secp256k1_sign_recoverable(const uint8_t secret[32], const uint8_t digest[32],
-                                                uint8_t sig[65], dstack_error *err);
 
 /* Signature-chain verification (protocol.md §3.4).
  *   algorithm: "secp256k1"/"k256"/"" or "ed25519" — how `key` is used
@@ -106,6 +94,8 @@ void dstack_hex_encode(const uint8_t *in, size_t len, char *out /* 2*len+1 */);
 bool dstack_hex_decode(const char *in, size_t in_len, uint8_t *out, size_t cap, size_t *out_len);
 /* Value of one hex digit (either case), or -1. */
 int dstack_hex_digit(char c);
+
+DSTACK_API_END
 
 #ifdef __cplusplus
 }

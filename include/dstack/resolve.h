@@ -26,6 +26,8 @@
 extern "C" {
 #endif
 
+DSTACK_API_BEGIN
+
 typedef struct dstack_resolver dstack_resolver;
 
 /* A resolver for the configuration `cfg` (copied: cfg may be freed afterwards). Makes no
@@ -63,6 +65,8 @@ void dstack_resolved_free(dstack_resolved *res);
 /* The effective endpoints (after discovery), for messages and the debug log. */
 const char *dstack_resolver_endpoint(const dstack_resolver *r);
 const char *dstack_resolver_tappd_endpoint(const dstack_resolver *r);
+
+DSTACK_API_END
 
 #ifdef __cplusplus
 }

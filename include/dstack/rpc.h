@@ -19,6 +19,8 @@
 extern "C" {
 #endif
 
+DSTACK_API_BEGIN
+
 typedef struct dstack_bytes {
     uint8_t *data;
     size_t len;
@@ -40,7 +42,9 @@ dstack_status dstack_tappd_derive_k256_key(dstack_client *c, const char *path, c
                                            dstack_error *err);
 
 /* ---- GetTlsKey (guest) / DeriveKey (tappd) ---------------------------------------- */
+/* Versioned (api.h): initialise with DSTACK_OPTIONS_INIT(dstack_tls_key_request). */
 typedef struct dstack_tls_key_request {
+    size_t struct_size;
     const char *subject;
     const char *const *alt_names;
     size_t alt_names_len;
@@ -159,6 +163,8 @@ typedef struct dstack_version_info {
 } dstack_version_info;
 void dstack_version_info_free(dstack_version_info *r);
 dstack_status dstack_version(dstack_client *c, dstack_version_info *out, dstack_error *err);
+
+DSTACK_API_END
 
 #ifdef __cplusplus
 }

@@ -15,6 +15,8 @@
 extern "C" {
 #endif
 
+DSTACK_API_BEGIN
+
 typedef enum dstack_cert_mode {
     DSTACK_CERT_AUTO = 0,
     DSTACK_CERT_AGENT,
@@ -67,6 +69,8 @@ bool dstack_ratls_mode_parse(const char *text, dstack_ratls_mode *out);
 /* The accepted words for messages and documentation: "auto, agent, self or none". */
 const char *dstack_cert_mode_choices(void);
 const char *dstack_ratls_mode_choices(void);
+
+DSTACK_API_END
 
 #ifdef __cplusplus
 }

@@ -18,7 +18,7 @@ set(_fz ${CMAKE_CURRENT_LIST_DIR})
 set(_gen ${CMAKE_CURRENT_BINARY_DIR}/fuzz-seeds)
 add_executable(gen_seeds ${_fz}/gen_seeds.c ${DSTACK_TEST_EVIDENCE_SOURCES})
 target_include_directories(gen_seeds PRIVATE ${PROJECT_SOURCE_DIR}/tests/lib)
-target_link_libraries(gen_seeds PRIVATE dstack_static)
+target_link_libraries(gen_seeds PRIVATE dstack_agent_side dstack_static)
 add_custom_command(OUTPUT ${_gen}/stamp
                    COMMAND ${CMAKE_COMMAND} -E rm -rf ${_gen}
                    COMMAND gen_seeds ${_gen}
@@ -53,7 +53,7 @@ set(DSTACK_FUZZ_HARNESSES uri attestation eventlog quote ccel keyref ratls json)
 
 foreach(h ${DSTACK_FUZZ_HARNESSES})
   add_executable(fuzz_replay_${h} ${_fz}/fuzz_${h}.c ${_fz}/driver.c)
-  target_link_libraries(fuzz_replay_${h} PRIVATE dstack_static)
+  target_link_libraries(fuzz_replay_${h} PRIVATE dstack_agent_side dstack_static)
   add_dependencies(fuzz_replay_${h} fuzz_seeds)
   add_test(NAME fuzz_${h} COMMAND fuzz_replay_${h} --seconds ${DSTACK_FUZZ_SECONDS} ${_seeds_${h}})
   set_tests_properties(fuzz_${h} PROPERTIES ENVIRONMENT "${DSTACK_TEST_ENV}" TIMEOUT 120

@@ -7,6 +7,8 @@
 
 #include <dstack/attest.h>
 
+#include "agent_side.h"
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     dstack_attestation att, again;

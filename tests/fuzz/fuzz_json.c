@@ -10,6 +10,7 @@
 #include <dstack/attest.h>
 
 #include "agent/json_codec.h"
+#include "attest/attest_internal.h"
 
 static void nested_json(const char *text, size_t len, dstack_json_ctx *ctx)
 {

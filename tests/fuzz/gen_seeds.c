@@ -24,6 +24,7 @@
 
 #include "crypto/pkey_util.h"
 #include "test_evidence.h"
+#include "agent_side.h"
 
 static const char *out_dir;
 

@@ -1,4 +1,5 @@
 #include "test_evidence.h"
+#include "attest/attest_internal.h"
 
 #include <stdio.h>
 #include <stdlib.h>

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Every C source and header of the project follows .clang-format (architecture.md §10 item 8).
+# Every C source and header of the project follows .clang-format (architecture.md §10 item 9).
 source "$(dirname "$0")/../lib/common.sh"
 require clang-format
 

@@ -12,6 +12,7 @@
 
 #include "test_evidence.h"
 #include "test_util.h"
+#include "agent_side.h"
 
 #define QUOTE_PAD 70 /* zero bytes after the signature data, as in the agent's quotes */
 

@@ -15,6 +15,7 @@
 #include "crypto/pkey_util.h"
 #include "test_evidence.h"
 #include "test_util.h"
+#include "agent_side.h"
 
 #define T_1975 157766400LL  /* 1975-01-01T00:00:00Z, the agent's default notBefore */
 #define T_2050 2524608000LL /* 2050-01-01T00:00:00Z */

@@ -17,8 +17,8 @@ static void set_body(const char *body)
 
 static dstack_client *client(dstack_service service)
 {
-    dstack_client_options o = {
-        .service = service, .endpoint = canned_server_path(), .timeout_ms = 2000};
+    dstack_client_options o = {DSTACK_OPTIONS_INIT(dstack_client_options), .service = service,
+                               .endpoint = canned_server_path(), .timeout_ms = 2000};
     dstack_client *c = NULL;
     dstack_error e;
     CU_ASSERT_EQUAL_FATAL(dstack_client_new(&o, &c, &e), DSTACK_OK);
@@ -111,7 +111,7 @@ static void test_bad_keys(void)
     dstack_client *c = client(DSTACK_SERVICE_GUEST);
     dstack_key_response k;
     dstack_tls_key_response t;
-    dstack_tls_key_request req = {.subject = "x"};
+    dstack_tls_key_request req = {DSTACK_OPTIONS_INIT(dstack_tls_key_request), .subject = "x"};
     dstack_error e;
 
     set_body("{\"key\":\"00112233445566778899aabbccddeeff00112233445566778899aabbccddee\"}");

@@ -2,6 +2,7 @@
  * is needed: nothing here connects. */
 #include "test_client_util.h"
 
+#include <stddef.h>
 #include <sys/stat.h>
 
 static const char *const guest_list[] = {"/var/run/dstack.sock", "/run/dstack.sock",
@@ -66,7 +67,8 @@ static void test_discovery_precedence(void)
 
 static dstack_status try_new(const char *endpoint, const char *const *headers, dstack_error *e)
 {
-    dstack_client_options o = {.endpoint = endpoint, .extra_headers = headers};
+    dstack_client_options o = {DSTACK_OPTIONS_INIT(dstack_client_options), .endpoint = endpoint,
+                               .extra_headers = headers};
     dstack_client *c = NULL;
     dstack_status rc = dstack_client_new(&o, &c, e);
     dstack_client_free(c);
@@ -75,7 +77,8 @@ static dstack_status try_new(const char *endpoint, const char *const *headers, d
 
 static void test_classification(void)
 {
-    dstack_client_options o = {.service = DSTACK_SERVICE_TAPPD, .endpoint = "https://h:1/base/"};
+    dstack_client_options o = {DSTACK_OPTIONS_INIT(dstack_client_options),
+                               .service = DSTACK_SERVICE_TAPPD, .endpoint = "https://h:1/base/"};
     dstack_client *c = NULL;
     dstack_error e;
     char longpath[200];
@@ -107,7 +110,8 @@ static void test_options(void)
     const char *good[] = {"X-Trace: 1", "Authorization: Bearer t", NULL};
     const char *no_colon[] = {"X-Trace", NULL};
     const char *crlf[] = {"X-A: 1\r\nX-B: 2", NULL};
-    dstack_client_options o = {.endpoint = "/x.sock", .timeout_ms = -1};
+    dstack_client_options o = {DSTACK_OPTIONS_INIT(dstack_client_options), .endpoint = "/x.sock",
+                               .timeout_ms = -1};
     dstack_client *c = (dstack_client *)&o; /* must be reset to NULL on failure */
     dstack_error e;
 
@@ -131,12 +135,38 @@ static void test_options(void)
     CU_ASSERT_PTR_NULL(dstack_client_endpoint(NULL));
 }
 
+/* api.h: a caller built against older headers (a shorter struct) keeps working, the missing
+ * fields reading as unset; an uninitialised or too-new struct_size is refused by name. */
+static void test_versioned_options(void)
+{
+    const char *headers[] = {"X-Trace", NULL}; /* invalid: proves whether the field was read */
+    dstack_client_options o = {DSTACK_OPTIONS_INIT(dstack_client_options), .endpoint = "/x.sock",
+                               .extra_headers = headers};
+    dstack_client *c = NULL;
+    dstack_error e;
+
+    CU_ASSERT_EQUAL(dstack_client_new(&o, &c, &e), DSTACK_ERR_USAGE); /* the header is read */
+    o.struct_size = offsetof(dstack_client_options, extra_headers);   /* an older caller */
+    CU_ASSERT_EQUAL_FATAL(dstack_client_new(&o, &c, &e), DSTACK_OK);
+    CU_ASSERT_STRING_EQUAL(dstack_client_endpoint(c), "/x.sock");
+    dstack_client_free(c);
+    c = NULL;
+    o.struct_size = 0;
+    CU_ASSERT_EQUAL(dstack_client_new(&o, &c, &e), DSTACK_ERR_USAGE);
+    CU_ASSERT_PTR_NOT_NULL(strstr(e.message, "DSTACK_OPTIONS_INIT(dstack_client_options)"));
+    CU_ASSERT_PTR_NULL(c);
+    o.struct_size = sizeof(o) + 8; /* headers newer than the library */
+    CU_ASSERT_EQUAL(dstack_client_new(&o, &c, &e), DSTACK_ERR_USAGE);
+    CU_ASSERT_PTR_NOT_NULL(strstr(e.message, "struct_size"));
+}
+
 int main(void)
 {
     static const test_case cases[] = {
         {"discovery: explicit > env > socket list > default", test_discovery_precedence},
         {"classification: http(s) URL vs socket path", test_classification},
         {"options: headers, timeouts, NULL options", test_options},
+        {"options: versioned by struct_size", test_versioned_options},
         {NULL, NULL},
     };
     return test_run_suite("client_endpoint", cases);

@@ -28,7 +28,8 @@ static void test_delay_times_out(void)
     dstack_client *c = sim_client(DSTACK_SERVICE_GUEST, 300);
     dstack_key_response k;
     dstack_tls_key_response t;
-    dstack_tls_key_request req = {.subject = "after-timeout"};
+    dstack_tls_key_request req = {DSTACK_OPTIONS_INIT(dstack_tls_key_request),
+                                  .subject = "after-timeout"};
     dstack_error e;
     double start = monotonic_ms();
 
@@ -115,9 +116,10 @@ static void test_oversize(void)
     dstack_client_free(c);
 
     /* A caller-chosen cap applies to ordinary responses too. */
-    dstack_client_options o = {.endpoint = test_env("DSTACK_SIMULATOR_ENDPOINT"),
+    dstack_client_options o = {DSTACK_OPTIONS_INIT(dstack_client_options),
+                               .endpoint = test_env("DSTACK_SIMULATOR_ENDPOINT"),
                                .max_response_size = 256};
-    dstack_tls_key_request req = {.subject = "big"};
+    dstack_tls_key_request req = {DSTACK_OPTIONS_INIT(dstack_tls_key_request), .subject = "big"};
     dstack_tls_key_response t;
     CU_ASSERT_EQUAL_FATAL(dstack_client_new(&o, &c, &e), DSTACK_OK);
     CU_ASSERT_EQUAL(dstack_get_tls_key(c, &req, &t, &e), DSTACK_ERR_PROTOCOL);
@@ -127,7 +129,8 @@ static void test_oversize(void)
 
 static dstack_status version_on(const char *endpoint, long timeout_ms, dstack_error *e)
 {
-    dstack_client_options o = {.endpoint = endpoint, .timeout_ms = timeout_ms};
+    dstack_client_options o = {DSTACK_OPTIONS_INIT(dstack_client_options), .endpoint = endpoint,
+                               .timeout_ms = timeout_ms};
     dstack_client *c = NULL;
     dstack_status rc = dstack_client_new(&o, &c, e);
     if (rc == DSTACK_OK) {
@@ -179,7 +182,8 @@ static void test_connection_errors(void)
 /* Faults and successes in one batch: each result keeps its own category. */
 static void test_batch_mixed(void)
 {
-    dstack_client_options o = {.endpoint = test_env("DSTACK_SIMULATOR_ENDPOINT"),
+    dstack_client_options o = {DSTACK_OPTIONS_INIT(dstack_client_options),
+                               .endpoint = test_env("DSTACK_SIMULATOR_ENDPOINT"),
                                .timeout_ms = 300};
     dstack_client *c = NULL;
     dstack_batch_request req[] = {{"GetKey", "{\"path\":\"a\"}"},

@@ -3,6 +3,8 @@
  * test_client_rpc_upstream runs the key, chain, Info, Sign and worker cases against dstack-sim
  * with the official appkeys.json, expecting protocol.md §9 V2. */
 #include "test_client_util.h"
+#include "agent_side.h"
+#include "agent/json_codec.h"
 
 #include <sys/wait.h>
 #include <unistd.h>
@@ -235,7 +237,8 @@ static void test_tappd_keys(void)
     dstack_key_response_free(&k);
 
     /* Tappd.DeriveKey(path, random_seed=false): P-256 scalar = GetKey bytes (protocol.md §3.2). */
-    dstack_tls_key_request req = {.path = ident.path, .subject = "demo"};
+    dstack_tls_key_request req = {DSTACK_OPTIONS_INIT(dstack_tls_key_request), .path = ident.path,
+                                  .subject = "demo"};
     CU_ASSERT_EQUAL_FATAL(dstack_tappd_derive_key(c, &req, &t, &e), DSTACK_OK);
     BIO *bio = BIO_new_mem_buf(t.key_pem, -1);
     EVP_PKEY *pkey = PEM_read_bio_PrivateKey(bio, NULL, NULL, NULL);
@@ -262,7 +265,8 @@ static void test_get_tls_key(void)
     dstack_tls_key_response t;
     dstack_error e;
     const char *sans[] = {"api.example.com", "10.0.0.5"};
-    dstack_tls_key_request req = {.subject = "svc",
+    dstack_tls_key_request req = {DSTACK_OPTIONS_INIT(dstack_tls_key_request),
+                                  .subject = "svc",
                                   .alt_names = sans,
                                   .alt_names_len = 2,
                                   .usage_server_auth = true,

@@ -23,8 +23,8 @@ static inline dstack_client *sim_client(dstack_service service, long timeout_ms)
 {
     static const char *const env[] = {"DSTACK_SIMULATOR_ENDPOINT", "TAPPD_SIMULATOR_ENDPOINT",
                                       "DSTACK_WORKER_ENDPOINT"};
-    dstack_client_options o = {
-        .service = service, .endpoint = test_env(env[service]), .timeout_ms = timeout_ms};
+    dstack_client_options o = {DSTACK_OPTIONS_INIT(dstack_client_options), .service = service,
+                               .endpoint = test_env(env[service]), .timeout_ms = timeout_ms};
     dstack_client *c = NULL;
     dstack_error e;
     if (dstack_client_new(&o, &c, &e) != DSTACK_OK) {

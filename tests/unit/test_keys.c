@@ -13,6 +13,7 @@
 #include "crypto/keccak_internal.h"
 #include "crypto/pkey_util.h"
 #include "test_util.h"
+#include "agent_side.h"
 
 static void from_hex(const char *hex, uint8_t *out, size_t want)
 {

@@ -11,6 +11,8 @@
 
 #include "test_evidence.h"
 #include "test_util.h"
+#include "agent_side.h"
+#include "attest/attest_internal.h"
 
 /* Zero bytes after the signature data, as the TDX driver leaves them. */
 #define QUOTE_PAD 70

@@ -19,6 +19,8 @@
 #include "crypto/pkey_util.h"
 #include "test_evidence.h"
 #include "test_util.h"
+#include "agent_side.h"
+#include "attest/attest_internal.h"
 
 #define T_2026_01_01 1767225600 /* before the tdx-lite PCK's notBefore (2026-04-15) */
 #define T_2026_04_15 1776211200

@@ -58,7 +58,6 @@ __attribute__((destructor(101))) static void after_libdstack_destructor(void)
 
     if (dstack_secp256k1_pubkey(one, pub, &err) != DSTACK_ERR_INTERNAL ||
         strstr(err.message, "libsecp256k1 context") == NULL ||
-        dstack_secp256k1_sign_recoverable(one, digest, sig, &err) != DSTACK_ERR_INTERNAL ||
         dstack_secp256k1_recover(sig, digest, pub, &err) != DSTACK_ERR_INTERNAL ||
         dstack_eth_address(pub, addr, &err) != DSTACK_ERR_INTERNAL) {
         fprintf(stderr, "FAIL: secp256k1 context still usable after libdstack's destructor\n");

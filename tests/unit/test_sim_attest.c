@@ -18,6 +18,7 @@
 #include <dstack/keys.h>
 
 #include "test_util.h"
+#include "attest/attest_internal.h"
 
 /* SPKI of dstack-sim's development CA key (docs/dstack-sim.md). */
 #define DEV_CA_SPKI                                                                                \
