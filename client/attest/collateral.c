@@ -501,8 +501,3 @@ dstack_status dstack_collateral_to_json(const dstack_collateral *c, char **json,
     *json = t.p;
     return DSTACK_OK;
 }
-
-void dstack_collateral_json_free(char *json)
-{
-    free(json);
-}

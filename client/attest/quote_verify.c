@@ -27,7 +27,7 @@
 #include <openssl/x509_vfy.h>
 
 #include "attest/dcap_internal.h"
-#include "base/opts_internal.h"
+#include "base/api_internal.h"
 
 /* Quote layout (protocol.md §5.1): header (|| v5 body descriptor) || TD report body, u32
  * signature-data length, then the ECDSA-P256 quote signature data. */
@@ -430,7 +430,7 @@ dstack_status dstack_tdx_quote_verify(const uint8_t *quote, size_t len,
     if (quote == NULL || out == NULL)
         return dstack_error_set(err, DSTACK_ERR_USAGE, NULL, NULL,
                                 "dstack_tdx_quote_verify: no quote or no result");
-    if ((rc = dstack_opts_copy(&opts, sizeof(opts), opts_in, "dstack_quote_verify_opts", err)) !=
+    if ((rc = dstack_options_read(opts_in, &opts, sizeof(opts), "dstack_quote_verify_opts", err)) !=
         DSTACK_OK)
         return rc;
     if (opts.collateral != NULL && (opts.flags & DSTACK_QV_NO_TIME_CHECK))

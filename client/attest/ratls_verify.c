@@ -9,7 +9,7 @@
 
 #include <openssl/crypto.h>
 
-#include "base/opts_internal.h"
+#include "base/api_internal.h"
 
 #define APP_ID_LEN 20
 #define COMPOSE_HASH_LEN 32
@@ -80,8 +80,8 @@ dstack_status dstack_ratls_verify(X509 *cert, const dstack_ratls_policy *policy_
         return dstack_error_set(err, DSTACK_ERR_USAGE, NULL, NULL,
                                 "dstack_ratls_verify: no certificate or no result");
     memset(out, 0, sizeof(*out));
-    if ((rc = dstack_opts_copy(&policy_copy, sizeof(policy_copy), policy_in, "dstack_ratls_policy",
-                               err)) != DSTACK_OK)
+    if ((rc = dstack_options_read(policy_in, &policy_copy, sizeof(policy_copy),
+                                  "dstack_ratls_policy", err)) != DSTACK_OK)
         return rc;
     if ((rc = dstack_ratls_inspect(cert, &info, err)) != DSTACK_OK)
         goto done;

@@ -218,8 +218,7 @@ typedef struct dstack_collateral dstack_collateral;
                                          * with collateral, whose checks are all about time) */
 #define DSTACK_QV_ALLOW_SERVICE_TD 0x8u /* accept a non-zero MRSERVICETD (TD 1.5) */
 
-/* Versioned (architecture.md §10): set struct_size = sizeof(dstack_quote_verify_opts); fields
- * past a smaller struct_size count as zero. */
+/* Versioned (api.h): initialise with DSTACK_OPTIONS_INIT(dstack_quote_verify_opts). */
 typedef struct dstack_quote_verify_opts {
     size_t struct_size;
     /* PEM of the trust anchor(s) replacing the embedded Intel SGX Root CA; NULL = Intel. With
@@ -282,7 +281,7 @@ typedef struct dstack_quote_verify_result {
  * out->verified; DSTACK_ERR_PROTOCOL for a malformed quote (bad header, sizes that do not add
  * up, wrong key or certification-data type); DSTACK_ERR_CRYPTO when a well-formed quote fails a
  * check or its status is not allowed (the message names the first failure);
- * DSTACK_ERR_USAGE for NULL arguments, a bad struct_size, an unusable trusted_root_pem or
+ * DSTACK_ERR_USAGE for NULL arguments, a bad struct_size (api.h), an unusable trusted_root_pem or
  * DSTACK_QV_NO_TIME_CHECK with collateral. `opts` may be NULL. */
 dstack_status dstack_tdx_quote_verify(const uint8_t *quote, size_t len,
                                       const dstack_quote_verify_opts *opts,
@@ -292,7 +291,7 @@ dstack_status dstack_tdx_quote_verify(const uint8_t *quote, size_t len,
 const char *dstack_intel_sgx_root_ca_pem(void);
 
 /* ---- Verifying an RA-TLS certificate (protocol.md §4.7) -------------------------------------- */
-/* Versioned like dstack_quote_verify_opts. */
+/* Versioned (api.h): initialise with DSTACK_OPTIONS_INIT(dstack_ratls_policy). */
 typedef struct dstack_ratls_policy {
     size_t struct_size;
     /* How the quote is verified (root, time, flags, collateral, allowed TCB statuses); NULL =

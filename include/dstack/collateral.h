@@ -15,6 +15,8 @@
 extern "C" {
 #endif
 
+DSTACK_API_BEGIN
+
 /* Largest collateral JSON accepted (Intel's is 15–20 KB; a large PCK CRL can reach ~1 MB). */
 #define DSTACK_COLLATERAL_MAX_JSON (8u * 1024u * 1024u)
 
@@ -29,10 +31,8 @@ extern "C" {
  * dstack_collateral_free. */
 dstack_status dstack_collateral_from_json(const char *json, size_t len, dstack_collateral **out,
                                           dstack_error *err);
-/* The same JSON back (the fields above; byte fields as lowercase hex). Release the text with
- * dstack_collateral_json_free. */
+/* The same JSON back (the fields above; byte fields as lowercase hex); dstack_free() the text. */
 dstack_status dstack_collateral_to_json(const dstack_collateral *c, char **json, dstack_error *err);
-void dstack_collateral_json_free(char *json);
 /* The earliest nextUpdate of the TCB info, the QE identity and both CRLs (UNIX seconds): the
  * collateral says nothing past it. 0 when one of them does not parse. */
 int64_t dstack_collateral_next_update(const dstack_collateral *c);
@@ -40,7 +40,7 @@ void dstack_collateral_free(dstack_collateral *c);
 
 /* ---- PCCS / Intel PCS client (protocol.md §5.8) ------------------------------------------------
  */
-/* Versioned (architecture.md §10): struct_size = sizeof(dstack_pccs_opts). */
+/* Versioned (api.h): initialise with DSTACK_OPTIONS_INIT(dstack_pccs_opts). */
 typedef struct dstack_pccs_opts {
     size_t struct_size;
     /* Base URL of a PCCS or of Intel PCS (https://api.trustedservices.intel.com); a trailing
@@ -63,6 +63,8 @@ typedef struct dstack_pccs_opts {
  * Free with dstack_collateral_free. */
 dstack_status dstack_pccs_fetch(const uint8_t *quote, size_t len, const dstack_pccs_opts *opts,
                                 dstack_collateral **out, dstack_error *err);
+
+DSTACK_API_END
 
 #ifdef __cplusplus
 }

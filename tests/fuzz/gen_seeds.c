@@ -214,10 +214,9 @@ static void gen_evidence(const qf_pki *pki)
     write_log("gen-stripped.txt", &stripped);
     dstack_event_log_free(&stripped);
     {
-        dstack_quote_verify_opts opts = {.struct_size = sizeof(dstack_quote_verify_opts),
-                                         .trusted_root_pem = pki->root_pem,
-                                         .verification_time = 1798761600 /* 2027-01-01 */,
-                                         .flags = 0};
+        dstack_quote_verify_opts opts = {
+            DSTACK_OPTIONS_INIT(dstack_quote_verify_opts), .trusted_root_pem = pki->root_pem,
+            .verification_time = 1798761600 /* 2027-01-01 */, .flags = 0};
         dstack_quote_verify_result r;
 
         expect(dstack_tdx_quote_verify(att.quote, att.quote_len, &opts, &r, NULL) == DSTACK_OK &&

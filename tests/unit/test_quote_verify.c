@@ -30,10 +30,9 @@
 
 #define QUOTE_PAD 70
 
-static const dstack_quote_verify_opts at_2027 = {.struct_size = sizeof(dstack_quote_verify_opts),
+static const dstack_quote_verify_opts at_2027 = {DSTACK_OPTIONS_INIT(dstack_quote_verify_opts),
                                                  .trusted_root_pem = NULL,
-                                                 .verification_time = T_2027_01_01,
-                                                 .flags = 0};
+                                                 .verification_time = T_2027_01_01, .flags = 0};
 
 /* A quote of test VM 1 (RTMRs = its boot's replay) under `p`, padded like the agent's. */
 static uint8_t *own_quote(const qf_pki *p, size_t *len)
@@ -75,10 +74,9 @@ static void own_init(own *o)
 {
     qf_pki_init(&o->pki, "Test Root A", 1, true);
     o->q = own_quote(&o->pki, &o->len);
-    o->opts = (dstack_quote_verify_opts){.struct_size = sizeof(dstack_quote_verify_opts),
+    o->opts = (dstack_quote_verify_opts){DSTACK_OPTIONS_INIT(dstack_quote_verify_opts),
                                          .trusted_root_pem = o->pki.root_pem,
-                                         .verification_time = T_2027_01_01,
-                                         .flags = 0};
+                                         .verification_time = T_2027_01_01, .flags = 0};
 }
 
 static void own_free(own *o)
@@ -123,9 +121,8 @@ static void test_verification_time(void)
     qf_pki pki;
     size_t len;
     uint8_t *q;
-    dstack_quote_verify_opts at = {.struct_size = sizeof(dstack_quote_verify_opts),
-                                   .trusted_root_pem = NULL,
-                                   .verification_time = T_2027_01_01,
+    dstack_quote_verify_opts at = {DSTACK_OPTIONS_INIT(dstack_quote_verify_opts),
+                                   .trusted_root_pem = NULL, .verification_time = T_2027_01_01,
                                    .flags = 0};
     dstack_quote_verify_result r;
     dstack_error err;
@@ -378,9 +375,8 @@ static void test_custom_root_and_policy(void)
     size_t len, olen;
     uint8_t *q, *other_q, body[632];
     qf_pki pki, other, no_ext;
-    dstack_quote_verify_opts opts = {.struct_size = sizeof(dstack_quote_verify_opts),
-                                     .trusted_root_pem = NULL,
-                                     .verification_time = T_2027_01_01,
+    dstack_quote_verify_opts opts = {DSTACK_OPTIONS_INIT(dstack_quote_verify_opts),
+                                     .trusted_root_pem = NULL, .verification_time = T_2027_01_01,
                                      .flags = 0};
     dstack_quote_verify_result r;
     dstack_error err;
@@ -532,10 +528,9 @@ static void test_ratls_verify(void)
     bad_replay = ratls_cert(&pki, key, true, false);
     memset(&policy, 0, sizeof(policy));
     policy.struct_size = sizeof(policy);
-    qopts = (dstack_quote_verify_opts){.struct_size = sizeof(dstack_quote_verify_opts),
+    qopts = (dstack_quote_verify_opts){DSTACK_OPTIONS_INIT(dstack_quote_verify_opts),
                                        .trusted_root_pem = pki.root_pem,
-                                       .verification_time = T_2027_01_01,
-                                       .flags = 0};
+                                       .verification_time = T_2027_01_01, .flags = 0};
     policy.quote = &qopts;
 
     CU_ASSERT_EQUAL(dstack_ratls_verify(good, &policy, &v, &err), DSTACK_OK);
@@ -669,17 +664,14 @@ static void test_verification_time_upstream(void)
     const char *name;
     size_t len_lite, len_old;
     uint8_t *lite = fixture_quote(3, &len_lite, &name), *old = fixture_quote(0, &len_old, &name);
-    dstack_quote_verify_opts early = {.struct_size = sizeof(dstack_quote_verify_opts),
-                                      .trusted_root_pem = NULL,
-                                      .verification_time = T_2026_01_01,
+    dstack_quote_verify_opts early = {DSTACK_OPTIONS_INIT(dstack_quote_verify_opts),
+                                      .trusted_root_pem = NULL, .verification_time = T_2026_01_01,
                                       .flags = 0},
-                             late = {.struct_size = sizeof(dstack_quote_verify_opts),
-                                     .trusted_root_pem = NULL,
-                                     .verification_time = T_2032_01_01,
+                             late = {DSTACK_OPTIONS_INIT(dstack_quote_verify_opts),
+                                     .trusted_root_pem = NULL, .verification_time = T_2032_01_01,
                                      .flags = 0};
-    dstack_quote_verify_opts any = {.struct_size = sizeof(dstack_quote_verify_opts),
-                                    .trusted_root_pem = NULL,
-                                    .verification_time = T_2026_01_01,
+    dstack_quote_verify_opts any = {DSTACK_OPTIONS_INIT(dstack_quote_verify_opts),
+                                    .trusted_root_pem = NULL, .verification_time = T_2026_01_01,
                                     .flags = DSTACK_QV_NO_TIME_CHECK};
     dstack_quote_verify_result r;
     dstack_error err;
@@ -700,9 +692,8 @@ static void test_verification_time_upstream(void)
 static void test_fixture_under_foreign_root(void)
 {
     qf_pki pki;
-    dstack_quote_verify_opts opts = {.struct_size = sizeof(dstack_quote_verify_opts),
-                                     .trusted_root_pem = NULL,
-                                     .verification_time = T_2027_01_01,
+    dstack_quote_verify_opts opts = {DSTACK_OPTIONS_INIT(dstack_quote_verify_opts),
+                                     .trusted_root_pem = NULL, .verification_time = T_2027_01_01,
                                      .flags = 0};
     dstack_quote_verify_result r;
     dstack_error err;
