@@ -1,7 +1,8 @@
 /* dstack-sim — command line, configuration and lifecycle (architecture.md §8).
  *
  *   dstack-sim --dir D [--appkeys F] [--app-id HEX] [--compose F] [--quote F]
- *              [--http HOST:PORT] [--stripped-event-log] [--fault SPEC]...
+ *              [--http HOST:PORT] [--pccs HOST:PORT] [--tcb-status STATUS]
+ *              [--stripped-event-log] [--fault SPEC]...
  *              [--agent-version 0.3|0.4|0.5.5|0.5.11]
  *   dstack-sim --write-appkeys FILE
  *
@@ -16,6 +17,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <openssl/crypto.h>
 #include <openssl/sha.h>
@@ -40,6 +42,7 @@ typedef struct sim_options {
     const char *compose;
     const char *quote;
     const char *http;
+    const char *pccs;
     const char *write_appkeys;
     bool has_app_id;
     uint8_t app_id[20];
@@ -58,6 +61,10 @@ static void usage(FILE *out)
                  "  --quote FILE          patch report_data into this real TDX quote instead of\n"
                  "                        synthesising quotes\n"
                  "  --http HOST:PORT      also serve DstackGuest over TCP (port 0 = any)\n"
+                 "  --pccs HOST:PORT      serve the simulated Intel's collateral on the PCCS v4\n"
+                 "                        API (root CA: DIR/sim-intel-root.pem)\n"
+                 "  --tcb-status STATUS   TCB status of the simulated platform in that\n"
+                 "                        collateral (default UpToDate; Intel's names)\n"
                  "  --stripped-event-log  strip GetQuote/TdxQuote event logs like the real agent\n"
                  "  --fault M=KIND[:ARG]  inject a fault for method M (or *): delay:<ms>,\n"
                  "                        status:<code>, garbage, truncate, close, oversize\n"
@@ -178,7 +185,14 @@ done:
 
 static int parse_args(int argc, char **argv, sim_options *o, sim_ctx *ctx)
 {
-    enum { OPT_APP_ID = 256, OPT_STRIPPED, OPT_AGENT_VERSION, OPT_WRITE_APPKEYS };
+    enum {
+        OPT_APP_ID = 256,
+        OPT_STRIPPED,
+        OPT_AGENT_VERSION,
+        OPT_WRITE_APPKEYS,
+        OPT_PCCS,
+        OPT_TCB_STATUS
+    };
     static const struct option longopts[] = {
         {"dir", required_argument, NULL, 'd'},
         {"appkeys", required_argument, NULL, 'k'},
@@ -186,6 +200,8 @@ static int parse_args(int argc, char **argv, sim_options *o, sim_ctx *ctx)
         {"compose", required_argument, NULL, 'c'},
         {"quote", required_argument, NULL, 'q'},
         {"http", required_argument, NULL, 'H'},
+        {"pccs", required_argument, NULL, OPT_PCCS},
+        {"tcb-status", required_argument, NULL, OPT_TCB_STATUS},
         {"fault", required_argument, NULL, 'f'},
         {"stripped-event-log", no_argument, NULL, OPT_STRIPPED},
         {"agent-version", required_argument, NULL, OPT_AGENT_VERSION},
@@ -221,6 +237,25 @@ static int parse_args(int argc, char **argv, sim_options *o, sim_ctx *ctx)
             break;
         case 'H':
             o->http = optarg;
+            break;
+        case OPT_PCCS:
+            o->pccs = optarg;
+            break;
+        case OPT_TCB_STATUS:
+            ctx->intel.tcb_status = NULL;
+            for (int s = DSTACK_TCB_UP_TO_DATE; s <= DSTACK_TCB_REVOKED; s++) {
+                if (strcmp(optarg, dstack_tcb_status_name((dstack_tcb_status)s)) == 0)
+                    ctx->intel.tcb_status = dstack_tcb_status_name((dstack_tcb_status)s);
+            }
+            if (ctx->intel.tcb_status == NULL) {
+                fprintf(stderr,
+                        "dstack-sim: --tcb-status '%s': expected one of Intel's TCB "
+                        "statuses (UpToDate, SWHardeningNeeded, ConfigurationNeeded, "
+                        "ConfigurationAndSWHardeningNeeded, OutOfDate, "
+                        "OutOfDateConfigurationNeeded, Revoked)\n",
+                        optarg);
+                return 2;
+            }
             break;
         case 'f':
             if (!sim_faults_add(&ctx->faults, optarg, msg, sizeof(msg))) {
@@ -285,6 +320,7 @@ static int parse_args(int argc, char **argv, sim_options *o, sim_ctx *ctx)
 static void ctx_free(sim_ctx *ctx)
 {
     sim_attest_free(&ctx->att);
+    sim_intel_free(&ctx->intel);
     sim_identity_free(&ctx->id);
     sim_faults_free(&ctx->faults);
     free(ctx->compose);
@@ -299,6 +335,7 @@ int main(int argc, char **argv)
     static sim_ctx ctx;
     sim_options opts;
     sim_server *srv = NULL;
+    char *root_path = NULL;
     sigset_t set;
     char msg[512];
     int rc, sig = 0;
@@ -342,9 +379,10 @@ int main(int argc, char **argv)
         goto fail;
     }
     attest_ready = true;
-    if (!sim_attest_init(&ctx, opts.quote, msg, sizeof(msg)))
+    if (!sim_attest_init(&ctx, opts.quote, msg, sizeof(msg)) ||
+        !sim_intel_write_root(&ctx, opts.dir, &root_path, msg, sizeof(msg)))
         goto fail;
-    srv = sim_server_start(&ctx, opts.dir, opts.http, msg, sizeof(msg));
+    srv = sim_server_start(&ctx, opts.dir, opts.http, opts.pccs, msg, sizeof(msg));
     if (srv == NULL)
         goto fail;
     if (ctx.id.builtin)
@@ -362,6 +400,9 @@ int main(int argc, char **argv)
 fail:
     fprintf(stderr, "dstack-sim: %s\n", msg[0] ? msg : "initialisation failed");
 done:
+    if (root_path != NULL)
+        unlink(root_path);
+    free(root_path);
     if (!attest_ready)
         pthread_mutex_init(&ctx.att.lock, NULL); /* so sim_attest_free is always valid */
     ctx_free(&ctx);

@@ -90,9 +90,6 @@ typedef struct dcap_pck_ext {
 bool dcap_pck_ext_read(X509 *pck, dcap_pck_ext *out, char *why, size_t why_len);
 /* "platform" or "processor": the PCK CA that issued `pck` (protocol.md §5.8). */
 const char *dcap_pck_ca_kind(X509 *pck);
-/* DER of an SGX extension value with these contents (the simulator issues PCK certificates
- * with it); OPENSSL_free the result. */
-uint8_t *dcap_pck_ext_build(const dcap_pck_ext *ext, size_t *len);
 
 /* ---- certificate chains and CRLs (dcap_chain.c) -----------------------------------------------
  */

@@ -1,13 +1,12 @@
 /* Intel's SGX extension of a PCK certificate (OID 1.2.840.113741.1.13.1, protocol.md §5.6): the
  * platform's PPID, CPUSVN, PCESVN, PCE-ID, FMSPC and SGX type, read the way dcap-qvl reads
  * them — each item is the first (OID, value) pair of its SEQUENCE whose OID bytes match, and
- * its value's content bytes are taken whatever their tag — and written for the simulator. */
+ * its value's content bytes are taken whatever their tag. */
 #include "attest/dcap_internal.h"
 
 #include <stdio.h>
 #include <string.h>
 
-#include <openssl/crypto.h>
 #include <openssl/objects.h>
 #include <openssl/x509v3.h>
 
@@ -172,134 +171,4 @@ const char *dcap_pck_ca_kind(X509 *pck)
     if (strstr(dn, "Processor") != NULL)
         return "processor";
     return strstr(dn, "Platform") != NULL ? "platform" : "processor";
-}
-
-/* ---- building (the simulator's PCK certificates) ------------------------------------------ */
-
-typedef struct out_buf {
-    uint8_t *p;
-    size_t n, cap;
-    bool failed;
-} out_buf;
-
-static void put(out_buf *b, const void *data, size_t n)
-{
-    if (b->failed)
-        return;
-    if (b->n + n > b->cap) {
-        size_t cap = b->cap ? b->cap * 2 : 256;
-        uint8_t *grown;
-
-        while (cap < b->n + n)
-            cap *= 2;
-        if ((grown = OPENSSL_realloc(b->p, cap)) == NULL) {
-            b->failed = true;
-            return;
-        }
-        b->p = grown;
-        b->cap = cap;
-    }
-    memcpy(b->p + b->n, data, n);
-    b->n += n;
-}
-
-/* tag, length, content */
-static void put_tlv(out_buf *b, uint8_t tag, const uint8_t *content, size_t n)
-{
-    uint8_t hdr[4] = {tag};
-    size_t h = 2;
-
-    if (n < 0x80) {
-        hdr[1] = (uint8_t)n;
-    } else if (n < 0x100) {
-        hdr[1] = 0x81, hdr[2] = (uint8_t)n, h = 3;
-    } else {
-        hdr[1] = 0x82, hdr[2] = (uint8_t)(n >> 8), hdr[3] = (uint8_t)n, h = 4;
-    }
-    put(b, hdr, h);
-    put(b, content, n);
-}
-
-static void put_pair(out_buf *b, const int *arcs, int n_arcs, uint8_t tag, const uint8_t *v,
-                     size_t n)
-{
-    out_buf inner = {0};
-    uint8_t oid[sizeof(oid_base) + 2];
-
-    memcpy(oid, oid_base, sizeof(oid_base));
-    for (int i = 0; i < n_arcs; i++)
-        oid[sizeof(oid_base) + i] = (uint8_t)arcs[i];
-    put_tlv(&inner, 0x06, oid, sizeof(oid_base) + (size_t)n_arcs);
-    put_tlv(&inner, tag, v, n);
-    if (inner.failed)
-        b->failed = true;
-    else
-        put_tlv(b, 0x30, inner.p, inner.n);
-    OPENSSL_free(inner.p);
-}
-
-/* A DER INTEGER's minimal content for a non-negative value. */
-static size_t int_content(unsigned v, uint8_t out[3])
-{
-    size_t n = 0;
-    uint8_t tmp[3] = {(uint8_t)(v >> 16), (uint8_t)(v >> 8), (uint8_t)v};
-    size_t i = 0;
-
-    while (i < 2 && tmp[i] == 0 && !(tmp[i + 1] & 0x80))
-        i++;
-    for (; i < 3; i++)
-        out[n++] = tmp[i];
-    return n;
-}
-
-uint8_t *dcap_pck_ext_build(const dcap_pck_ext *ext, size_t *len)
-{
-    out_buf tcb = {0}, all = {0}, seq = {0};
-    uint8_t v[3];
-    int arcs[2] = {OID_TCB, 0};
-    uint8_t *result = NULL;
-
-    for (int i = 0; i < 16; i++) {
-        arcs[1] = i + 1;
-        put_pair(&tcb, arcs, 2, 0x02, v, int_content(ext->cpusvn[i], v));
-    }
-    arcs[1] = TCB_PCESVN;
-    put_pair(&tcb, arcs, 2, 0x02, v, int_content(ext->pcesvn, v));
-    arcs[1] = TCB_CPUSVN;
-    put_pair(&tcb, arcs, 2, 0x04, ext->cpusvn, 16);
-    arcs[0] = OID_PPID;
-    put_pair(&all, arcs, 1, 0x04, ext->ppid, ext->ppid_len);
-    {
-        out_buf pair = {0};
-        uint8_t oid[sizeof(oid_base) + 1];
-
-        memcpy(oid, oid_base, sizeof(oid_base));
-        oid[sizeof(oid_base)] = OID_TCB;
-        put_tlv(&pair, 0x06, oid, sizeof(oid));
-        if (!tcb.failed)
-            put_tlv(&pair, 0x30, tcb.p, tcb.n);
-        if (pair.failed || tcb.failed)
-            all.failed = true;
-        else
-            put_tlv(&all, 0x30, pair.p, pair.n);
-        OPENSSL_free(pair.p);
-    }
-    arcs[0] = OID_PCEID;
-    put_pair(&all, arcs, 1, 0x04, ext->pceid, 2);
-    arcs[0] = OID_FMSPC;
-    put_pair(&all, arcs, 1, 0x04, ext->fmspc, 6);
-    arcs[0] = OID_SGX_TYPE;
-    v[0] = (uint8_t)ext->sgx_type;
-    put_pair(&all, arcs, 1, 0x0a, v, 1);
-    if (!all.failed)
-        put_tlv(&seq, 0x30, all.p, all.n);
-    if (!all.failed && !seq.failed) {
-        result = seq.p;
-        *len = seq.n;
-        seq.p = NULL;
-    }
-    OPENSSL_free(tcb.p);
-    OPENSSL_free(all.p);
-    OPENSSL_free(seq.p);
-    return result;
 }

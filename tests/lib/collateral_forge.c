@@ -118,7 +118,7 @@ static size_t tlv(uint8_t *out, uint8_t tag, const uint8_t *v, size_t n)
 static size_t pair(uint8_t *out, const uint8_t *arcs, size_t n_arcs, uint8_t tag, const uint8_t *v,
                    size_t n)
 {
-    uint8_t oid[16] = {0x2a, 0x86, 0x48, 0x86, 0xf8, 0x4d, 0x01, 0x0d, 0x01}, inner[512];
+    uint8_t oid[16] = {0x2a, 0x86, 0x48, 0x86, 0xf8, 0x4d, 0x01, 0x0d, 0x01}, inner[1100];
     size_t len;
 
     memcpy(oid + 9, arcs, n_arcs);
