@@ -379,12 +379,15 @@ int main(int argc, char **argv)
         goto fail;
     }
     attest_ready = true;
-    if (!sim_attest_init(&ctx, opts.quote, msg, sizeof(msg)) ||
-        !sim_intel_write_root(&ctx, opts.dir, &root_path, msg, sizeof(msg)))
+    if (!sim_attest_init(&ctx, opts.quote, msg, sizeof(msg)))
         goto fail;
     srv = sim_server_start(&ctx, opts.dir, opts.http, opts.pccs, msg, sizeof(msg));
     if (srv == NULL)
         goto fail;
+    if (!sim_intel_write_root(&ctx, opts.dir, &root_path, msg, sizeof(msg))) {
+        sim_server_stop(srv);
+        goto fail;
+    }
     if (ctx.id.builtin)
         fprintf(stderr, "dstack-sim: using the built-in INSECURE development identity "
                         "(never use it for anything real)\n");

@@ -542,9 +542,16 @@ bool dcap_chain_verify(const dcap_chain_ctx *c, STACK_OF(X509) * certs, char *wh
 bool dcap_root_crl_check(const dcap_chain_ctx *c, char *why, size_t why_len)
 {
     const char *e = revocation_error(c, c->anchor, c->anchor, NULL);
+    char cn[96];
 
     if (e == NULL)
         return true;
-    snprintf(why, why_len, "Root CA CRL check failed: %s", e);
+    subject_cn(c->anchor, cn, sizeof(cn));
+    snprintf(why, why_len, "Root CA CRL check failed: %s%s%s%s", e,
+             strcmp(e, "UnknownRevocationStatus") == 0 ? " (no CRL of the collateral is issued by "
+                                                         "the trusted root, "
+                                                       : "",
+             strcmp(e, "UnknownRevocationStatus") == 0 ? cn : "",
+             strcmp(e, "UnknownRevocationStatus") == 0 ? ": collateral for another root?)" : "");
     return false;
 }
