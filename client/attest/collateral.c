@@ -197,8 +197,11 @@ static dstack_status check_len(const char *field, size_t len, size_t max, dstack
                             len, max);
 }
 
+/* `same`: a document already taken whose issuer chain may be the same text (Intel signs the
+ * TCB info and the QE identity with one certificate): then its parsed chain is shared. */
 static dstack_status take_doc(dcap_signed_doc *d, char **issuer_chain, char **text,
-                              uint8_t **signature, size_t signature_len)
+                              uint8_t **signature, size_t signature_len,
+                              const dcap_signed_doc *same)
 {
     d->issuer_chain = *issuer_chain;
     d->text = *text;
@@ -207,8 +210,11 @@ static dstack_status take_doc(dcap_signed_doc *d, char **issuer_chain, char **te
     d->signature_len = signature_len;
     *issuer_chain = *text = NULL;
     *signature = NULL;
-    d->chain = dcap_pem_certs(d->issuer_chain, strlen(d->issuer_chain), MAX_CHAIN_CERTS,
-                              d->chain_error, sizeof(d->chain_error));
+    if (same != NULL && same->chain != NULL && strcmp(same->issuer_chain, d->issuer_chain) == 0)
+        d->chain = chain_ref(same->chain);
+    else
+        d->chain = dcap_pem_certs(d->issuer_chain, strlen(d->issuer_chain), MAX_CHAIN_CERTS,
+                                  d->chain_error, sizeof(d->chain_error));
     doc_digest(d);
     return DSTACK_OK;
 }
@@ -264,9 +270,9 @@ dstack_status dcap_collateral_build(dcap_collateral_parts *p, dstack_collateral 
     p->pck_crl_issuer_chain = p->pck_certificate_chain = NULL;
     p->root_ca_crl = p->pck_crl = NULL;
     take_doc(&c->tcb_doc, &p->tcb_info_issuer_chain, &p->tcb_info, &p->tcb_info_signature,
-             p->tcb_info_signature_len);
+             p->tcb_info_signature_len, NULL);
     take_doc(&c->qe_doc, &p->qe_identity_issuer_chain, &p->qe_identity, &p->qe_identity_signature,
-             p->qe_identity_signature_len);
+             p->qe_identity_signature_len, &c->tcb_doc);
     prepare(c);
     *out = c;
     rc = DSTACK_OK;

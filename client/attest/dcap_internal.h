@@ -1,5 +1,5 @@
-/* libdstack internal — DCAP verification of TDX quotes with Intel collateral (protocol.md
- * §5.6–§5.7): the pieces dcap_verify.c runs in dcap-qvl's order. Not installed.
+/* libdstack internal — DCAP verification of TDX quotes with Intel collateral
+ * (protocol.md §5.6–§5.7): the pieces dcap_verify.c runs in dcap-qvl's order. Not installed.
  *
  *   dcap_quote.c        quote v4/v5 layout, read as leniently as dcap-qvl reads it
  *   dcap_pck.c          Intel's SGX extension of the PCK certificate

@@ -250,7 +250,7 @@ static bool module_hex(const char *hex, const char *field, uint8_t *out, size_t 
     return false;
 }
 
-/* §5.6 TDX module identity: *has_level false when nothing is merged. */
+/* protocol.md §5.6, the TDX module identity: *has_level false when nothing is merged. */
 static bool module_check(const dcap_tcb_info *t, const uint8_t *body, dcap_tcb *out,
                          bool *has_level, char *why, size_t why_len)
 {

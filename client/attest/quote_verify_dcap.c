@@ -1,5 +1,5 @@
-/* dstack_tdx_quote_verify with collateral: dcap-qvl's verification (dcap_verify.c, protocol.md
- * §5.6) reported through the public result, then the caller's TCB status policy. */
+/* dstack_tdx_quote_verify with collateral: dcap-qvl's verification (dcap_verify.c,
+ * protocol.md §5.6) reported through the public result, then the caller's TCB status policy. */
 #include "attest/dcap_internal.h"
 
 #include <stdio.h>

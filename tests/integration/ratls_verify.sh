@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
-# RA-TLS verification with Intel collateral end to end (protocol.md §5.6–§5.8, architecture.md
-# §12): dstack-sim's simulated Intel and its PCCS (--pccs), openssl s_server presenting a
-# dstack:…?cert=self RA-TLS certificate through the provider, then `dstack-keytool verify
-# --connect` and examples/ratls_client verifying it during the handshake. A wrong app id, a
+# RA-TLS verification with Intel collateral end to end (protocol.md §5.6–§5.8,
+# architecture.md §12): dstack-sim's simulated Intel and its PCCS (--pccs), openssl s_server
+# presenting a dstack:…?cert=self RA-TLS certificate through the provider, then `dstack-keytool
+# verify --connect` and examples/ratls_client verifying it during the handshake. A wrong app id, a
 # wrong compose hash, a disallowed TCB status, a certificate whose key the quote does not bind,
 # an unreachable PCCS and a faulty PCCS each fail with their own reason; collateral files,
 # `dstack-keytool collateral`, DSTACK_PCCS_URL and the on-disk cache work.

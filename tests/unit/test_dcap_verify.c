@@ -4,17 +4,19 @@
  * and PCE-ID mismatch, tampered TCB info / QE identity text and signatures, expired and
  * not-yet-valid collateral and certificates, the QE identity policy (ISVSVN below every level
  * included), the TDX module identity, TD attributes, v5 quotes, and bad collateral JSON.
- * test_dcap_verify_upstream: dcap-qvl's own samples give dcap-qvl's verdicts (protocol.md
- * §5.6: tdx_quote UpToDate at 2025-07-01, rejected at 2026-03-01 for its expired TCB info;
- * the v5 tdx_quote_outdated rejected at 2026-03-01 for no matching TCB level) and the
+ * test_dcap_verify_upstream: dcap-qvl's own samples give dcap-qvl's verdicts
+ * (protocol.md §5.6: tdx_quote UpToDate at 2025-07-01, rejected at 2026-03-01 for its expired TCB
+ * info; the v5 tdx_quote_outdated rejected at 2026-03-01 for no matching TCB level) and the
  * boundary times of its collateral. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <dstack/attest.h>
 #include <dstack/collateral.h>
+#include <dstack/ratls.h>
 
 #include "collateral_forge.h"
 #include "test_util.h"
@@ -764,6 +766,54 @@ static void test_usage(void)
     world_free(&w);
 }
 
+/* The handshake-time verifier's set-up errors (its handshakes: tests/integration/ratls_verify.sh).
+ */
+static void test_verifier_usage(void)
+{
+    dstack_ratls_verifier_opts vo = {DSTACK_OPTIONS_INIT(dstack_ratls_verifier_opts)};
+    dstack_ratls_policy policy = {DSTACK_OPTIONS_INIT(dstack_ratls_policy)};
+    dstack_ratls_verifier *v = (dstack_ratls_verifier *)1;
+    dstack_ratls_verification out;
+    dstack_error err;
+    char path[] = "/tmp/dcap-verifier-XXXXXX";
+    int fd;
+
+    unsetenv("DSTACK_PCCS_URL");
+    CU_ASSERT_EQUAL(dstack_ratls_verifier_new(&vo, &v, &err), DSTACK_ERR_USAGE);
+    CU_ASSERT_PTR_NULL(v);
+    CU_ASSERT_PTR_NOT_NULL(strstr(err.message, "no collateral source"));
+    vo.offline_ok = true;
+    CU_ASSERT_EQUAL(dstack_ratls_verifier_new(&vo, &v, &err), DSTACK_OK);
+    CU_ASSERT_EQUAL(dstack_ratls_verifier_verify(v, NULL, &out, &err), DSTACK_ERR_USAGE);
+    CU_ASSERT_EQUAL(dstack_ratls_ssl_ctx_install(NULL, v, &err), DSTACK_ERR_USAGE);
+    CU_ASSERT_EQUAL(dstack_ratls_ssl_install(NULL, v, &err), DSTACK_ERR_USAGE);
+    CU_ASSERT_PTR_NULL(dstack_ratls_ssl_failure(NULL));
+    CU_ASSERT_PTR_NULL(dstack_ratls_ssl_verification(NULL));
+    dstack_ratls_verifier_free(v);
+    dstack_ratls_verifier_free(NULL);
+    vo.offline_ok = false;
+    vo.collateral_file = "/nonexistent/coll.json";
+    CU_ASSERT_EQUAL(dstack_ratls_verifier_new(&vo, &v, &err), DSTACK_ERR_USAGE);
+    CU_ASSERT_PTR_NOT_NULL(strstr(err.message, "cannot read the collateral file"));
+    fd = mkstemp(path);
+    CU_ASSERT_FATAL(fd >= 0 && write(fd, "{\"x\":1}", 7) == 7);
+    close(fd);
+    vo.collateral_file = path;
+    CU_ASSERT_EQUAL(dstack_ratls_verifier_new(&vo, &v, &err), DSTACK_ERR_PROTOCOL);
+    CU_ASSERT_PTR_NOT_NULL(strstr(err.message, path));
+    CU_ASSERT_PTR_NOT_NULL(strstr(err.message, "is missing"));
+    unlink(path);
+    vo.collateral_file = NULL;
+    vo.pccs_url = "http://127.0.0.1:1";
+    policy.struct_size = 3;
+    vo.policy = &policy;
+    CU_ASSERT_EQUAL(dstack_ratls_verifier_new(&vo, &v, &err), DSTACK_ERR_USAGE);
+    CU_ASSERT_PTR_NOT_NULL(strstr(err.message, "dstack_ratls_policy.struct_size"));
+    vo.struct_size = 0;
+    CU_ASSERT_EQUAL(dstack_ratls_verifier_new(&vo, &v, &err), DSTACK_ERR_USAGE);
+    CU_ASSERT_EQUAL(dstack_ratls_verifier_new(NULL, NULL, &err), DSTACK_ERR_USAGE);
+}
+
 /* ---- upstream: dcap-qvl's samples -------------------------------------------------------------
  */
 
@@ -870,6 +920,7 @@ int main(void)
         {"pck_certificate_chain", test_pck_chain_field},
         {"collateral JSON input", test_collateral_json},
         {"usage errors and versioned options", test_usage},
+        {"handshake-time verifier set-up", test_verifier_usage},
         {NULL, NULL},
     };
     static const test_case upstream_cases[] = {
