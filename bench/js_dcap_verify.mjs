@@ -7,6 +7,7 @@
 //        [--round N] [--iterations N]
 import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
+import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 
 const { values: a } = parseArgs({
@@ -17,7 +18,7 @@ const { values: a } = parseArgs({
   },
   strict: true,
 });
-const require = createRequire(`${a.dir}/package.json`);
+const require = createRequire(resolve(a.dir, 'package.json'));
 const pkgPath = require.resolve('@phala/dcap-qvl-web/package.json');
 const version = JSON.parse(readFileSync(pkgPath, 'utf8')).version;
 const mod = await import(require.resolve('@phala/dcap-qvl-web'));
