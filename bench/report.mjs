@@ -142,7 +142,26 @@ for (const alg of ['p256', 'secp256k1', 'ed25519']) {
     p(`| ${name} | ${cell(label, s50, fmtUs)} | ${cell(label, s90, fmtUs)} | ${fmtRatio(r)} | ` +
       `${spread(s50, fmtUs)} |`);
   }
+  // The cold rows' timed region split into CPU and page faults (bench-load-latency's /cpu
+  // line): wall minus CPU is waiting, mostly for the agent's answer.
+  const cpuRow = (key) => {
+    const c = stat(`f1/${alg}/${key}/cpu`, 'value');
+    const f = stat(`f1/${alg}/${key}/cpu`, 'minflt_p50');
+    const w = stat(`f1/${alg}/${key}`, 'p50_us');
+    return c ? `${fmtUs(c.med)} CPU, ${fmt(f?.med, 0)} page faults, ` +
+      `${fmtUs(Math.max(0, (w?.med ?? NaN) - c.med))} waiting` : 'n/a';
+  };
+  p('', `Cold timed region (medians): PEM file ${cpuRow('pem-cold')}; \`dstack:\` ` +
+    `${cpuRow('dstack-cold')}.`);
   p('');
+  const cold = ratio(stat(`f1/${alg}/dstack-cold`, 'p50_us'), coldBase);
+  target(`cold first load ≤ 1.3× PEM file's (${alg}, issue 10)`, fmtRatio(cold),
+    Number.isFinite(cold) ? cold <= 1.3 : null,
+    'a new process\'s first load includes its first connection to the agent and one GetKey ' +
+    'round trip, which the file does not have; see bench/README.md, "Where the cold load and ' +
+    'the RSS went", for the profile of what remains.',
+    'profile one cold child with QUICK_CALLGRIND=1 bench/quick-cold.sh and remove what is not ' +
+    'the round trip or OpenSSL\'s own first decoder fetch.');
   const cached = ratio(stat(`f1/${alg}/dstack-cached`, 'p50_us'), base);
   const warm = ratio(stat(`f1/${alg}/dstack-warm`, 'p50_us'), base);
   const warmUs = stat(`f1/${alg}/dstack-warm`, 'p50_us')?.med;
@@ -227,6 +246,20 @@ for (const [route, name] of [['pem', 'PEM file'], ['refpem', 'reference PEM (pro
     `${s ? `${(s.master_kb / 1024).toFixed(1)} MiB` : 'n/a'} |`);
 }
 p('');
+{
+  const pemRss = rows.get('f3/rss/pem')?.rounds?.[0];
+  for (const [route, name] of [['refpem', 'provider'], ['engine', 'ENGINE']]) {
+    const s = rows.get(`f3/rss/${route}`)?.rounds?.[0];
+    const over = s && pemRss ? (s.value - pemRss.value) / 1024 : NaN;
+    target(`nginx worker RSS overhead (${name}) ≤ 1 MiB (issue 10)`,
+      Number.isFinite(over) ? `${over >= 0 ? '+' : ''}${over.toFixed(2)} MiB` : 'n/a',
+      Number.isFinite(over) ? over <= 1 : null,
+      'the worker maps libdstack and what it links; see bench/README.md, "Where the cold load ' +
+      'and the RSS went", for the RSS by mapping.',
+      'list the worker\'s RSS by mapping (QUICK_SMAPS=1 bench/quick-cold.sh) and drop what the ' +
+      'provider need not map.');
+  }
+}
 
 // ---- figure 4 --------------------------------------------------------------------------------
 p('## 4. Startup with 1000 keys', '',
@@ -317,9 +350,10 @@ target('libdstack GetKey ≥ 5× the JS SDK calls/s', fmtRatio(rpsRatio),
   'signing the chain, which the protocol requires on every reply (protocol.md §3.4) — and no ' +
   'avoidable cost in HTTP, JSON or locking, so the simulator cannot get meaningfully cheaper. ' +
   'Measure on a machine with spare cores (client and agent then do not queue for the same ' +
-  'CPU) and against the real guest agent; on the client side, libcurl\'s poll-heavy I/O ' +
-  '(8 syscalls per call against the agent\'s 3) is what a hand-written HTTP/1.1 client ' +
-  'could remove. libdstack\'s own CPU per call is the number to keep low.');
+  'CPU) and against the real guest agent. On the client side the in-house HTTP/1.1 client ' +
+  '(agent/http.c) already replaced libcurl\'s 8 syscalls per call with 4–5 (a liveness poll ' +
+  'before reusing the connection, one send, one or two receives, the fork check\'s getpid) and ' +
+  'halved the client\'s CPU per call; libdstack\'s own CPU per call is the number to keep low.');
 
 // ---- figure 6 (issue 13) ---------------------------------------------------------------------
 const f6 = stat('f6/libdstack', 'value');
@@ -399,7 +433,7 @@ if (args.hyperfine && existsSync(args.hyperfine)) {
 
 // ---- targets and closing note -----------------------------------------------------------------
 const verdict = (ok) => (ok === true ? 'met' : ok === false ? '**missed**' : 'not measured');
-const summary = ['## Targets (issues 6 and 13)', '', '| target | measured | result |', '|---|---:|---|',
+const summary = ['## Targets (issue 6; issue 10 item 9 for the cold and RSS rows; issue 13 for figures 6 and 7)', '', '| target | measured | result |', '|---|---:|---|',
   ...targets.map((t) => `| ${t.name} | ${t.measured} | ${verdict(t.ok)} |`), ''];
 out.splice(out.indexOf('## 1. Key load latency (in-process, to an `EVP_PKEY`)'), 0, ...summary);
 

@@ -119,7 +119,7 @@ static bool engine_once_ok;
 static int engine_bind(ENGINE *e, const char *id);
 
 /* The dynamic engine dlclose()s its module when the last ENGINE reference goes. This module
- * must stay: libdstack holds process-wide state (libcurl's global initialisation, the
+ * must stay: libdstack holds process-wide state (libcurl once loaded for https://, the
  * secp256k1 context) and the error strings registered below point into its data. So the
  * module pins itself with RTLD_NODELETE, like OpenSSL pins libcrypto; the handle is kept
  * for the life of the process on purpose. */

@@ -24,6 +24,7 @@
 static pthread_once_t debug_once = PTHREAD_ONCE_INIT;
 static int debug_level;
 static int debug_fd = -1;
+static int debug_configured; /* DSTACK_PROVIDER_DEBUG is set (to anything) */
 
 /* Parses "file:<path>,level:<n>" (either part optional, any order). A malformed value is
  * reported once on stderr and the log stays at the defaults, so a typo never hides output. */
@@ -36,6 +37,7 @@ static void debug_init(void)
 
     if (env == NULL || env[0] == '\0')
         return;
+    debug_configured = 1;
     copy = strdup(env);
     if (copy == NULL)
         return;
@@ -77,26 +79,51 @@ static void debug_init(void)
     free(copy);
 }
 
+int dstack_prov_debug_configured(void)
+{
+    (void)dstack_prov_debug_level(); /* parses the variable once */
+    return debug_configured;
+}
+
 int dstack_prov_debug_level(void)
 {
     pthread_once(&debug_once, debug_init);
     return debug_level;
 }
 
+/* "YYYY-MM-DDTHH:MM:SS" in UTC, computed here: gmtime_r takes glibc's tzset lock, and a
+ * child forked while another thread holds it would block in its first log line (the days-to-
+ * civil-date conversion is the proleptic Gregorian one of H. Hinnant's chrono algorithms). */
+static void utc_stamp(time_t t, char out[64])
+{
+    long long days = t / 86400, secs = t % 86400;
+    if (secs < 0) {
+        secs += 86400;
+        days--;
+    }
+    long long z = days + 719468, era = (z >= 0 ? z : z - 146096) / 146097;
+    long long doe = z - era * 146097;
+    long long yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
+    long long doy = doe - (365 * yoe + yoe / 4 - yoe / 100), mp = (5 * doy + 2) / 153;
+    long long day = doy - (153 * mp + 2) / 5 + 1, month = mp < 10 ? mp + 3 : mp - 9;
+    long long year = yoe + era * 400 + (month <= 2);
+
+    snprintf(out, 64, "%04lld-%02lld-%02lldT%02lld:%02lld:%02lld", year, month, day, secs / 3600,
+             secs / 60 % 60, secs % 60);
+}
+
 static void vlog(int level, const char *file, int line, const char *func, const char *fmt,
                  va_list ap)
 {
     struct timespec ts;
-    struct tm tm;
     const char *base;
-    char stamp[32], raw[2048], msg[2048], line_buf[2400];
+    char stamp[64], raw[2048], msg[2048], line_buf[2400];
     int n;
 
     if (dstack_prov_debug_level() < level || debug_fd < 0)
         return;
     clock_gettime(CLOCK_REALTIME, &ts);
-    gmtime_r(&ts.tv_sec, &tm);
-    strftime(stamp, sizeof(stamp), "%Y-%m-%dT%H:%M:%S", &tm);
+    utc_stamp(ts.tv_sec, stamp);
     base = strrchr(file, '/');
     base = base != NULL ? base + 1 : file;
     vsnprintf(raw, sizeof(raw), fmt, ap);

@@ -12,6 +12,8 @@
 
 /* Current level (0 = off); reads the environment on first call. */
 int dstack_prov_debug_level(void);
+/* Whether DSTACK_PROVIDER_DEBUG is set at all (level:0 included). */
+int dstack_prov_debug_configured(void);
 
 void dstack_prov_debug(int level, const char *file, int line, const char *func, const char *fmt,
                        ...)

@@ -27,6 +27,7 @@
 #include <openssl/core_names.h>
 #include <openssl/core_object.h>
 #include <openssl/crypto.h>
+#include <openssl/err.h>
 #include <openssl/params.h>
 #include <openssl/pem.h>
 
@@ -92,6 +93,36 @@ static char *parse_reference(dstack_decoder_ctx *dctx, const unsigned char *der,
     return uri;
 }
 
+/* PEM blocks that may precede a reference in a combined file and are never a key. */
+static int skippable_block(const char *label)
+{
+    return strcmp(label, PEM_STRING_X509) == 0 || strcmp(label, PEM_STRING_X509_OLD) == 0 ||
+           strcmp(label, PEM_STRING_X509_TRUSTED) == 0 || strcmp(label, PEM_STRING_X509_CRL) == 0;
+}
+
+/* A reference file that does not resolve is reported on stderr too, unless
+ * DSTACK_PROVIDER_DEBUG says where logs go (level:0 silences it). The error queue is not
+ * enough for the servers that read reference files: haproxy prints none of it; Python's
+ * load_cert_chain shows only the last error (SSL's "PEM lib", raised after ours); Apache's
+ * mod_ssl retries the file as base64 DER and as DER, and those retries push 15 errors after
+ * ours, which OpenSSL's 16-slot per-thread queue then no longer holds when Apache logs it.
+ * One line at the moment of failure is the one place every caller shows first. */
+static void report_failure(const char *uri)
+{
+    const char *data = NULL;
+    int flags = 0;
+    unsigned long e;
+
+    if (dstack_prov_debug_configured())
+        return;
+    e = ERR_peek_last_error_data(&data, &flags);
+    if (e == 0 || (flags & ERR_TXT_STRING) == 0)
+        data = "";
+    fprintf(stderr, "dstack provider: cannot load the key of the reference to %s: %s: %s\n", uri,
+            e != 0 && ERR_reason_error_string(e) != NULL ? ERR_reason_error_string(e) : "error",
+            data);
+}
+
 static int dstack_pem_decode(void *vctx, OSSL_CORE_BIO *cin, int selection,
                              OSSL_CALLBACK *object_cb, void *object_cbarg,
                              OSSL_PASSPHRASE_CALLBACK *pw_cb, void *pw_cbarg)
@@ -104,17 +135,34 @@ static int dstack_pem_decode(void *vctx, OSSL_CORE_BIO *cin, int selection,
     long der_len = 0;
     int ours, ret = 1; /* not ours: carry on decoding */
 
-    in = BIO_new_from_core_bio(dstack_prov_libctx(dctx->prov), cin);
-    if (in == NULL)
-        return 1;
-    if (PEM_read_bio(in, &name, &header, &der, &der_len) <= 0 ||
-        strcmp(name, DSTACK_KEYREF_PEM_LABEL) != 0)
-        goto done;
-    DSTACK_DEBUG(2, "found a " DSTACK_KEYREF_PEM_LABEL " block (%ld bytes)", der_len);
     /* A reference yields a private key only; a load that asks for something else (a
      * certificate-only walk of a combined file) passes it over without an agent call. */
     if (selection != 0 && (selection & OSSL_KEYMGMT_SELECT_PRIVATE_KEY) == 0)
-        goto done;
+        return 1;
+    in = BIO_new_from_core_bio(dstack_prov_libctx(dctx->prov), cin);
+    if (in == NULL)
+        return 1;
+    /* A combined file (lighttpd ssl.pemfile, haproxy crt) has the certificates first. We look
+     * past them for our block instead of leaving that walk to PEM_read_bio_PrivateKey(): its
+     * loop retries the next block only while ERR_peek_error() -- the OLDEST error of the
+     * queue -- is "unsupported", so any error the caller left queued before the call (lighttpd
+     * has one) ends it at the first certificate, and its legacy fallback knows no
+     * "DSTACK KEY URI" label. Anything but a certificate ends the search: a plain key block is
+     * some other decoder's, and OpenSSL seeks the input back for it. */
+    for (;;) {
+        if (PEM_read_bio(in, &name, &header, &der, &der_len) <= 0)
+            goto done;
+        if (strcmp(name, DSTACK_KEYREF_PEM_LABEL) == 0)
+            break;
+        if (!skippable_block(name))
+            goto done;
+        OPENSSL_free(name);
+        OPENSSL_free(header);
+        OPENSSL_free(der);
+        name = header = NULL;
+        der = NULL;
+    }
+    DSTACK_DEBUG(2, "found a " DSTACK_KEYREF_PEM_LABEL " block (%ld bytes)", der_len);
     /* The label says the block is ours: anything wrong inside is an error, not a reason to
      * let other decoders try (they would only report "unsupported"). */
     ours = 1;
@@ -126,6 +174,7 @@ static int dstack_pem_decode(void *vctx, OSSL_CORE_BIO *cin, int selection,
     DSTACK_DEBUG(1, "reference PEM names %s", uri);
     res = dstack_prov_resolve(dctx->prov, uri, DSTACK_WANT_KEY);
     if (res == NULL || res->key_der == NULL) {
+        report_failure(uri);
         ret = 0;
         goto done;
     }
@@ -167,6 +216,7 @@ static int dstack_der_decode(void *vctx, OSSL_CORE_BIO *cin, int selection,
     DSTACK_DEBUG(1, "reference PEM names %s", uri);
     res = dstack_prov_resolve(dctx->prov, uri, DSTACK_WANT_KEY);
     if (res == NULL || res->key_der == NULL) {
+        report_failure(uri);
         ret = 0;
         goto done;
     }

@@ -4,6 +4,7 @@
  * dstack_prov_resolve() turns a URI into key + certificates through libdstack's
  * dstack_resolve(); dstack_prov_emit_object() hands each piece to OpenSSL as DER data so
  * OpenSSL's own decoders (default provider) build the EVP_PKEY and X509 objects. */
+#include <errno.h>
 #include <stdatomic.h>
 #include <string.h>
 
@@ -52,7 +53,11 @@ static const char *want_text(unsigned want)
     }
 }
 
-dstack_resolved *dstack_prov_resolve(dstack_prov_ctx *ctx, const char *uri, unsigned want)
+/* errno is saved and restored: a failed connect() leaves ENOENT or ECONNREFUSED, and callers
+ * that report strerror(errno) when a load fails with errno set (Python's load_cert_chain
+ * raises FileNotFoundError for the key *file* then) would blame the wrong thing. The reason
+ * is on the error queue. */
+static dstack_resolved *resolve(dstack_prov_ctx *ctx, const char *uri, unsigned want)
 {
     dstack_resolver *r;
     dstack_resolved *res = NULL;
@@ -79,6 +84,15 @@ fail:
         dstack_error_context(&err, "%.300s", uri);
     DSTACK_PROV_RAISE(ctx, &err);
     return NULL;
+}
+
+dstack_resolved *dstack_prov_resolve(dstack_prov_ctx *ctx, const char *uri, unsigned want)
+{
+    int saved_errno = errno;
+    dstack_resolved *res = resolve(ctx, uri, want);
+
+    errno = saved_errno;
+    return res;
 }
 
 size_t dstack_prov_object_count(const dstack_resolved *res)

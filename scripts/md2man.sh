@@ -1,11 +1,15 @@
 #!/usr/bin/env bash
-# md2man.sh <in.md> <out.7> — renders the small Markdown subset of docs/*.md as roff man(7):
+# md2man.sh <in.md> <out.N> [NAME SECTION "ONE-LINE DESCRIPTION"] — renders the small Markdown
+# subset of docs/*.md as roff man(7):
 #   "# name section "footer" "title"" → .TH; "## X" → .SH; "### X" → .SS; ``` blocks → .EX;
 #   tables → .TP entries (first cell as the tag); "* " bullets → .IP; `code` → bold.
+# A document written as a README (dstack-keytool.md, dstack-sim.md: no "# name section" line)
+# gets its .TH and NAME section from the three extra arguments; its own "# " title is dropped.
 # Only awk and sed: no build dependency beyond a POSIX system.
 set -euo pipefail
 in=$1 out=$2
-awk '
+name=${3:-} section=${4:-} desc=${5:-}
+awk -v name="$name" -v section="$section" -v desc="$desc" '
 function inline(s) {
     gsub(/\\/, "\\e", s)
     gsub(/-/, "\\-", s)
@@ -19,10 +23,17 @@ function inline(s) {
     return s
 }
 function cell(s) { sub(/^ +/, "", s); sub(/ +$/, "", s); return s }
-BEGIN { code = 0; para = 0; header = 0 }
+BEGIN {
+    code = 0; para = 0; header = 0
+    if (name != "") {
+        print ".TH " toupper(name) " " section " \"dstack-openssl\" \"" desc "\""
+        print ".SH NAME"
+        print name " \\- " desc
+    }
+}
 /^```/ { if (code) { print ".EE"; code = 0 } else { print ".EX"; code = 1 }; next }
 code { line = $0; gsub(/\\/, "\\e", line); if (line ~ /^[.\047]/) line = "\\&" line; print line; next }
-/^# / { sub(/^# /, ""); print ".TH " $0; next }
+/^# / { if (name == "") { sub(/^# /, ""); print ".TH " $0 }; next }
 /^## / { sub(/^## /, ""); print ".SH " toupper($0); header = 0; next }
 /^### / { sub(/^### /, ""); print ".SS " $0; next }
 /^\|/ {

@@ -1,9 +1,11 @@
 /* dstack-sim — the simulated measured boot: event log, RTMRs, evidence snapshots and
- * VersionedAttestation V0 (protocol.md §4.4, §5.2–§5.5).
+ * VersionedAttestation (protocol.md §4.4, §4.5.4, §5.2–§5.5).
  *
- * The log starts with a few synthetic boot events on RTMR0–2 and the runtime events the
- * real dstack OS writes at boot (protocol.md §5.4); EmitEvent appends more. Quotes carry the replay
- * of this log, so RTMR0–3 always equal what a verifier recomputes from it.
+ * The log starts with a few synthetic boot events on RTMR0–2 — among them the three RTMR0
+ * "ACPI DATA" events of dstack's OVMF, which 0.6 agents name (protocol.md §5.2.1) — and the
+ * runtime events the real dstack OS writes at boot (protocol.md §5.4); EmitEvent appends
+ * more. Runtime digests follow the boot's event-log version (app-compose, protocol.md §5.3.1).
+ * Quotes carry the replay of this log, so RTMR0–3 always equal what a verifier recomputes from it.
  */
 #include "sim.h"
 #include "agent_side.h"
@@ -17,56 +19,84 @@
 
 #define SIM_QUOTE_FILE_MAX (1024 * 1024)
 
+#define EV_PLATFORM_CONFIG_FLAGS 0x0000000Au
+#define ACPI_DATA "ACPI DATA"
+
+/* payload NULL: the "ACPI DATA" marker, digest over `label` (the ACPI table it stands for). */
 static const struct {
     uint32_t imr;
     uint32_t type;
+    const char *label;
     const char *payload;
+    const char *name; /* 0.6 name of an ACPI DATA event (protocol.md §5.2.1) */
 } boot_events[] = {
-    {0, 0x80000001u, "dstack-sim: EFI variable SecureBoot"}, /* EV_EFI_VARIABLE_DRIVER_CONFIG */
-    {0, 0x0000000Au, "dstack-sim: TD HOB"},                  /* EV_PLATFORM_CONFIG_FLAGS */
-    {0, 0x80000001u, "dstack-sim: ACPI tables"},
-    {1, 0x80000003u, "dstack-sim: bootloader"},        /* EV_EFI_BOOT_SERVICES_APPLICATION */
-    {1, 0x80000007u, "Exit Boot Services Invocation"}, /* EV_EFI_ACTION */
-    {2, 0x0000000Du, "dstack-sim: kernel image"},      /* EV_IPL */
-    {2, 0x0000000Du, "dstack-sim: kernel command line"},
+    {0, 0x80000001u, "dstack-sim: EFI variable SecureBoot", NULL, NULL}, /* EV_EFI_VARIABLE_… */
+    {0, EV_PLATFORM_CONFIG_FLAGS, "dstack-sim: TD HOB", NULL, NULL},
+    {0, EV_PLATFORM_CONFIG_FLAGS, "dstack-sim: ACPI table loader", ACPI_DATA, "acpi-loader"},
+    {0, EV_PLATFORM_CONFIG_FLAGS, "dstack-sim: ACPI RSDP", ACPI_DATA, "acpi-rsdp"},
+    {0, EV_PLATFORM_CONFIG_FLAGS, "dstack-sim: ACPI tables", ACPI_DATA, "acpi-tables"},
+    {1, 0x80000003u, "dstack-sim: bootloader", NULL, NULL}, /* EV_EFI_BOOT_SERVICES_APPLICATION */
+    {1, 0x80000007u, "Exit Boot Services Invocation", NULL, NULL}, /* EV_EFI_ACTION */
+    {2, 0x0000000Du, "dstack-sim: kernel image", NULL, NULL},      /* EV_IPL */
+    {2, 0x0000000Du, "dstack-sim: kernel command line", NULL, NULL},
 };
 
-static bool append_runtime(dstack_event_log *log, const char *name, const uint8_t *payload,
-                           size_t len)
+/* SHA-256 of the JCS of an absent requirements.gpu_policy ({}), the 0.6 boot default. */
+static const char gpu_policy_default[] = "{}";
+
+static bool append_runtime(sim_ctx *ctx, const char *name, const uint8_t *payload, size_t len)
 {
     uint8_t digest[48];
+    dstack_event ev = {.imr = 3,
+                       .event_type = DSTACK_RUNTIME_EVENT_TYPE,
+                       .digest = digest,
+                       .digest_len = sizeof(digest),
+                       .event = (char *)name,
+                       .payload = (uint8_t *)payload,
+                       .payload_len = len,
+                       .version = ctx->event_log_version};
 
-    dstack_runtime_event_digest(name, payload, len, digest);
-    return dstack_event_log_append(log, 3, DSTACK_RUNTIME_EVENT_TYPE, digest, sizeof(digest), name,
-                                   payload, len, NULL) == DSTACK_OK;
+    if (ctx->event_log_version == DSTACK_EVENT_LOG_V2)
+        dstack_runtime_event_digest_v2(name, payload, len, digest);
+    else
+        dstack_runtime_event_digest(name, payload, len, digest);
+    return dstack_event_log_append_event(&ctx->att.log, &ev, NULL) == DSTACK_OK;
 }
 
 static bool build_boot_log(sim_ctx *ctx)
 {
     dstack_event_log *log = &ctx->att.log;
     const char *kp = ctx->key_provider_info;
+    uint8_t gpu_policy_hash[32];
     size_t i;
 
     for (i = 0; i < sizeof(boot_events) / sizeof(boot_events[0]); i++) {
         uint8_t digest[48];
-        const char *p = boot_events[i].payload;
+        const char *label = boot_events[i].label;
+        const char *p = boot_events[i].payload ? boot_events[i].payload : label;
+        const char *name =
+            boot_events[i].name && ctx->profile->acpi_labels ? boot_events[i].name : "";
 
-        SHA384((const uint8_t *)p, strlen(p), digest);
-        if (dstack_event_log_append(log, boot_events[i].imr, boot_events[i].type, digest, 48, "",
+        SHA384((const uint8_t *)label, strlen(label), digest);
+        if (dstack_event_log_append(log, boot_events[i].imr, boot_events[i].type, digest, 48, name,
                                     (const uint8_t *)p, strlen(p), NULL) != DSTACK_OK)
             return false;
     }
-    /* protocol.md §5.4, in order (no mr-kms: the simulated KMS certificate has no attestation) */
-    return append_runtime(log, "system-preparing", NULL, 0) &&
-           append_runtime(log, "app-id", ctx->id.app_id, 20) &&
-           append_runtime(log, "compose-hash", ctx->compose_hash, 32) &&
-           append_runtime(log, "instance-id", ctx->id.instance_id, ctx->no_instance_id ? 0 : 20) &&
-           append_runtime(log, "boot-mr-done", NULL, 0) &&
-           append_runtime(log, "os-image-hash", ctx->os_image_hash, 32) &&
-           append_runtime(log, "key-provider", (const uint8_t *)kp, strlen(kp)) &&
-           append_runtime(log, "storage-fs", (const uint8_t *)ctx->storage_fs,
+    SHA256((const uint8_t *)gpu_policy_default, strlen(gpu_policy_default), gpu_policy_hash);
+    /* protocol.md §5.4 (and §5.4.1 for 0.6), in order; no mr-kms: the simulated KMS
+     * certificate has no attestation, and 0.6 dropped it */
+    return append_runtime(ctx, "system-preparing", NULL, 0) &&
+           append_runtime(ctx, "app-id", ctx->id.app_id, 20) &&
+           append_runtime(ctx, "compose-hash", ctx->compose_hash, 32) &&
+           (!ctx->profile->gpu_policy_event ||
+            append_runtime(ctx, "gpu-policy-hash", gpu_policy_hash, 32)) &&
+           append_runtime(ctx, "instance-id", ctx->id.instance_id, ctx->no_instance_id ? 0 : 20) &&
+           append_runtime(ctx, "boot-mr-done", NULL, 0) &&
+           append_runtime(ctx, "os-image-hash", ctx->os_image_hash, 32) &&
+           append_runtime(ctx, "key-provider", (const uint8_t *)kp, strlen(kp)) &&
+           append_runtime(ctx, "storage-fs", (const uint8_t *)ctx->storage_fs,
                           strlen(ctx->storage_fs)) &&
-           append_runtime(log, "system-ready", NULL, 0);
+           append_runtime(ctx, "system-ready", NULL, 0);
 }
 
 static bool load_real_quote(sim_attest *att, const char *path, char *msg, size_t msg_len)
@@ -135,7 +165,7 @@ bool sim_attest_emit(sim_ctx *ctx, const char *event, const uint8_t *payload, si
     bool ok;
 
     pthread_mutex_lock(&ctx->att.lock);
-    ok = append_runtime(&ctx->att.log, event, payload, len);
+    ok = append_runtime(ctx, event, payload, len);
     pthread_mutex_unlock(&ctx->att.lock);
     return ok;
 }
@@ -144,13 +174,9 @@ static bool copy_log(const dstack_event_log *src, dstack_event_log *dst)
 {
     size_t i;
 
-    for (i = 0; i < src->count; i++) {
-        const dstack_event *e = &src->events[i];
-
-        if (dstack_event_log_append(dst, e->imr, e->event_type, e->digest, e->digest_len, e->event,
-                                    e->payload, e->payload_len, NULL) != DSTACK_OK)
+    for (i = 0; i < src->count; i++)
+        if (dstack_event_log_append_event(dst, &src->events[i], NULL) != DSTACK_OK)
             return false;
-    }
     return true;
 }
 
@@ -194,64 +220,87 @@ void sim_evidence_free(sim_evidence *ev)
     memset(ev, 0, sizeof(*ev));
 }
 
-/* Stripped form (protocol.md §5.2): boot events keep digests and lose payloads; runtime events keep
- * payloads and lose digests. imr3_only additionally drops boot events (protocol.md §4.4). */
-static bool strip_log(const dstack_event_log *src, dstack_event_log *dst, bool imr3_only)
+static bool is_acpi_data(const dstack_event *e)
 {
+    return e->imr == 0 && e->event_type == EV_PLATFORM_CONFIG_FLAGS &&
+           e->payload_len == strlen(ACPI_DATA) &&
+           memcmp(e->payload, ACPI_DATA, e->payload_len) == 0;
+}
+
+/* Stripped form (protocol.md §5.2): boot events keep digests and lose payloads — 0.6 keeps the
+ * "ACPI DATA" marker — and runtime events keep payloads and lose digests. cert_form: as
+ * certificates carry it (protocol.md §4.4): only RTMR3 events, and on 0.6 also the ACPI DATA
+ * events. */
+static bool strip_log(const sim_ctx *ctx, const dstack_event_log *src, dstack_event_log *dst,
+                      bool cert_form)
+{
+    bool acpi = ctx->profile->acpi_labels;
     size_t i;
 
     for (i = 0; i < src->count; i++) {
-        const dstack_event *e = &src->events[i];
-        bool runtime = e->event_type == DSTACK_RUNTIME_EVENT_TYPE;
-        dstack_status rc;
+        dstack_event e = src->events[i];
 
-        if (imr3_only && e->imr != 3)
+        if (cert_form && e.imr != 3 && !(acpi && is_acpi_data(&e)))
             continue;
-        if (runtime)
-            rc = dstack_event_log_append(dst, e->imr, e->event_type, NULL, 0, e->event, e->payload,
-                                         e->payload_len, NULL);
-        else
-            rc = dstack_event_log_append(dst, e->imr, e->event_type, e->digest, e->digest_len,
-                                         e->event, NULL, 0, NULL);
-        if (rc != DSTACK_OK)
+        if (e.event_type == DSTACK_RUNTIME_EVENT_TYPE) {
+            e.digest = NULL;
+            e.digest_len = 0;
+        } else if (!(acpi && is_acpi_data(&e))) {
+            e.payload = NULL;
+            e.payload_len = 0;
+        }
+        if (dstack_event_log_append_event(dst, &e, NULL) != DSTACK_OK)
             return false;
     }
     return true;
 }
 
-char *sim_event_log_json(const dstack_event_log *log, bool stripped)
+/* What 0.6 agents attach to V2 runtime events of quote logs and Attest (protocol.md §5.3.1). */
+static bool fill_preimages(dstack_event_log *log)
+{
+    for (size_t i = 0; i < log->count; i++) {
+        dstack_event *e = &log->events[i];
+
+        if (e->event_type != DSTACK_RUNTIME_EVENT_TYPE || e->version != DSTACK_EVENT_LOG_V2 ||
+            e->has_preimage)
+            continue;
+        if (!dstack_runtime_event_preimage_v2(e->event, e->payload, e->payload_len, &e->preimage,
+                                              &e->preimage_len))
+            return false;
+        e->has_preimage = true;
+    }
+    return true;
+}
+
+char *sim_event_log_json(sim_ctx *ctx, const dstack_event_log *log, bool stripped)
 {
     dstack_event_log tmp = {0};
     char *text = NULL;
 
-    if (!stripped)
-        return dstack_event_log_to_json(log);
-    if (strip_log(log, &tmp, false))
+    if ((stripped ? strip_log(ctx, log, &tmp, false) : copy_log(log, &tmp)) && fill_preimages(&tmp))
         text = dstack_event_log_to_json(&tmp);
     dstack_event_log_free(&tmp);
     return text;
 }
 
-bool sim_attestation_v0(sim_ctx *ctx, const sim_evidence *ev, const uint8_t report_data[64],
-                        bool stripped, uint8_t **out, size_t *out_len)
+bool sim_attestation_encode(sim_ctx *ctx, const sim_evidence *ev, const uint8_t report_data[64],
+                            bool stripped, uint8_t **out, size_t *out_len)
 {
     dstack_attestation a;
     dstack_event_log tmp = {0};
     size_t i, n = 0;
-    bool ok = false;
+    bool v2 = ctx->event_log_version == DSTACK_EVENT_LOG_V2, ok = false;
 
     memset(&a, 0, sizeof(a));
-    a.version = 0;
-    a.platform = 0; /* TDX */
+    a.platform = DSTACK_PLATFORM_TDX;
     a.quote = ev->quote;
     a.quote_len = ev->quote_len;
-    if (stripped) {
-        if (!strip_log(&ev->log, &tmp, true))
-            goto done;
-        a.tdx_event_log = tmp;
-    } else {
-        a.tdx_event_log = ev->log;
-    }
+    /* Attest carries the full log, with V2 preimages; certificates the stripped one, without
+     * (protocol.md §4.4, §5.3.1). */
+    if (!(stripped ? strip_log(ctx, &ev->log, &tmp, true)
+                   : copy_log(&ev->log, &tmp) && fill_preimages(&tmp)))
+        goto done;
+    a.tdx_event_log = tmp;
     a.runtime_events = calloc(ev->log.count + 1, sizeof(*a.runtime_events));
     if (a.runtime_events == NULL)
         goto done;
@@ -263,12 +312,16 @@ bool sim_attestation_v0(sim_ctx *ctx, const sim_evidence *ev, const uint8_t repo
         a.runtime_events[n].event = e->event; /* borrowed */
         a.runtime_events[n].payload = e->payload;
         a.runtime_events[n].payload_len = e->payload_len;
+        a.runtime_events[n].version = e->version;
         n++;
     }
     a.runtime_events_len = n;
     memcpy(a.report_data, report_data, 64);
     a.config = ctx->vm_config;
-    ok = dstack_attestation_encode_v0(&a, out, out_len, NULL) == DSTACK_OK;
+    /* V0 SCALE cannot carry event-log versions: a V2 boot answers in V1 msgpack. */
+    a.version = v2 ? 1 : 0;
+    ok = (v2 ? dstack_attestation_encode_v1(&a, out, out_len, NULL)
+             : dstack_attestation_encode_v0(&a, out, out_len, NULL)) == DSTACK_OK;
 done:
     free(a.runtime_events);
     dstack_event_log_free(&tmp);

@@ -7,8 +7,9 @@
  * 400 "Service not found: <Method>".
  *
  * The method tables are also the availability half of the version map (protocol.md §0): a method
- * exists from its `since` release on; on an older emulated agent (--agent-version) it answers
- * exactly like a method the agent never had. 0.3.x agents used prpc 0.5, which did not strip
+ * exists from its `since` release up to its `until` release; on another emulated agent
+ * (--agent-version) it answers exactly like a method the agent never had (0.6 removed
+ * EmitEvent, protocol.md §2.6.1). 0.3.x agents used prpc 0.5, which did not strip
  * the service prefix and answered unknown methods with 404 "method Not Found" (protocol.md §1.3,
  * protocol.md §1.5).
  */
@@ -22,40 +23,44 @@ typedef struct sim_method {
     const char *args_type; /* serde struct name; NULL = google.protobuf.Empty (body ignored) */
     sim_handler fn;
     sim_agent_version since; /* first emulated release that has the method (protocol.md §0) */
+    sim_agent_version until; /* last emulated release that has it */
 } sim_method;
 
-/* `since` is the first *emulated* release (0.3, 0.4, 0.5.5, 0.5.11) having the method: e.g.
+#define LATEST SIM_AGENT_0_6
+
+/* `since`/`until` are *emulated* releases (0.3, 0.4, 0.5.5, 0.5.11, 0.6): e.g.
  * Attest/Sign/Verify arrived in 0.5.6 and Version in 0.5.7, so among the emulated releases
- * only 0.5.11 has them. */
+ * 0.5.11 is the first to have them; EmitEvent (0.5.0) is gone in 0.6. */
 static const sim_method dstack_methods[] = {
-    {"GetTlsKey", "GetTlsKeyArgs", sim_rpc_get_tls_key, SIM_AGENT_0_4},
-    {"GetKey", "GetKeyArgs", sim_rpc_get_key, SIM_AGENT_0_4},
-    {"GetQuote", "RawQuoteArgs", sim_rpc_get_quote, SIM_AGENT_0_4},
-    {"Attest", "RawQuoteArgs", sim_rpc_attest, SIM_AGENT_0_5_11},
-    {"EmitEvent", "EmitEventArgs", sim_rpc_emit_event, SIM_AGENT_0_5_5},
-    {"Info", NULL, sim_rpc_info, SIM_AGENT_0_4},
-    {"Sign", "SignRequest", sim_rpc_sign, SIM_AGENT_0_5_11},
-    {"Verify", "VerifyRequest", sim_rpc_verify, SIM_AGENT_0_5_11},
-    {"Version", NULL, sim_rpc_version, SIM_AGENT_0_5_11},
-    {NULL, NULL, NULL, SIM_AGENT_0_3},
+    {"GetTlsKey", "GetTlsKeyArgs", sim_rpc_get_tls_key, SIM_AGENT_0_4, LATEST},
+    {"GetKey", "GetKeyArgs", sim_rpc_get_key, SIM_AGENT_0_4, LATEST},
+    {"GetQuote", "RawQuoteArgs", sim_rpc_get_quote, SIM_AGENT_0_4, LATEST},
+    {"Attest", "RawQuoteArgs", sim_rpc_attest, SIM_AGENT_0_5_11, LATEST},
+    {"EmitEvent", "EmitEventArgs", sim_rpc_emit_event, SIM_AGENT_0_5_5, SIM_AGENT_0_5_11},
+    {"Info", NULL, sim_rpc_info, SIM_AGENT_0_4, LATEST},
+    {"GpuInfo", NULL, sim_rpc_gpu_info, SIM_AGENT_0_6, LATEST},
+    {"Sign", "SignRequest", sim_rpc_sign, SIM_AGENT_0_5_11, LATEST},
+    {"Verify", "VerifyRequest", sim_rpc_verify, SIM_AGENT_0_5_11, LATEST},
+    {"Version", NULL, sim_rpc_version, SIM_AGENT_0_5_11, LATEST},
+    {NULL, NULL, NULL, SIM_AGENT_0_3, SIM_AGENT_0_3},
 };
 
 static const sim_method tappd_methods[] = {
-    {"DeriveKey", "DeriveKeyArgs", sim_rpc_derive_key, SIM_AGENT_0_3},
-    {"DeriveK256Key", "GetKeyArgs", sim_rpc_derive_k256_key, SIM_AGENT_0_4},
-    {"TdxQuote", "TdxQuoteArgs", sim_rpc_tdx_quote, SIM_AGENT_0_3},
-    {"RawQuote", "RawQuoteArgs", sim_rpc_raw_quote, SIM_AGENT_0_3},
-    {"Info", NULL, sim_rpc_info, SIM_AGENT_0_3},
-    {"Version", NULL, sim_rpc_version, SIM_AGENT_0_5_11},
-    {NULL, NULL, NULL, SIM_AGENT_0_3},
+    {"DeriveKey", "DeriveKeyArgs", sim_rpc_derive_key, SIM_AGENT_0_3, LATEST},
+    {"DeriveK256Key", "GetKeyArgs", sim_rpc_derive_k256_key, SIM_AGENT_0_4, LATEST},
+    {"TdxQuote", "TdxQuoteArgs", sim_rpc_tdx_quote, SIM_AGENT_0_3, LATEST},
+    {"RawQuote", "RawQuoteArgs", sim_rpc_raw_quote, SIM_AGENT_0_3, LATEST},
+    {"Info", NULL, sim_rpc_info, SIM_AGENT_0_3, LATEST},
+    {"Version", NULL, sim_rpc_version, SIM_AGENT_0_5_11, LATEST},
+    {NULL, NULL, NULL, SIM_AGENT_0_3, SIM_AGENT_0_3},
 };
 
 static const sim_method worker_methods[] = {
-    {"Info", NULL, sim_rpc_info, SIM_AGENT_0_3},
-    {"Version", NULL, sim_rpc_version, SIM_AGENT_0_3},
+    {"Info", NULL, sim_rpc_info, SIM_AGENT_0_3, LATEST},
+    {"Version", NULL, sim_rpc_version, SIM_AGENT_0_3, LATEST},
     {"GetAttestationForAppKey", "GetAttestationForAppKeyRequest", sim_rpc_attestation_for_app_key,
-     SIM_AGENT_0_5_11},
-    {NULL, NULL, NULL, SIM_AGENT_0_3},
+     SIM_AGENT_0_5_11, LATEST},
+    {NULL, NULL, NULL, SIM_AGENT_0_3, SIM_AGENT_0_3},
 };
 
 const char *sim_service_name(sim_service svc)
@@ -127,7 +132,8 @@ static const sim_method *find_method(const sim_profile *profile, sim_service svc
 
     for (; table->name != NULL; table++) {
         if (strcmp(table->name, name) == 0)
-            return profile->version >= table->since ? table : NULL;
+            return profile->version >= table->since && profile->version <= table->until ? table
+                                                                                        : NULL;
     }
     return NULL;
 }

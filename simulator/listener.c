@@ -518,7 +518,7 @@ static bool socket_in_use(const struct sockaddr_un *sa)
     return live;
 }
 
-static int bind_unix(const char *path, char *msg, size_t msg_len)
+static int bind_unix(const char *path, int mode, char *msg, size_t msg_len)
 {
     struct sockaddr_un sa;
     struct stat st;
@@ -548,8 +548,10 @@ static int bind_unix(const char *path, char *msg, size_t msg_len)
         snprintf(msg, msg_len, "socket: %s", strerror(errno));
         return -1;
     }
-    if (bind(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0 || chmod(path, 0777) < 0 ||
-        listen(fd, 128) < 0) {
+    /* The socket's mode is what bind() makes of the umask, as for any file the user creates:
+     * agent sockets hand out keys, so wider access is asked for (--socket-mode), not given. */
+    if (bind(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0 ||
+        (mode >= 0 && chmod(path, (mode_t)mode) < 0) || listen(fd, SOMAXCONN) < 0) {
         snprintf(msg, msg_len, "cannot listen on %s: %s", path, strerror(errno));
         close(fd);
         return -1;
@@ -618,6 +620,12 @@ bad:
     return -1;
 }
 
+/* Clients that connect and stall (half a request, or none) each hold a connection thread until
+ * the 10 s idle timeout: the limit is set far above what such a crowd reaches in practice, on
+ * small stacks, so a real client is still served beside a thousand of them (sim_stress). */
+#define SIM_MAX_CONNECTIONS 4096u
+#define SIM_THREAD_STACK (256u * 1024u)
+
 static bool start_daemon(sim_listener *l, char *msg, size_t msg_len)
 {
     l->daemon = MHD_start_daemon(
@@ -625,7 +633,8 @@ static bool start_daemon(sim_listener *l, char *msg, size_t msg_len)
         NULL, on_request, l, MHD_OPTION_LISTEN_SOCKET, l->fd, MHD_OPTION_NOTIFY_COMPLETED,
         on_completed, l, MHD_OPTION_NOTIFY_CONNECTION, on_connection, l,
         MHD_OPTION_CONNECTION_TIMEOUT, (unsigned int)10, MHD_OPTION_CONNECTION_LIMIT,
-        (unsigned int)512, MHD_OPTION_END);
+        (unsigned int)SIM_MAX_CONNECTIONS, MHD_OPTION_THREAD_STACK_SIZE, (size_t)SIM_THREAD_STACK,
+        MHD_OPTION_END);
     if (l->daemon == NULL) {
         snprintf(msg, msg_len, "cannot start the HTTP server for %s", sim_service_name(l->svc));
         return false;
@@ -668,7 +677,7 @@ sim_server *sim_server_start(sim_ctx *ctx, const char *dir, const char *http_add
                 snprintf(msg, msg_len, "out of memory");
                 goto err;
             }
-            l->fd = bind_unix(l->path, msg, msg_len);
+            l->fd = bind_unix(l->path, ctx->socket_mode, msg, msg_len);
             if (l->fd < 0) {
                 free(l->path);
                 l->path = NULL;

@@ -2,8 +2,9 @@
  *
  *   dstack-sim --dir D [--appkeys F] [--app-id HEX] [--compose F] [--quote F]
  *              [--http HOST:PORT] [--pccs HOST:PORT] [--tcb-status STATUS]
- *              [--stripped-event-log] [--fault SPEC]...
- *              [--agent-version 0.3|0.4|0.5.5|0.5.11]
+ *              [--socket-mode MODE] [--stripped-event-log | --full-event-log]
+ *              [--fault SPEC]...
+ *              [--agent-version 0.3|0.4|0.5.5|0.5.11|0.6]
  *   dstack-sim --write-appkeys FILE
  *
  * Startup contract: once every listener accepts connections the endpoint lines are printed
@@ -14,6 +15,7 @@
 
 #include <getopt.h>
 #include <signal.h>
+#include <sys/resource.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -46,6 +48,7 @@ typedef struct sim_options {
     const char *write_appkeys;
     bool has_app_id;
     uint8_t app_id[20];
+    int event_log_form; /* 0 = the release's default, 1 = stripped, 2 = full */
 } sim_options;
 
 static void usage(FILE *out)
@@ -65,11 +68,16 @@ static void usage(FILE *out)
                  "                        API (root CA: DIR/sim-intel-root.pem)\n"
                  "  --tcb-status STATUS   TCB status of the simulated platform in that\n"
                  "                        collateral (default UpToDate; Intel's names)\n"
-                 "  --stripped-event-log  strip GetQuote/TdxQuote event logs like the real agent\n"
+                 "  --socket-mode MODE    chmod the sockets to this octal mode (default: as\n"
+                 "                        created under the umask; 0666 lets any user connect)\n"
+                 "  --stripped-event-log  strip GetQuote/TdxQuote event logs (the default of\n"
+                 "                        agents 0.5.6 and later)\n"
+                 "  --full-event-log      full GetQuote/TdxQuote event logs, as the official\n"
+                 "                        simulator returns them\n"
                  "  --fault M=KIND[:ARG]  inject a fault for method M (or *): delay:<ms>,\n"
                  "                        status:<code>, garbage, truncate, close, oversize\n"
-                 "  --agent-version V     emulate an older agent: 0.3 (tappd only), 0.4, 0.5.5,\n"
-                 "                        0.5.11 (default)\n"
+                 "  --agent-version V     emulate an agent release: 0.3 (tappd only), 0.4, 0.5.5,\n"
+                 "                        0.5.11, 0.6 (default)\n"
                  "  --write-appkeys FILE  write the built-in identity as an appkeys.json (mode\n"
                  "                        0600) and exit; load it with --appkeys and --app-id\n"
                  "  --help, --version\n");
@@ -113,10 +121,38 @@ static const char *json_text(json_object *obj, const char *name, const char *dfl
     return dflt;
 }
 
+/* 0.6: "event_log_version" selects the runtime events' digest formula for the whole boot:
+ * absent or 1 = v1, 2 = v2, anything else fails the boot as it does the agent's app-compose
+ * parsing (protocol.md §5.3.1). Older releases do not know the key. */
+static bool event_log_version(sim_ctx *ctx, json_object *root, const char *path, char *msg,
+                              size_t msg_len)
+{
+    json_object *v = NULL;
+    int64_t n;
+
+    ctx->event_log_version = DSTACK_EVENT_LOG_V1;
+    if (!ctx->profile->event_log_v2 || !json_object_object_get_ex(root, "event_log_version", &v))
+        return true;
+    if (!json_object_is_type(v, json_type_int)) {
+        snprintf(msg, msg_len, "%s: event_log_version: invalid type, expected 1 or 2",
+                 path ? path : "built-in compose");
+        return false;
+    }
+    n = json_object_get_int64(v);
+    if (n != DSTACK_EVENT_LOG_V1 && n != DSTACK_EVENT_LOG_V2) {
+        snprintf(msg, msg_len, "%s: unknown event log version: %lld",
+                 path ? path : "built-in compose", (long long)n);
+        return false;
+    }
+    ctx->event_log_version = (unsigned)n;
+    return true;
+}
+
 /* compose_hash = SHA-256 of the raw bytes (protocol.md §5.5); a few fields steer behaviour. */
 static bool load_compose(sim_ctx *ctx, const char *path, char *msg, size_t msg_len)
 {
     json_object *root;
+    bool ok;
 
     if (path != NULL) {
         ctx->compose = read_text(path, SIM_COMPOSE_MAX, &ctx->compose_len);
@@ -145,8 +181,9 @@ static bool load_compose(sim_ctx *ctx, const char *path, char *msg, size_t msg_l
     ctx->public_logs = compose_flag(root, "public_logs");
     ctx->public_sysinfo = compose_flag(root, "public_sysinfo");
     ctx->no_instance_id = compose_flag(root, "no_instance_id");
+    ok = event_log_version(ctx, root, path, msg, msg_len);
     json_object_put(root);
-    return ctx->app_name != NULL && ctx->storage_fs != NULL;
+    return ok && ctx->app_name != NULL && ctx->storage_fs != NULL;
 }
 
 /* vm_config and key_provider_info (protocol.md §2.4). */
@@ -188,8 +225,10 @@ static int parse_args(int argc, char **argv, sim_options *o, sim_ctx *ctx)
     enum {
         OPT_APP_ID = 256,
         OPT_STRIPPED,
+        OPT_FULL,
         OPT_AGENT_VERSION,
         OPT_WRITE_APPKEYS,
+        OPT_SOCKET_MODE,
         OPT_PCCS,
         OPT_TCB_STATUS
     };
@@ -204,8 +243,10 @@ static int parse_args(int argc, char **argv, sim_options *o, sim_ctx *ctx)
         {"tcb-status", required_argument, NULL, OPT_TCB_STATUS},
         {"fault", required_argument, NULL, 'f'},
         {"stripped-event-log", no_argument, NULL, OPT_STRIPPED},
+        {"full-event-log", no_argument, NULL, OPT_FULL},
         {"agent-version", required_argument, NULL, OPT_AGENT_VERSION},
         {"write-appkeys", required_argument, NULL, OPT_WRITE_APPKEYS},
+        {"socket-mode", required_argument, NULL, OPT_SOCKET_MODE},
         {"help", no_argument, NULL, 'h'},
         {"version", no_argument, NULL, 'V'},
         {NULL, 0, NULL, 0},
@@ -264,14 +305,20 @@ static int parse_args(int argc, char **argv, sim_options *o, sim_ctx *ctx)
             }
             break;
         case OPT_STRIPPED:
-            ctx->strip_event_log = true;
+        case OPT_FULL:
+            if (o->event_log_form != 0 && o->event_log_form != (c == OPT_STRIPPED ? 1 : 2)) {
+                fprintf(stderr, "dstack-sim: --stripped-event-log and --full-event-log exclude "
+                                "each other\n");
+                return 2;
+            }
+            o->event_log_form = c == OPT_STRIPPED ? 1 : 2;
             break;
         case OPT_AGENT_VERSION:
             ctx->profile = sim_profile_find(optarg);
             if (ctx->profile == NULL) {
                 fprintf(stderr,
-                        "dstack-sim: --agent-version '%s': expected 0.3, 0.4, 0.5.5 or "
-                        "0.5.11\n",
+                        "dstack-sim: --agent-version '%s': expected 0.3, 0.4, 0.5.5, 0.5.11 "
+                        "or 0.6\n",
                         optarg);
                 return 2;
             }
@@ -279,6 +326,19 @@ static int parse_args(int argc, char **argv, sim_options *o, sim_ctx *ctx)
         case OPT_WRITE_APPKEYS:
             o->write_appkeys = optarg;
             break;
+        case OPT_SOCKET_MODE: {
+            char *end = NULL;
+            long mode = strtol(optarg, &end, 8);
+            if (end == optarg || *end != '\0' || mode < 0 || mode > 0777) {
+                fprintf(stderr,
+                        "dstack-sim: --socket-mode '%s': expected an octal mode such as "
+                        "0660 or 0666\n",
+                        optarg);
+                return 2;
+            }
+            ctx->socket_mode = (int)mode;
+            break;
+        }
         case 'h':
             usage(stdout);
             return 0;
@@ -309,6 +369,9 @@ static int parse_args(int argc, char **argv, sim_options *o, sim_ctx *ctx)
                 ctx->profile->name);
         return 2;
     }
+    /* Real agents strip quote logs since 0.5.6 (protocol.md §5.2); the flags override. */
+    ctx->strip_event_log =
+        o->event_log_form == 0 ? ctx->profile->quote_log_stripped : o->event_log_form == 1;
     if (o->has_app_id && o->appkeys == NULL) {
         fprintf(stderr, "dstack-sim: --app-id needs --appkeys (the built-in identity has a "
                         "fixed app id)\n");
@@ -328,6 +391,20 @@ static void ctx_free(sim_ctx *ctx)
     free(ctx->storage_fs);
     free(ctx->vm_config);
     free(ctx->key_provider_info);
+    free(ctx->app_cert);
+    pthread_mutex_destroy(&ctx->app_cert_lock);
+}
+
+/* One descriptor per connection, five listeners: the soft limit (often 1024) would refuse
+ * clients long before the connection limit does. */
+static void raise_fd_limit(void)
+{
+    struct rlimit lim;
+
+    if (getrlimit(RLIMIT_NOFILE, &lim) == 0 && lim.rlim_cur < lim.rlim_max) {
+        lim.rlim_cur = lim.rlim_max < 8192 ? lim.rlim_max : 8192;
+        (void)setrlimit(RLIMIT_NOFILE, &lim);
+    }
 }
 
 int main(int argc, char **argv)
@@ -344,9 +421,13 @@ int main(int argc, char **argv)
     memset(&opts, 0, sizeof(opts));
     msg[0] = '\0';
     ctx.profile = sim_profile_default();
+    pthread_mutex_init(&ctx.app_cert_lock, NULL);
+    ctx.socket_mode = -1;
+    raise_fd_limit();
     rc = parse_args(argc, argv, &opts, &ctx);
     if (rc >= 0) {
         sim_faults_free(&ctx.faults);
+        pthread_mutex_destroy(&ctx.app_cert_lock);
         return rc;
     }
     rc = 1;
@@ -358,6 +439,7 @@ int main(int argc, char **argv)
             fprintf(stderr, "dstack-sim: %s\n", msg);
         sim_identity_free(&ctx.id);
         sim_faults_free(&ctx.faults);
+        pthread_mutex_destroy(&ctx.app_cert_lock);
         return rc;
     }
     /* Block the stop signals before any thread exists; main waits for them below. */

@@ -63,7 +63,9 @@ static size_t put_bin(uint8_t *out, const uint8_t *data, size_t len)
     return h + len;
 }
 
-/* .1.9: rmp_serde positional array of 8 bins (protocol.md §4.5.3). */
+/* .1.9: rmp_serde positional array of 8 bins, on 0.6 a ninth element init_script_hashes —
+ * an array of 32-byte bins, empty here since the simulated compose has no init scripts
+ * (protocol.md §4.5.3). */
 static uint8_t *app_info_ext(sim_ctx *ctx, const sim_evidence *ev, size_t *out_len)
 {
     const char *kp = ctx->key_provider_info;
@@ -88,15 +90,25 @@ static uint8_t *app_info_ext(sim_ctx *ctx, const sim_evidence *ev, size_t *out_l
     items[7] = (const uint8_t *)kp, lens[7] = strlen(kp);
     for (i = 0; i < 8; i++)
         total += 5 + lens[i];
-    buf = malloc(total);
+    buf = malloc(total + 1);
     if (buf == NULL)
         return NULL;
     p = buf;
-    *p++ = 0x98; /* fixarray, 8 elements */
+    *p++ = (uint8_t)(0x90 | ctx->profile->app_info_fields); /* fixarray */
     for (i = 0; i < 8; i++)
         p += put_bin(p, items[i], lens[i]);
+    if (ctx->profile->app_info_fields == 9)
+        *p++ = 0x90; /* init_script_hashes: [] */
     *out_len = (size_t)(p - buf);
     return buf;
+}
+
+static void free_key_pem(char *pem)
+{
+    if (pem != NULL) {
+        OPENSSL_cleanse(pem, strlen(pem));
+        free(pem);
+    }
 }
 
 static char *pem_of(EVP_PKEY *key, X509 *cert)
@@ -189,13 +201,13 @@ static bool attestation_exts(sim_ctx *ctx, const sim_evidence *ev, const uint8_t
                              char **log_json)
 {
     if (ctx->profile->cert_ext == SIM_CERT_EXT_ATTESTATION) {
-        /* certificates carry the stripped V0 form (protocol.md §4.3, §4.4) */
-        if (!sim_attestation_v0(ctx, ev, rd, true, att, att_len))
+        /* certificates carry the stripped form (protocol.md §4.3, §4.4, §4.5.4) */
+        if (!sim_attestation_encode(ctx, ev, rd, true, att, att_len))
             return false;
         exts[(*n_exts)++] = (dstack_cert_ext){DSTACK_OID_ATTESTATION, *att, *att_len};
     } else if (ctx->profile->cert_ext == SIM_CERT_EXT_QUOTE) {
         /* <= 0.5.5: the quote and the full JSON event log */
-        *log_json = sim_event_log_json(&ev->log, false);
+        *log_json = sim_event_log_json(ctx, &ev->log, false);
         if (*log_json == NULL)
             return false;
         exts[(*n_exts)++] = (dstack_cert_ext){DSTACK_OID_TDX_QUOTE, ev->quote, ev->quote_len};
@@ -205,7 +217,12 @@ static bool attestation_exts(sim_ctx *ctx, const sim_evidence *ev, const uint8_t
     return true;
 }
 
-static bool issue(sim_ctx *ctx, const cert_request *req, const uint8_t secret[32], sim_reply *reply)
+typedef enum issue_result { ISSUED, ISSUE_REFUSED, ISSUE_FAILED } issue_result;
+
+/* The leaf for `secret` and its key, as PEM (ISSUED); ISSUE_REFUSED when the agent would
+ * refuse the request (the error is in `reply`). */
+static issue_result issue_leaf(sim_ctx *ctx, const cert_request *req, const uint8_t secret[32],
+                               sim_reply *reply, char **key_pem, char **leaf_pem)
 {
     EVP_PKEY *key = NULL;
     X509 *leaf = NULL;
@@ -217,18 +234,21 @@ static bool issue(sim_ctx *ctx, const cert_request *req, const uint8_t secret[32
     dstack_cert_spec spec;
     sim_evidence ev;
     bool have_ev = false, ok = false;
-    char *key_pem = NULL, *leaf_pem = NULL;
-    json_object *obj = NULL, *chain = NULL;
+    issue_result result = ISSUE_FAILED;
     dstack_error err;
 
+    *key_pem = *leaf_pem = NULL;
     memset(&spec, 0, sizeof(spec));
     memset(rd, 0, sizeof(rd));
     if (!valid_alt_names(req, reply, &ok))
-        return ok;
+        return ok ? ISSUE_REFUSED : ISSUE_FAILED;
     if ((req->nb_set && req->not_before > TIME_MAX) || (req->na_set && req->not_after > TIME_MAX))
-        return sim_reply_error(reply, "Failed to sign the CSR: invalid certificate validity");
+        return sim_reply_error(reply, "Failed to sign the CSR: invalid certificate validity")
+                   ? ISSUE_REFUSED
+                   : ISSUE_FAILED;
     if (dstack_pkey_from_secret(DSTACK_ALG_P256, secret, &key, &err) != DSTACK_OK)
-        return sim_reply_error(reply, "Failed to derive key: %s", err.message);
+        return sim_reply_error(reply, "Failed to derive key: %s", err.message) ? ISSUE_REFUSED
+                                                                               : ISSUE_FAILED;
     if (dstack_pkey_to_spki_der(key, &spki, &spki_len, NULL) != DSTACK_OK)
         goto done;
     if (req->ra_tls || req->with_app_info) {
@@ -262,16 +282,46 @@ static bool issue(sim_ctx *ctx, const cert_request *req, const uint8_t secret[32
     spec.n_exts = n_exts;
     spec.serial_from_key = true;
     if (dstack_cert_build(&spec, key, ctx->id.ca_key, ctx->id.ca_cert, &leaf, &err) != DSTACK_OK) {
-        ok = sim_reply_error(reply, "Failed to sign the CSR: %s", err.message);
+        result = sim_reply_error(reply, "Failed to sign the CSR: %s", err.message) ? ISSUE_REFUSED
+                                                                                   : ISSUE_FAILED;
         goto done;
     }
     if (!legacy_leaf_shape(ctx, req, leaf))
         goto done;
-    key_pem = pem_of(key, NULL);
-    leaf_pem = pem_of(NULL, leaf);
+    *key_pem = pem_of(key, NULL);
+    *leaf_pem = pem_of(NULL, leaf);
+    if (*key_pem != NULL && *leaf_pem != NULL)
+        result = ISSUED;
+done:
+    if (result != ISSUED) {
+        free_key_pem(*key_pem);
+        free(*leaf_pem);
+        *key_pem = *leaf_pem = NULL;
+    }
+    free(info);
+    free(att);
+    free(log_json);
+    if (have_ev)
+        sim_evidence_free(&ev);
+    OPENSSL_free(spki);
+    X509_free(leaf);
+    EVP_PKEY_free(key);
+    return result;
+}
+
+/* GetTlsKeyResponse {key, certificate_chain: [leaf, CA]} (protocol.md §4.6). */
+static bool issue(sim_ctx *ctx, const cert_request *req, const uint8_t secret[32], sim_reply *reply)
+{
+    char *key_pem = NULL, *leaf_pem = NULL;
+    json_object *obj = NULL, *chain = NULL;
+    issue_result r = issue_leaf(ctx, req, secret, reply, &key_pem, &leaf_pem);
+    bool ok = r == ISSUE_REFUSED;
+
+    if (r != ISSUED)
+        return ok;
     obj = json_object_new_object();
     chain = json_object_new_array();
-    if (key_pem == NULL || leaf_pem == NULL || obj == NULL || chain == NULL)
+    if (obj == NULL || chain == NULL)
         goto done;
     json_object_object_add(obj, "key", json_object_new_string(key_pem));
     json_object_array_add(chain, json_object_new_string(leaf_pem));
@@ -283,20 +333,42 @@ static bool issue(sim_ctx *ctx, const cert_request *req, const uint8_t secret[32
 done:
     json_object_put(obj);
     json_object_put(chain);
-    if (key_pem != NULL) {
-        OPENSSL_cleanse(key_pem, strlen(key_pem));
-        free(key_pem);
-    }
+    free_key_pem(key_pem);
     free(leaf_pem);
-    free(info);
-    free(att);
-    free(log_json);
-    if (have_ev)
-        sim_evidence_free(&ev);
-    OPENSSL_free(spki);
-    X509_free(leaf);
-    EVP_PKEY_free(key);
     return ok;
+}
+
+/* The agent's own demo client certificate (protocol.md §2.6.5): a random P-256 key, CN
+ * demo-cert, clientAuth, the release's RA-TLS extension; the chain joined with "\n" as the
+ * agent joins it. 0.3 agents reported the app CA instead. Made on first use and kept. */
+const char *sim_app_cert(sim_ctx *ctx)
+{
+    cert_request req;
+    sim_reply scratch = {0};
+    uint8_t seed[32], secret[32];
+    char *key_pem = NULL, *leaf_pem = NULL;
+
+    pthread_mutex_lock(&ctx->app_cert_lock);
+    if (ctx->app_cert == NULL && ctx->profile->app_cert_is_ca) {
+        ctx->app_cert = strdup(ctx->id.ca_pem);
+    } else if (ctx->app_cert == NULL) {
+        memset(&req, 0, sizeof(req));
+        req.subject = "demo-cert";
+        req.client_auth = true;
+        req.ra_tls = true;
+        if (RAND_priv_bytes(seed, sizeof(seed)) == 1 &&
+            dstack_derive_key(seed, (const uint8_t *)"", 0, secret, NULL) == DSTACK_OK &&
+            issue_leaf(ctx, &req, secret, &scratch, &key_pem, &leaf_pem) == ISSUED &&
+            asprintf(&ctx->app_cert, "%s\n%s", leaf_pem, ctx->id.ca_pem) < 0)
+            ctx->app_cert = NULL;
+        OPENSSL_cleanse(seed, sizeof(seed));
+        OPENSSL_cleanse(secret, sizeof(secret));
+        free_key_pem(key_pem);
+        free(leaf_pem);
+        free(scratch.body);
+    }
+    pthread_mutex_unlock(&ctx->app_cert_lock);
+    return ctx->app_cert;
 }
 
 bool sim_rpc_get_tls_key(sim_ctx *ctx, sim_service svc, sim_args *args, sim_reply *reply)
@@ -319,6 +391,12 @@ bool sim_rpc_get_tls_key(sim_ctx *ctx, sim_service svc, sim_args *args, sim_repl
           !sim_arg_opt_u64(args, "not_after", &req.na_set, &req.not_after) ||
           !sim_arg_bool(args, "with_app_info", &req.with_app_info)))) {
         ok = sim_reply_arg_error(reply, args);
+        goto done;
+    }
+    /* 0.6 checks the order before anything else, when both are given (protocol.md §2.6.4). */
+    if (ctx->profile->tls_validity_check && req.nb_set && req.na_set &&
+        req.not_before >= req.not_after) {
+        ok = sim_reply_error(reply, "not_before must be earlier than not_after");
         goto done;
     }
     /* A fresh random key per call: 32 random bytes through HKDF with empty info

@@ -1,4 +1,5 @@
-/* dstack-sim — Info and Version on every service (protocol.md §2.1, §2.3, §2.4).
+/* dstack-sim — Info and Version on every service, GpuInfo (protocol.md §2.1, §2.3, §2.4,
+ * protocol.md §2.6.3).
  *
  * Info is internally consistent: its RTMRs come from a fresh quote (report_data zero) over the
  * current event log, its app fields are the payloads of the boot runtime events, and
@@ -66,7 +67,10 @@ static void info_fields(sim_ctx *ctx, json_object *obj, bool hide, const char *t
     json_object_object_add(obj, "app_id", sim_json_hex(ctx->id.app_id, 20));
     json_object_object_add(obj, "instance_id",
                            sim_json_hex(ctx->id.instance_id, ctx->no_instance_id ? 0 : 20));
-    json_object_object_add(obj, "app_cert", json_object_new_string(""));
+    {
+        const char *app_cert = sim_app_cert(ctx); /* "" when it could not be made, as the agent */
+        json_object_object_add(obj, "app_cert", json_object_new_string(app_cert ? app_cert : ""));
+    }
     json_object_object_add(obj, "tcb_info", json_object_new_string(hide ? "" : tcb));
     json_object_object_add(obj, "app_name", json_object_new_string(ctx->app_name));
     if (worker) {
@@ -142,5 +146,18 @@ bool sim_rpc_version(sim_ctx *ctx, sim_service svc, sim_args *args, sim_reply *r
         json_object_object_add(obj, "version", json_object_new_string(ctx->profile->release));
         json_object_object_add(obj, "rev", json_object_new_string(SIM_REV));
     }
+    return sim_reply_json(reply, obj);
+}
+
+/* No GPU is simulated: the agent then answers an empty attestation (protocol.md §2.6.3). */
+bool sim_rpc_gpu_info(sim_ctx *ctx, sim_service svc, sim_args *args, sim_reply *reply)
+{
+    json_object *obj = json_object_new_object();
+
+    (void)ctx;
+    (void)svc;
+    (void)args;
+    if (obj != NULL)
+        json_object_object_add(obj, "attestation", json_object_new_string(""));
     return sim_reply_json(reply, obj);
 }

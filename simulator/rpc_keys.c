@@ -10,7 +10,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <openssl/bn.h>
 #include <openssl/crypto.h>
+#include <openssl/err.h>
 #include <openssl/evp.h>
 #include <openssl/sha.h>
 #include <secp256k1.h>
@@ -197,7 +199,53 @@ done:
     return ok;
 }
 
-/* Ed25519: exact sizes, non-strict verification (protocol.md §2.1). */
+/* Whether 32 bytes decompress to an Edwards25519 point as ed25519-dalek's
+ * VerifyingKey::from_bytes decides (protocol.md §2.6.6): y = the low 255 bits, reduced mod p
+ * (non-canonical encodings pass), and x² = (y² − 1) / (d·y² + 1) must be a square mod p. The
+ * sign bit is not checked (x = 0 with the bit set passes, as in dalek). */
+static bool ed25519_point_ok(const uint8_t pub[32])
+{
+    /* p = 2^255 - 19, d = -121665/121666 mod p (RFC 8032, section 5.1) */
+    static const char p_hex[] = "7fffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffed";
+    static const char d_hex[] = "52036cee2b6ffe738cc740797779e89800700a4d4141d8ab75eb4dca135978a3";
+    uint8_t be[32];
+    BN_CTX *bn = BN_CTX_new();
+    BIGNUM *p = NULL, *d = NULL, *y = NULL, *u, *v, *x2, *root;
+    bool ok = false;
+
+    for (int i = 0; i < 32; i++)
+        be[i] = pub[31 - i];
+    be[0] &= 0x7f;
+    if (bn == NULL)
+        return false;
+    BN_CTX_start(bn);
+    u = BN_CTX_get(bn);
+    v = BN_CTX_get(bn);
+    x2 = BN_CTX_get(bn);
+    root = BN_CTX_get(bn);
+    if (root == NULL || BN_hex2bn(&p, p_hex) == 0 || BN_hex2bn(&d, d_hex) == 0 ||
+        (y = BN_bin2bn(be, 32, NULL)) == NULL || !BN_nnmod(y, y, p, bn) ||
+        !BN_mod_sqr(u, y, p, bn) || !BN_mod_mul(v, d, u, p, bn) || !BN_add_word(v, 1) ||
+        !BN_nnmod(v, v, p, bn) || !BN_sub_word(u, 1) || !BN_nnmod(u, u, p, bn))
+        goto done;
+    if (BN_is_zero(v)) /* never for Ed25519 (-1/d is not a square), kept for safety */
+        goto done;
+    if (BN_mod_inverse(v, v, p, bn) == NULL || !BN_mod_mul(x2, u, v, p, bn))
+        goto done;
+    /* BN_mod_sqrt fails (with an error queued) for a non-residue */
+    ok = BN_is_zero(x2) || BN_mod_sqrt(root, x2, p, bn) != NULL;
+    ERR_clear_error();
+done:
+    BN_free(p);
+    BN_free(d);
+    BN_free(y);
+    BN_CTX_end(bn);
+    BN_CTX_free(bn);
+    return ok;
+}
+
+/* Ed25519: exact sizes, non-strict verification, errors as the agent words them
+ * (protocol.md §2.1, §2.6.6). */
 static bool verify_ed25519(sim_reply *reply, const uint8_t *data, size_t len, const uint8_t *sig,
                            size_t sig_len, const uint8_t *pub, size_t pub_len, bool *valid)
 {
@@ -206,6 +254,9 @@ static bool verify_ed25519(sim_reply *reply, const uint8_t *data, size_t len, co
 
     if (pub_len != 32)
         return !sim_reply_error(reply, "invalid public key");
+    if (!ed25519_point_ok(pub))
+        return !sim_reply_error(reply, "signature error: Cannot decompress Edwards point: Cannot "
+                                       "decompress Edwards point");
     if (sig_len != 64)
         return !sim_reply_error(reply, "signature error");
     pkey = EVP_PKEY_new_raw_public_key(EVP_PKEY_ED25519, NULL, pub, 32);
@@ -219,9 +270,21 @@ static bool verify_ed25519(sim_reply *reply, const uint8_t *data, size_t len, co
     return true;
 }
 
-/* secp256k1: SEC1 key (33/65), 64-byte r||s, low-S only (k256 semantics, protocol.md §2.1). For
- * prehashed input the digest goes through ecdsa's bits2field: < 16 bytes is an error,
- * shorter than 32 is left-padded, longer is truncated. */
+/* k256's Signature::from_slice refuses r = 0 or s = 0 (libsecp256k1 parses them). */
+static bool zero_scalar(const uint8_t b[32])
+{
+    uint8_t acc = 0;
+
+    for (int i = 0; i < 32; i++)
+        acc |= b[i];
+    return acc == 0;
+}
+
+/* secp256k1: SEC1 key (33/65), 64-byte r||s, low-S only (k256 semantics, protocol.md §2.1). The
+ * ecdsa crate maps every key and signature decoding failure to "signature error"; for
+ * prehashed input the digest goes through bits2field, whose failure (< 16 bytes) is a
+ * verification failure, {"valid": false}; shorter than 32 is left-padded, longer truncated
+ * (protocol.md §2.6.6). */
 static bool verify_secp256k1(sim_reply *reply, bool prehashed, const uint8_t *data, size_t len,
                              const uint8_t *sig, size_t sig_len, const uint8_t *pub, size_t pub_len,
                              bool *valid)
@@ -232,13 +295,15 @@ static bool verify_secp256k1(sim_reply *reply, bool prehashed, const uint8_t *da
     uint8_t digest[32];
 
     if (!secp256k1_ec_pubkey_parse(sctx, &pk, pub, pub_len))
-        return !sim_reply_error(reply, "invalid public key");
-    if (sig_len != 64 || !secp256k1_ecdsa_signature_parse_compact(sctx, &es, sig))
+        return !sim_reply_error(reply, "signature error");
+    if (sig_len != 64 || !secp256k1_ecdsa_signature_parse_compact(sctx, &es, sig) ||
+        zero_scalar(sig) || zero_scalar(sig + 32))
         return !sim_reply_error(reply, "signature error");
     if (!prehashed) {
         SHA256(data, len, digest);
     } else if (len < 16) {
-        return !sim_reply_error(reply, "signature error");
+        *valid = false;
+        return true;
     } else if (len < 32) {
         memset(digest, 0, 32);
         memcpy(digest + 32 - len, data, len);

@@ -22,7 +22,9 @@ static json_object *text_string(char *text) /* takes ownership */
     return s;
 }
 
-/* GetQuoteResponse {quote, event_log, report_data, vm_config} (protocol.md §2.1). */
+/* GetQuoteResponse {quote, event_log, report_data, vm_config} (protocol.md §2.1). A 0.6 agent
+ * on TDX omits the attestation field, which only platforms without a TDX quote fill
+ * (protocol.md §2.6.2). */
 static bool quote_reply(sim_ctx *ctx, const uint8_t report_data[64], sim_reply *reply)
 {
     sim_evidence ev;
@@ -34,7 +36,7 @@ static bool quote_reply(sim_ctx *ctx, const uint8_t report_data[64], sim_reply *
     if (obj != NULL) {
         json_object_object_add(obj, "quote", sim_json_hex(ev.quote, ev.quote_len));
         json_object_object_add(obj, "event_log",
-                               text_string(sim_event_log_json(&ev.log, ctx->strip_event_log)));
+                               text_string(sim_event_log_json(ctx, &ev.log, ctx->strip_event_log)));
         json_object_object_add(obj, "report_data", sim_json_hex(report_data, 64));
         if (ctx->profile->quote_vm_config) /* 0.5.4+ */
             json_object_object_add(obj, "vm_config", json_object_new_string(ctx->vm_config));
@@ -90,8 +92,9 @@ bool sim_rpc_attest(sim_ctx *ctx, sim_service svc, sim_args *args, sim_reply *re
         return ok;
     if (!sim_evidence_make(ctx, rd, &ev))
         return false;
-    /* Real v0.5.11 agent: V0 SCALE with the full event log (protocol.md §2.1). */
-    ok = sim_attestation_v0(ctx, &ev, rd, false, &att, &att_len);
+    /* Real agent: the full event log, V0 SCALE, or V1 msgpack on an event-log-V2 boot
+     * (protocol.md §2.1, §4.5.4). */
+    ok = sim_attestation_encode(ctx, &ev, rd, false, &att, &att_len);
     sim_evidence_free(&ev);
     if (!ok)
         return false;
@@ -174,7 +177,7 @@ static bool tdx_quote_reply(sim_ctx *ctx, const uint8_t rd[64], const char *alg,
     if (obj != NULL) {
         json_object_object_add(obj, "quote", sim_json_hex(ev.quote, ev.quote_len));
         json_object_object_add(obj, "event_log",
-                               text_string(sim_event_log_json(&ev.log, ctx->strip_event_log)));
+                               text_string(sim_event_log_json(ctx, &ev.log, ctx->strip_event_log)));
         json_object_object_add(obj, "hash_algorithm", json_object_new_string(alg));
         json_object_object_add(obj, "prefix", json_object_new_string(prefix));
     }
@@ -205,8 +208,10 @@ bool sim_rpc_tdx_quote(sim_ctx *ctx, sim_service svc, sim_args *args, sim_reply 
     } else if (!content_hash(alg, prefix[0] ? prefix : "app-data", data, len, rd)) {
         ok = sim_reply_error(reply, "invalid hash algorithm");
     } else {
-        /* v0.5.11 echoes "app-data" even for a custom prefix (protocol.md §2.2, §10 item 5) */
-        ok = tdx_quote_reply(ctx, rd, alg, "app-data", reply);
+        /* v0.5.11 echoes "app-data" even for a custom prefix (protocol.md §2.2, §10 item 5);
+         * 0.6 the prefix it used */
+        const char *echo = ctx->profile->tdx_prefix_echo && prefix[0] ? prefix : "app-data";
+        ok = tdx_quote_reply(ctx, rd, alg, echo, reply);
     }
     free(data);
     return ok;

@@ -1,7 +1,8 @@
 /* dstack-sim — shared state and internal interfaces of the agent simulator.
  *
- * The simulator speaks the v0.5.11 guest-agent wire protocol (protocol.md §1.3–§1.5, §2) on three
- * Unix sockets (and optionally TCP). Everything here is internal to simulator/.
+ * The simulator speaks the guest-agent wire protocol (protocol.md §1.3–§1.5, §2; 0.6 by
+ * default, older releases with --agent-version) on three Unix sockets (and optionally TCP).
+ * Everything here is internal to simulator/.
  */
 #ifndef DSTACK_SIM_H
 #define DSTACK_SIM_H
@@ -20,7 +21,7 @@
 #include <dstack/error.h>
 #include <dstack/keys.h>
 
-#define SIM_AGENT_VERSION "0.5.11"
+#define SIM_AGENT_VERSION "0.6.0" /* the default profile's release (versions.c) */
 /* The build may pass -DDSTACK_VERSION="x.y.z"; the fallback mirrors CMake's project(). */
 #ifdef DSTACK_VERSION
 #define SIM_PROJECT_VERSION DSTACK_VERSION
@@ -49,7 +50,8 @@ typedef enum sim_agent_version {
     SIM_AGENT_0_3 = 0, /* tappd only */
     SIM_AGENT_0_4,
     SIM_AGENT_0_5_5,
-    SIM_AGENT_0_5_11 /* default */
+    SIM_AGENT_0_5_11,
+    SIM_AGENT_0_6 /* default */
 } sim_agent_version;
 
 typedef enum sim_info_kind {
@@ -82,9 +84,21 @@ typedef struct sim_profile {
     bool cert_ip_san;      /* IP literals become iPAddress SANs (0.5.11) */
     bool cert_options;     /* GetTlsKey not_before/not_after/with_app_info (0.5.6+) */
     bool cert_v03_leaf;    /* 0.3 leaves: no KeyUsage, notAfter +365 days (protocol.md §4.6) */
+    /* The 0.5.6+ agent strips the event logs of GetQuote, TdxQuote, RawQuote and
+     * GetAttestationForAppKey (protocol.md §5.2): the default, --full-event-log undoes it. */
+    bool quote_log_stripped;
+    /* Info.app_cert of 0.3: the app CA PEM; later a demo chain (protocol.md §2.6.5) */
+    bool app_cert_is_ca;
+    /* 0.6 (protocol.md §2.6): */
+    bool acpi_labels;         /* ACPI DATA events named, their payload kept when stripped */
+    bool event_log_v2;        /* app-compose "event_log_version": 2 honoured */
+    bool tls_validity_check;  /* GetTlsKey refuses not_before >= not_after */
+    bool tdx_prefix_echo;     /* TdxQuote echoes the prefix used, not always "app-data" */
+    bool gpu_policy_event;    /* boot event gpu-policy-hash */
+    unsigned app_info_fields; /* .1.9 array length: 8, 9 with init_script_hashes */
 } sim_profile;
 
-/* NULL when name is not one of 0.3, 0.4, 0.5.5, 0.5.11. */
+/* NULL when name is not one of 0.3, 0.4, 0.5.5, 0.5.11, 0.6. */
 const sim_profile *sim_profile_find(const char *name);
 const sim_profile *sim_profile_default(void);
 
@@ -224,8 +238,12 @@ typedef struct sim_ctx {
     char *storage_fs;
     char *vm_config; /* VmConfig JSON text */
     uint8_t os_image_hash[32];
-    char *key_provider_info; /* {"name":"kms","id":"<hex SPKI>"} */
-    bool strip_event_log;    /* GetQuote/TdxQuote logs stripped like the real agent */
+    char *key_provider_info;       /* {"name":"kms","id":"<hex SPKI>"} */
+    bool strip_event_log;          /* GetQuote/TdxQuote logs stripped like the real agent */
+    unsigned event_log_version;    /* DSTACK_EVENT_LOG_V1/_V2 of this boot (app-compose) */
+    pthread_mutex_t app_cert_lock; /* guards app_cert */
+    char *app_cert;                /* Info.app_cert, made on the first Info */
+    int socket_mode;               /* --socket-mode; -1: as created under the umask */
     sim_attest att;
     sim_intel intel;
     sim_faults faults;
@@ -309,6 +327,11 @@ bool sim_rpc_attest(sim_ctx *, sim_service, sim_args *, sim_reply *);
 bool sim_rpc_emit_event(sim_ctx *, sim_service, sim_args *, sim_reply *);
 bool sim_rpc_info(sim_ctx *, sim_service, sim_args *, sim_reply *);
 bool sim_rpc_version(sim_ctx *, sim_service, sim_args *, sim_reply *);
+bool sim_rpc_gpu_info(sim_ctx *, sim_service, sim_args *, sim_reply *);
+
+/* Info.app_cert: the demo client certificate chain the agent requests for itself
+ * (protocol.md §2.6.5), made once (rpc_certs.c). NULL on failure; owned by ctx. */
+const char *sim_app_cert(sim_ctx *ctx);
 
 /* ---- attestation engine (attestation.c, quote.c) -------------------------------------------- */
 bool sim_attest_init(sim_ctx *ctx, const char *quote_path, char *msg, size_t msg_len);
@@ -326,11 +349,13 @@ typedef struct sim_evidence {
 
 bool sim_evidence_make(sim_ctx *ctx, const uint8_t report_data[64], sim_evidence *ev);
 void sim_evidence_free(sim_evidence *ev);
-/* JSON text of the event log: full or stripped (protocol.md §5.2). Caller frees. */
-char *sim_event_log_json(const dstack_event_log *log, bool stripped);
-/* V0 SCALE VersionedAttestation (protocol.md §4.4); stripped = the form certificates carry. */
-bool sim_attestation_v0(sim_ctx *ctx, const sim_evidence *ev, const uint8_t report_data[64],
-                        bool stripped, uint8_t **out, size_t *out_len);
+/* JSON text of the event log of a quote RPC: full or stripped (protocol.md §5.2), V2
+ * preimages filled as the 0.6 agent does. Caller frees. */
+char *sim_event_log_json(sim_ctx *ctx, const dstack_event_log *log, bool stripped);
+/* The VersionedAttestation of Attest (stripped = false) and of certificates (stripped): V0
+ * SCALE, or V1 msgpack when the boot uses event log V2 (protocol.md §4.4, §4.5.4). */
+bool sim_attestation_encode(sim_ctx *ctx, const sim_evidence *ev, const uint8_t report_data[64],
+                            bool stripped, uint8_t **out, size_t *out_len);
 /* Builds a synthetic TDX v4 quote (quote.c). */
 bool sim_quote_synthesize(const sim_attest *att, const uint8_t rtmr[4][48],
                           const uint8_t report_data[64], uint8_t **out, size_t *out_len);

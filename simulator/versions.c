@@ -1,15 +1,18 @@
 /* dstack-sim — emulated agent releases (--agent-version, protocol.md §0 version map, §8).
  *
- * Two tables describe an older agent: which RPCs exist (the `since` column of the method
- * tables in dispatch.c) and how the ones that exist behave (the profiles below). Each
+ * Two tables describe an agent release: which RPCs exist (the `since`/`until` columns of the
+ * method tables in dispatch.c) and how the ones that exist behave (the profiles below). Each
  * profile stands for the newest release of its line that the spec describes, so the
- * fallbacks of libdstack and the provider for old agents (architecture.md §4, protocol.md §3.3) can
- * be exercised end to end.
+ * fallbacks of libdstack and the provider for old agents (architecture.md §4, protocol.md §3.3)
+ * and the 0.6 changes (protocol.md §2.6) can be exercised end to end. The last profile is the
+ * default: the newest release, behaving as a real agent does.
  */
 #include "sim.h"
 
 #include <string.h>
 
+/* One field per line, in sim_profile order, so the releases compare line by line. */
+/* clang-format off */
 static const sim_profile profiles[] = {
     {
         /* 0.3.x "tappd": only tappd.sock, prpc 0.5 (full method names, 404 for unknown
@@ -28,6 +31,14 @@ static const sim_profile profiles[] = {
         .cert_ip_san = false,
         .cert_options = false,
         .cert_v03_leaf = true,
+        .quote_log_stripped = false,
+        .app_cert_is_ca = true,
+        .acpi_labels = false,
+        .event_log_v2 = false,
+        .tls_validity_check = false,
+        .tdx_prefix_echo = false,
+        .gpu_policy_event = false,
+        .app_info_fields = 8,
     },
     {
         /* 0.4.x: DstackGuest on dstack.sock without EmitEvent/Attest/Sign/Verify/Version,
@@ -46,6 +57,14 @@ static const sim_profile profiles[] = {
         .cert_ip_san = false,
         .cert_options = false,
         .cert_v03_leaf = false,
+        .quote_log_stripped = false,
+        .app_cert_is_ca = false,
+        .acpi_labels = false,
+        .event_log_v2 = false,
+        .tls_validity_check = false,
+        .tdx_prefix_echo = false,
+        .gpu_policy_event = false,
+        .app_info_fields = 8,
     },
     {
         /* 0.5.5: 0.4 + EmitEvent (0.5.0), AppInfo (0.5.1, no cloud_* yet), GetQuote
@@ -63,9 +82,17 @@ static const sim_profile profiles[] = {
         .cert_ip_san = false,
         .cert_options = false,
         .cert_v03_leaf = false,
+        .quote_log_stripped = false,
+        .app_cert_is_ca = false,
+        .acpi_labels = false,
+        .event_log_v2 = false,
+        .tls_validity_check = false,
+        .tdx_prefix_echo = false,
+        .gpu_policy_event = false,
+        .app_info_fields = 8,
     },
     {
-        /* 0.5.11: the baseline of the spec and the simulator's default. */
+        /* 0.5.11: the baseline of the spec. */
         .version = SIM_AGENT_0_5_11,
         .name = "0.5.11",
         .release = "0.5.11",
@@ -79,8 +106,44 @@ static const sim_profile profiles[] = {
         .cert_ip_san = true,
         .cert_options = true,
         .cert_v03_leaf = false,
+        .quote_log_stripped = true,
+        .app_cert_is_ca = false,
+        .acpi_labels = false,
+        .event_log_v2 = false,
+        .tls_validity_check = false,
+        .tdx_prefix_echo = false,
+        .gpu_policy_event = false,
+        .app_info_fields = 8,
+    },
+    {
+        /* 0.6 (upstream HEAD, 0.6.0): no EmitEvent, GpuInfo (dispatch.c), GetTlsKey validity
+         * order checked, TdxQuote echoes the prefix, ACPI DATA events named and kept in
+         * stripped logs and certificates, event log v2 when the app-compose asks, .1.9 with
+         * init_script_hashes, the gpu-policy-hash boot event (protocol.md §2.6). */
+        .version = SIM_AGENT_0_6,
+        .name = "0.6",
+        .release = "0.6.0",
+        .guest_socket = true,
+        .prpc_full_names = false,
+        .getkey_algorithm = true,
+        .derive_from_ca_key = false,
+        .info = SIM_INFO_APP,
+        .quote_vm_config = true,
+        .cert_ext = SIM_CERT_EXT_ATTESTATION,
+        .cert_ip_san = true,
+        .cert_options = true,
+        .cert_v03_leaf = false,
+        .quote_log_stripped = true,
+        .app_cert_is_ca = false,
+        .acpi_labels = true,
+        .event_log_v2 = true,
+        .tls_validity_check = true,
+        .tdx_prefix_echo = true,
+        .gpu_policy_event = true,
+        .app_info_fields = 9,
     },
 };
+/* clang-format on */
 
 const sim_profile *sim_profile_find(const char *name)
 {

@@ -28,7 +28,7 @@ enum { OPT_CONFIG = 0x1000, OPT_JSON = 0x1800, OPT_HELP };
 
 static const kt_command *const commands[] = {
     &kt_cmd_show,   &kt_cmd_export,     &kt_cmd_info,    &kt_cmd_quote,
-    &kt_cmd_verify, &kt_cmd_collateral, &kt_cmd_version,
+    &kt_cmd_verify, &kt_cmd_collateral, &kt_cmd_version, &kt_cmd_doctor,
 };
 #define N_COMMANDS (sizeof(commands) / sizeof(commands[0]))
 

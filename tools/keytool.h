@@ -83,5 +83,6 @@ extern const kt_command kt_cmd_quote;
 extern const kt_command kt_cmd_verify;
 extern const kt_command kt_cmd_collateral;
 extern const kt_command kt_cmd_version;
+extern const kt_command kt_cmd_doctor;
 
 #endif

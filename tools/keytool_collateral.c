@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <openssl/err.h>
 #include <openssl/pem.h>
 
 #include <dstack/keys.h>
@@ -67,16 +68,21 @@ void kt_quote_from_text(uint8_t *buf, size_t *len)
         *len = out;
 }
 
-X509 *kt_cert_from_bytes(const uint8_t *buf, size_t len)
+X509 *kt_cert_from_bytes(const uint8_t *buf, size_t len, X509 **next)
 {
     const unsigned char *p = buf;
     X509 *cert = d2i_X509(NULL, &p, (long)len);
     BIO *bio;
 
+    if (next != NULL)
+        *next = NULL;
     if (cert != NULL)
         return cert;
     bio = BIO_new_mem_buf(buf, (int)len);
     cert = bio != NULL ? PEM_read_bio_X509(bio, NULL, NULL, NULL) : NULL;
+    if (cert != NULL && next != NULL)
+        *next = PEM_read_bio_X509(bio, NULL, NULL, NULL);
+    ERR_clear_error();
     BIO_free(bio);
     return cert;
 }
@@ -192,7 +198,7 @@ static int input_quote(const collateral_args *a, const char *path, uint8_t **quo
         *quote = buf;
         return KT_EXIT_OK;
     }
-    cert = kt_cert_from_bytes(buf, *len);
+    cert = kt_cert_from_bytes(buf, *len, NULL);
     free(buf);
     dstack_error_clear(&err);
     if (cert == NULL)
@@ -255,7 +261,8 @@ static int collateral_run(kt_options *opts, int argc, char **argv)
     }
     if (a.output == NULL) {
         fputs(json, stdout);
-    } else if (!kt_stage_file(&out, a.output, (const unsigned char *)json, strlen(json), 0644) ||
+    } else if (!kt_stage_file(&out, a.output, (const unsigned char *)json, strlen(json), 0644,
+                              KT_OWNER_KEEP) ||
                !kt_commit_files(&out, 1, &failed)) {
         fprintf(stderr, "dstack-keytool: cannot write %s: %s\n", a.output, strerror(errno));
         rc = KT_EXIT_IO;

@@ -22,13 +22,14 @@
 #include <dstack/keyref.h>
 #include <dstack/uri.h>
 
-enum { OPT_KEY_REF = 1, OPT_CERT, OPT_CHAIN, OPT_COMBINED };
+enum { OPT_KEY_REF = 1, OPT_CERT, OPT_CHAIN, OPT_COMBINED, OPT_OWNER };
 
 static const struct option export_options[] = {
     {"key-ref", required_argument, NULL, OPT_KEY_REF},
     {"cert", required_argument, NULL, OPT_CERT},
     {"chain", required_argument, NULL, OPT_CHAIN},
     {"combined", required_argument, NULL, OPT_COMBINED},
+    {"owner", required_argument, NULL, OPT_OWNER},
     {NULL, 0, NULL, 0},
 };
 
@@ -37,12 +38,15 @@ typedef struct export_args {
     const char *cert;
     const char *chain;
     const char *combined;
+    const char *owner_spec;
+    kt_file_owner owner;
 } export_args;
 
 static void export_help(void)
 {
     puts("Usage: dstack-keytool [global options] export URI [--key-ref FILE] [--cert FILE]\n"
-         "                      [--chain FILE] [--combined FILE] [--json]\n"
+         "                      [--chain FILE] [--combined FILE] [--owner USER[:GROUP]]\n"
+         "                      [--json]\n"
          "\n"
          "Asks the agent for the key and certificate a dstack: URI names and writes the files\n"
          "servers that only read files need (at least one output is required):\n"
@@ -55,6 +59,9 @@ static void export_help(void)
          "                   certificate the certificate itself. Mode 0644.\n"
          "  --combined FILE  leaf, issuers, then the reference PEM: one haproxy `crt` file.\n"
          "                   Mode 0600.\n"
+         "  --owner USER[:GROUP]  owner of every file written (default: the caller), for\n"
+         "                   servers that refuse a key file they do not own (PostgreSQL,\n"
+         "                   Redis run as their own user). Modes stay as above.\n"
          "Each file is replaced atomically; on any error no file is changed.\n"
          "\n"
          "Example: dstack-keytool export 'dstack:tls/web?san=example.com' \\\n"
@@ -64,11 +71,21 @@ static void export_help(void)
 static bool export_option(int opt, const char *arg, void *ctx)
 {
     export_args *a = ctx;
+    char msg[256];
     const char **slot = opt == OPT_KEY_REF ? &a->key_ref
                         : opt == OPT_CERT  ? &a->cert
                         : opt == OPT_CHAIN ? &a->chain
                                            : &a->combined;
 
+    if (opt == OPT_OWNER) {
+        /* Checked here, before any agent traffic: a typo is a usage error. */
+        if (!kt_parse_owner(arg, &a->owner, msg, sizeof(msg))) {
+            kt_usage_error("export: %s", msg);
+            return false;
+        }
+        a->owner_spec = arg;
+        return true;
+    }
     if (arg[0] == '\0') {
         kt_usage_error("export: empty file name");
         return false;
@@ -123,7 +140,7 @@ static BIO *build_output(int kind, const char *uri, const dstack_resolved *res)
 
 static int export_run(kt_options *opts, int argc, char **argv)
 {
-    export_args a = {0};
+    export_args a = {.owner = KT_OWNER_KEEP};
     const struct {
         int kind;
         const char **path;
@@ -164,7 +181,7 @@ static int export_run(kt_options *opts, int argc, char **argv)
     for (i = 0; i < 4; i++)
         for (j = i + 1; j < 4; j++)
             if (*outputs[i].path != NULL && *outputs[j].path != NULL &&
-                strcmp(*outputs[i].path, *outputs[j].path) == 0) {
+                kt_same_file(*outputs[i].path, *outputs[j].path)) {
                 rc = kt_usage_error("export: --%s and --%s name the same file %s",
                                     export_options[i].name, export_options[j].name,
                                     *outputs[i].path);
@@ -205,8 +222,10 @@ static int export_run(kt_options *opts, int argc, char **argv)
         }
         len = BIO_get_mem_data(bio, &data);
         if (!kt_stage_file(&staged[nstaged], *outputs[i].path, (unsigned char *)data, (size_t)len,
-                           outputs[i].mode)) {
-            fprintf(stderr, "dstack-keytool: cannot write %s: %s\n", *outputs[i].path,
+                           outputs[i].mode, a.owner)) {
+            fprintf(stderr, "dstack-keytool: cannot write %s%s%s: %s\n", *outputs[i].path,
+                    a.owner_spec != NULL ? " owned by " : "",
+                    a.owner_spec != NULL ? a.owner_spec : "",
                     errno == EEXIST ? "exists and is not a regular file" : strerror(errno));
             BIO_free(bio);
             rc = KT_EXIT_IO;

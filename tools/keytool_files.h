@@ -11,15 +11,31 @@ typedef struct kt_staged_file {
     char *tmp;        /* written, fsync'd temporary; NULL once renamed or discarded */
 } kt_staged_file;
 
-/* Writes `data` to a new temporary next to `path` with `mode`. On failure nothing is left
- * behind and errno says why. */
+/* Owner of the files written: (uid_t)-1 / (gid_t)-1 keep the writer's. */
+typedef struct kt_file_owner {
+    uid_t uid;
+    gid_t gid;
+} kt_file_owner;
+
+#define KT_OWNER_KEEP ((kt_file_owner){(uid_t)-1, (gid_t)-1})
+
+/* Parses "USER[:GROUP]" (names or numeric ids; GROUP defaults to USER's primary group).
+ * On failure writes a message naming the unknown part into msg and returns false. */
+bool kt_parse_owner(const char *spec, kt_file_owner *owner, char *msg, size_t msglen);
+
+/* Writes `data` to a new temporary next to `path` with `mode` and `owner`. On failure
+ * nothing is left behind and errno says why. */
 bool kt_stage_file(kt_staged_file *f, const char *path, const unsigned char *data, size_t len,
-                   mode_t mode);
+                   mode_t mode, kt_file_owner owner);
 
 /* Renames every staged file over its target, then fsyncs the directories. On a failed
  * rename the remaining temporaries are removed, *failed_path names the target and errno
  * says why. */
 bool kt_commit_files(kt_staged_file *files, size_t n, const char **failed_path);
+
+/* True when `a` and `b` name one file: the same existing inode (hard links, symlinks), or, for
+ * files not yet there, the same name in the same directory (`k.pem` and `./k.pem`). */
+bool kt_same_file(const char *a, const char *b);
 
 /* Removes staged temporaries that were not committed. */
 void kt_discard_files(kt_staged_file *files, size_t n);

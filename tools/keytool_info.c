@@ -2,7 +2,10 @@
  *
  * `info` also checks the agent's measurements: it asks for a fresh quote over random
  * report_data, requires the quote to carry that report_data, and replays RTMR0–3 from the
- * quote's event log (protocol.md §5.3). A mismatch is a verification failure (exit 3).
+ * quote's event log (protocol.md §5.3). A mismatch is a verification failure (exit 3). It
+ * names the TEE (protocol.md §4.4.1): on platforms without a TDX quote (0.6 agents on SEV-SNP
+ * or Nitro answer GetQuote with an attestation only) the report_data binding is checked and
+ * the replay does not apply.
  */
 #include "keytool.h"
 
@@ -52,8 +55,57 @@ static void info_help(void)
          "Exit status 3 when a check fails. With --app-id, Info.app_id must match.");
 }
 
-/* Fresh quote + replay. Fills `summary` (caller frees) and returns the check result. */
-static dstack_status check_measurements(dstack_client *c, char **summary, dstack_error *err)
+/* The TEE the agent runs on: Attest names it (gcp-tdx apart from tdx); agents without Attest
+ * (before 0.5.6) are TDX. "unknown" when Attest fails otherwise. */
+static const char *agent_platform(dstack_client *c, const dstack_quote_response *q)
+{
+    dstack_bytes att = {0};
+    dstack_attestation a;
+    dstack_error err;
+    const char *name = "unknown";
+    int platform = -1;
+
+    memset(&a, 0, sizeof(a));
+    if (q->quote.len == 0 && q->attestation.len > 0) {
+        if (dstack_attestation_decode(q->attestation.data, q->attestation.len, &a, NULL) ==
+            DSTACK_OK)
+            platform = a.platform;
+    } else if (dstack_attest(c, NULL, 0, &att, &err) == DSTACK_OK) {
+        if (dstack_attestation_decode(att.data, att.len, &a, NULL) == DSTACK_OK)
+            platform = a.platform;
+    } else if (strstr(err.agent_error, "Service not found") != NULL) {
+        platform = DSTACK_PLATFORM_TDX;
+    }
+    if (platform >= 0)
+        name = dstack_platform_name(platform);
+    dstack_attestation_free(&a);
+    dstack_bytes_free(&att);
+    return name;
+}
+
+/* A platform without a TDX quote: the attestation must carry the nonce; there is nothing to
+ * replay (protocol.md §4.4.1). */
+static dstack_status check_attestation_only(dstack_client *c, const dstack_quote_response *q,
+                                            const uint8_t nonce[64], char **note, dstack_error *err)
+{
+    dstack_attestation a;
+    dstack_status st = dstack_attestation_decode(q->attestation.data, q->attestation.len, &a, err);
+
+    if (st == DSTACK_OK && CRYPTO_memcmp(a.report_data, nonce, 64) != 0)
+        st = dstack_error_set(err, DSTACK_ERR_CRYPTO, "GetQuote", dstack_client_endpoint(c),
+                              "the attestation does not carry the requested report_data");
+    if (st == DSTACK_OK &&
+        asprintf(note, "not a TDX attestation: %s (report_data bound; no RTMRs to replay)",
+                 dstack_platform_name(a.platform)) < 0)
+        *note = NULL;
+    dstack_attestation_free(&a);
+    return st;
+}
+
+/* Fresh quote + replay. Fills `summary` (caller frees; on platforms without TDX a one-line
+ * note) and `platform`, and returns the check result. */
+static dstack_status check_measurements(dstack_client *c, char **summary, const char **platform,
+                                        bool *replayable, dstack_error *err)
 {
     dstack_quote_response q;
     dstack_tdx_quote quote;
@@ -62,11 +114,19 @@ static dstack_status check_measurements(dstack_client *c, char **summary, dstack
 
     memset(&q, 0, sizeof(q));
     *summary = NULL;
+    *platform = "unknown";
+    *replayable = true;
     if (RAND_bytes(nonce, sizeof(nonce)) != 1)
         return dstack_error_set(err, DSTACK_ERR_INTERNAL, NULL, NULL, "no randomness");
     st = dstack_get_quote(c, nonce, sizeof(nonce), &q, err);
     if (st != DSTACK_OK)
         goto done;
+    *platform = agent_platform(c, &q);
+    if (q.quote.len == 0 && q.attestation.len > 0) {
+        *replayable = false;
+        st = check_attestation_only(c, &q, nonce, summary, err);
+        goto done;
+    }
     st = dstack_tdx_quote_parse(q.quote.data, q.quote.len, &quote, err);
     if (st != DSTACK_OK)
         goto done;
@@ -92,6 +152,8 @@ static int info_run(kt_options *opts, int argc, char **argv)
     dstack_error err, check_err;
     dstack_status check;
     char **pos = NULL, *summary = NULL;
+    const char *platform = "unknown";
+    bool replayable = true;
     int npos = 0, rc;
 
     memset(&info, 0, sizeof(info));
@@ -116,7 +178,7 @@ static int info_run(kt_options *opts, int argc, char **argv)
         rc = kt_fail(&err);
         goto done;
     }
-    check = check_measurements(c, &summary, &check_err);
+    check = check_measurements(c, &summary, &platform, &replayable, &check_err);
     /* Transport failures of the quote are agent errors; a failed check is reported below. */
     if (check != DSTACK_OK && check != DSTACK_ERR_CRYPTO) {
         rc = kt_fail(&check_err);
@@ -126,6 +188,7 @@ static int info_run(kt_options *opts, int argc, char **argv)
         json_object *o = json_object_new_object();
 
         json_object_object_add(o, "endpoint", json_object_new_string(dstack_client_endpoint(c)));
+        json_object_object_add(o, "platform", json_object_new_string(platform));
         json_object_object_add(o, "app_id", json_hex(&info.app_id));
         json_object_object_add(o, "instance_id", json_hex(&info.instance_id));
         json_object_object_add(o, "app_name", json_object_new_string(info.app_name));
@@ -139,13 +202,15 @@ static int info_run(kt_options *opts, int argc, char **argv)
         json_object_object_add(o, "cloud_product", json_object_new_string(info.cloud_product));
         json_object_object_add(o, "measurements",
                                summary != NULL ? json_object_new_string(summary) : NULL);
-        json_object_object_add(o, "rtmr_replay_ok", json_object_new_boolean(check == DSTACK_OK));
+        json_object_object_add(o, "rtmr_replay_ok",
+                               replayable ? json_object_new_boolean(check == DSTACK_OK) : NULL);
         json_object_object_add(o, "rtmr_replay_error",
                                check == DSTACK_OK ? NULL
                                                   : json_object_new_string(check_err.message));
         kt_print_json(o);
     } else {
         printf("%-16s %s\n", "agent:", dstack_client_endpoint(c));
+        printf("%-16s %s\n", "platform:", platform);
         print_hex_line("app id:", &info.app_id);
         print_hex_line("instance id:", &info.instance_id);
         printf("%-16s %s\n", "app name:", info.app_name);
@@ -156,10 +221,12 @@ static int info_run(kt_options *opts, int argc, char **argv)
         printf("%-16s %s %s\n", "key provider:", info.key_provider_name, info.key_provider_id);
         if (info.cloud_vendor[0] != '\0' || info.cloud_product[0] != '\0')
             printf("%-16s %s %s\n", "cloud:", info.cloud_vendor, info.cloud_product);
-        if (summary != NULL)
+        if (summary != NULL && replayable)
             printf("\n%s", summary);
         printf("\nRTMR replay:     %s\n",
-               check == DSTACK_OK ? "ok (RTMR0-3 match the quote)" : check_err.message);
+               check != DSTACK_OK ? check_err.message
+               : replayable       ? "ok (RTMR0-3 match the quote)"
+                                  : (summary != NULL ? summary : "not a TDX attestation"));
     }
     rc = check == DSTACK_OK ? KT_EXIT_OK : KT_EXIT_CRYPTO;
 done:
@@ -233,8 +300,19 @@ static int quote_run(kt_options *opts, int argc, char **argv)
         rc = kt_fail(&err);
         goto done;
     }
-    if (dstack_tdx_quote_parse(q.quote.data, q.quote.len, &parsed, &err) == DSTACK_OK)
+    if (q.quote.len == 0 && q.attestation.len > 0) {
+        /* 0.6 agents without TDX: the attestation field only (protocol.md §2.6.2) */
+        dstack_attestation a;
+        int platform =
+            dstack_attestation_decode(q.attestation.data, q.attestation.len, &a, NULL) == DSTACK_OK
+                ? a.platform
+                : -1;
+        dstack_attestation_free(&a);
+        dstack_error_set(&err, DSTACK_ERR_PROTOCOL, NULL, NULL, "not a TDX attestation: %s",
+                         dstack_platform_name(platform));
+    } else if (dstack_tdx_quote_parse(q.quote.data, q.quote.len, &parsed, &err) == DSTACK_OK) {
         summary = dstack_measurement_summary(&parsed, &q.event_log);
+    }
     quote_hex = kt_hex(q.quote.data, q.quote.len);
     rd_hex = kt_hex(q.report_data.data, q.report_data.len);
     if (quote_hex == NULL || rd_hex == NULL) {
@@ -250,6 +328,12 @@ static int quote_run(kt_options *opts, int argc, char **argv)
         json_object_object_add(o, "event_log", log);
         json_object_object_add(o, "vm_config",
                                json_object_new_string(q.vm_config != NULL ? q.vm_config : ""));
+        if (q.attestation.len > 0) {
+            char *att_hex = kt_hex(q.attestation.data, q.attestation.len);
+            json_object_object_add(o, "attestation",
+                                   att_hex != NULL ? json_object_new_string(att_hex) : NULL);
+            free(att_hex);
+        }
         json_object_object_add(o, "measurements",
                                summary != NULL ? json_object_new_string(summary) : NULL);
         kt_print_json(o);
@@ -257,6 +341,8 @@ static int quote_run(kt_options *opts, int argc, char **argv)
         printf("report data: %s\n", rd_hex);
         if (summary != NULL)
             printf("%s", summary);
+        else if (q.quote.len == 0 && q.attestation.len > 0)
+            printf("(%s)\n", err.message);
         else
             printf("(not a TDX v4 quote: %s)\n", err.message);
         printf("quote (%zu bytes):\n%s\n", q.quote.len, quote_hex);

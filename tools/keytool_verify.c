@@ -17,6 +17,7 @@
 enum {
     OPT_QUOTE = 0x2000,
     OPT_CERT,
+    OPT_ISSUER,
     OPT_TRUSTED_ROOT,
     OPT_AT,
     OPT_NO_TIME_CHECK,
@@ -30,7 +31,7 @@ enum {
 };
 
 typedef struct verify_args {
-    const char *quote_path, *cert_path, *root_path, *connect, *servername;
+    const char *quote_path, *cert_path, *issuer_path, *root_path, *connect, *servername;
     kt_collateral_source coll;
     long long at;
     bool no_time_check;
@@ -42,6 +43,7 @@ typedef struct verify_args {
 static const struct option verify_options[] = {
     {"quote", required_argument, NULL, OPT_QUOTE},
     {"cert", required_argument, NULL, OPT_CERT},
+    {"issuer", required_argument, NULL, OPT_ISSUER},
     {"connect", required_argument, NULL, OPT_CONNECT},
     {"servername", required_argument, NULL, OPT_SERVERNAME},
     {"trusted-root", required_argument, NULL, OPT_TRUSTED_ROOT},
@@ -58,7 +60,8 @@ static const struct option verify_options[] = {
 static void verify_help(void)
 {
     puts("Usage: dstack-keytool [global options] verify\n"
-         "           (--quote FILE | --cert FILE | URI | --connect HOST:PORT [--servername N])\n"
+         "           (--quote FILE | --cert FILE [--issuer FILE] | URI [--issuer FILE]\n"
+         "            | --connect HOST:PORT [--servername N])\n"
          "           [--collateral FILE | --pccs-url URL [--pccs-cache DIR]]\n"
          "           [--allow-tcb-status LIST] [--trusted-root PEM]\n"
          "           [--at UNIXTIME | --no-time-check] [--app-id HEX] [--compose-hash HEX]\n"
@@ -67,13 +70,16 @@ static void verify_help(void)
          "Verifies a TDX quote (raw or hex), the attestation of an RA-TLS certificate (PEM or\n"
          "DER file, the certificate a dstack: URI resolves to, or the one a server presents\n"
          "in a TLS handshake): quote signature, QE report, PCK chain, TD attributes, and for\n"
-         "certificates the report_data binding, RTMR3 replay and the app policy. With Intel\n"
-         "collateral (dcap-qvl's checks): TCB info, QE identity, CRLs and the TCB status,\n"
-         "which must be one of --allow-tcb-status. Without collateral the TCB status,\n"
-         "revocation and QE identity are NOT checked.\n"
+         "certificates their signature and validity, the report_data binding, RTMR3 replay\n"
+         "and the app policy. With Intel collateral (dcap-qvl's checks): TCB info, QE\n"
+         "identity, CRLs and the TCB status, which must be one of --allow-tcb-status.\n"
+         "Without collateral the TCB status, revocation and QE identity are NOT checked.\n"
          "\n"
          "  --quote FILE              a TDX v4/v5 quote, binary or hex text\n"
-         "  --cert FILE               an RA-TLS certificate, PEM or DER\n"
+         "  --cert FILE               an RA-TLS certificate, PEM or DER; a PEM file may go on\n"
+         "                            with its issuer's certificate\n"
+         "  --issuer FILE             the certificate's issuer (PEM or DER); without it and\n"
+         "                            without a second certificate it must be self-signed\n"
          "  --connect HOST:PORT       handshake with a server and verify its certificate\n"
          "  --servername NAME         SNI for --connect (default: HOST)\n"
          "  --collateral FILE         Intel collateral, QuoteCollateralV3 JSON\n"
@@ -106,6 +112,9 @@ static bool verify_option(int opt, const char *arg, void *ctx)
         return true;
     case OPT_CERT:
         a->cert_path = arg;
+        return true;
+    case OPT_ISSUER:
+        a->issuer_path = arg;
         return true;
     case OPT_CONNECT:
         a->connect = arg;
@@ -162,8 +171,9 @@ int kt_verify_outcome(dstack_status rc)
     return rc == DSTACK_ERR_USAGE ? KT_EXIT_USAGE : KT_EXIT_CRYPTO;
 }
 
-/* The leaf certificate a dstack: URI resolves to (DSTACK_WANT_CERTS). */
-static int cert_from_uri(const kt_options *opts, const char *uri, X509 **cert)
+/* The leaf certificate a dstack: URI resolves to (DSTACK_WANT_CERTS) and, for an agent-issued
+ * one, its issuer from the chain. */
+static int cert_from_uri(const kt_options *opts, const char *uri, X509 **cert, X509 **issuer)
 {
     kt_options ropts = *opts;
     dstack_resolver *resolver = NULL;
@@ -184,7 +194,9 @@ static int cert_from_uri(const kt_options *opts, const char *uri, X509 **cert)
         rc = kt_usage_error("verify: %s names no certificate (use ?cert=self or ?cert=agent)", uri);
         goto done;
     }
-    *cert = kt_cert_from_bytes(res->cert_der[0], res->cert_der_len[0]);
+    *cert = kt_cert_from_bytes(res->cert_der[0], res->cert_der_len[0], NULL);
+    if (res->cert_count > 1)
+        *issuer = kt_cert_from_bytes(res->cert_der[1], res->cert_der_len[1], NULL);
     if (*cert == NULL) {
         dstack_error_set(&err, DSTACK_ERR_PROTOCOL, NULL, NULL,
                          "%s: the agent's certificate does not parse", uri);
@@ -208,6 +220,9 @@ static int check_args(const kt_options *opts, verify_args *a, int npos, bool *ha
                               "HOST:PORT or a dstack: URI (see verify --help)");
     if (a->at != 0 && a->no_time_check)
         return kt_usage_error("verify: --at and --no-time-check exclude each other");
+    if (a->issuer_path != NULL && a->cert_path == NULL && npos == 0)
+        return kt_usage_error(
+            "verify: --issuer needs a certificate (--cert FILE or a dstack: URI)");
     if (a->servername != NULL && a->connect == NULL)
         return kt_usage_error("verify: --servername needs --connect");
     if (a->coll.file != NULL && a->coll.pccs_url != NULL)
@@ -273,7 +288,7 @@ static int verify_cert(const kt_options *opts, const verify_args *a, const char 
     const char *source = a->cert_path != NULL ? a->cert_path : uri;
     dstack_error err;
     dstack_status st;
-    X509 *cert = NULL;
+    X509 *cert = NULL, *issuer = NULL;
     uint8_t *buf = NULL;
     size_t len = 0;
     int rc = KT_EXIT_OK;
@@ -283,8 +298,8 @@ static int verify_cert(const kt_options *opts, const verify_args *a, const char 
             fprintf(stderr, "dstack-keytool: cannot read %s: %s\n", source, strerror(errno));
             return KT_EXIT_IO;
         }
-        cert = kt_cert_from_bytes(buf, len);
-    } else if ((rc = cert_from_uri(opts, uri, &cert)) != KT_EXIT_OK) {
+        cert = kt_cert_from_bytes(buf, len, &issuer);
+    } else if ((rc = cert_from_uri(opts, uri, &cert, &issuer)) != KT_EXIT_OK) {
         goto done;
     }
     if (cert == NULL) {
@@ -292,6 +307,25 @@ static int verify_cert(const kt_options *opts, const verify_args *a, const char 
         rc = KT_EXIT_CRYPTO;
         goto done;
     }
+    if (a->issuer_path != NULL) {
+        uint8_t *ibuf = kt_read_file(a->issuer_path, &len);
+
+        if (ibuf == NULL) {
+            fprintf(stderr, "dstack-keytool: cannot read %s: %s\n", a->issuer_path,
+                    strerror(errno));
+            rc = KT_EXIT_IO;
+            goto done;
+        }
+        X509_free(issuer);
+        issuer = kt_cert_from_bytes(ibuf, len, NULL);
+        free(ibuf);
+        if (issuer == NULL) {
+            fprintf(stderr, "dstack-keytool: %s is not a PEM or DER certificate\n", a->issuer_path);
+            rc = KT_EXIT_CRYPTO;
+            goto done;
+        }
+    }
+    policy->issuer = issuer;
     /* collateral for the quote the certificate carries (no quote: verification says so) */
     if ((a->coll.file != NULL || a->coll.pccs_url != NULL) &&
         dstack_ratls_inspect(cert, &info, NULL) == DSTACK_OK) {
@@ -312,8 +346,10 @@ static int verify_cert(const kt_options *opts, const verify_args *a, const char 
     kt_report_cert(opts, source, &v, st == DSTACK_OK ? NULL : &err);
     rc = kt_verify_outcome(st);
 done:
+    policy->issuer = NULL;
     dstack_collateral_free(c);
     X509_free(cert);
+    X509_free(issuer);
     free(buf);
     return rc;
 }

@@ -21,8 +21,10 @@
 uint8_t *kt_read_file(const char *path, size_t *len);
 /* A quote file is raw bytes, or hex text (what `dstack-keytool quote` and GetQuote give). */
 void kt_quote_from_text(uint8_t *buf, size_t *len);
-/* A PEM or DER certificate; NULL if it is neither. */
-X509 *kt_cert_from_bytes(const uint8_t *buf, size_t len);
+/* A DER certificate, or the first PEM certificate of the file; NULL if it is neither. `next`
+ * (if non-NULL) receives the PEM file's second certificate, the issuer of a chain file, or
+ * NULL. */
+X509 *kt_cert_from_bytes(const uint8_t *buf, size_t len, X509 **next);
 
 /* Where collateral comes from (--collateral FILE, --pccs-url URL / DSTACK_PCCS_URL,
  * --pccs-cache DIR). */

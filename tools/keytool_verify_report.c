@@ -148,6 +148,9 @@ void kt_report_cert(const kt_options *opts, const char *source, const dstack_rat
 
         json_object_object_add(o, "source", json_object_new_string(source));
         json_object_object_add(o, "verified", json_object_new_boolean(err == NULL));
+        json_object_object_add(o, "cert_signature_ok",
+                               json_object_new_boolean(v->cert_signature_ok));
+        json_object_object_add(o, "cert_time_ok", json_object_new_boolean(v->cert_time_ok));
         json_object_object_add(o, "has_attestation", json_object_new_boolean(v->has_attestation));
         json_object_object_add(o, "report_data_binds_key",
                                json_object_new_boolean(v->report_data_binds_key));
@@ -164,6 +167,8 @@ void kt_report_cert(const kt_options *opts, const char *source, const dstack_rat
         return;
     }
     printf("source:                 %s\n", source);
+    printf("certificate signature:  %s\n", ok(v->cert_signature_ok));
+    printf("certificate validity:   %s\n", ok(v->cert_time_ok));
     if (v->quote_parsed) {
         printf("report_data binds key:  %s\n", ok(v->report_data_binds_key));
         printf("RTMR3 replay:           %s\n", ok(v->rtmr3_matches));

@@ -1,20 +1,27 @@
-/* Concurrent calls with the libcurl multi interface: a sliding window of at most `parallelism`
- * transfers, each on a connection of the batch's own pool, results stored by request index. */
-#include "agent/transport_internal.h"
+/* Concurrent calls: a sliding window of at most `parallelism` transfers, each on a connection
+ * of the batch's own pool (kept alive from one request to the next), results stored by request
+ * index. Unix sockets and http:// run the in-house client's transfers (agent/http.h) under one
+ * poll(); https:// goes to libcurl's multi interface (batch_curl.c). */
+#include "agent/http.h"
 
+#include <errno.h>
+#include <poll.h>
+#include <stdio.h>
 #include <string.h>
 
 #include <openssl/crypto.h>
 
 #define DEFAULT_PARALLELISM 16
-#define POLL_INTERVAL_MS 1000
 
-typedef struct batch_slot {
-    CURL *easy;
+typedef struct http_slot {
+    dstack_http_conn conn;
     dstack_transfer transfer;
+    dstack_http_xfer x;
     size_t index;
+    long timeout_ms;
     bool busy;
-} batch_slot;
+    bool kick; /* just started: step it before waiting */
+} http_slot;
 
 void dstack_batch_results_clear(dstack_batch_result *results, size_t n)
 {
@@ -26,65 +33,133 @@ void dstack_batch_results_clear(dstack_batch_result *results, size_t n)
     }
 }
 
-/* Starts request `i` in `slot`. A request that cannot start (bad method name) is completed
- * at once with its error, and the slot stays free. */
-static bool start_request(dstack_client *c, CURLM *multi, batch_slot *slot,
-                          const dstack_batch_request *req, size_t i, dstack_batch_result *res)
+/* Starts request `i` in `slot`. A request that cannot start (bad method name, unusable URL)
+ * is completed at once with its error, and the slot stays free. */
+static bool start_request(dstack_client *c, http_slot *slot, const dstack_batch_request *req,
+                          size_t i, dstack_batch_result *res)
 {
     const char *body = req->json_body != NULL ? req->json_body : "{}";
+    char path[DSTACK_METHOD_MAX + 16];
 
     dstack_error_clear(&res->error);
-    if (slot->easy == NULL) {
-        slot->easy = curl_easy_init();
-        if (slot->easy == NULL) {
-            res->status = dstack_error_set(&res->error, DSTACK_ERR_INTERNAL, req->method,
-                                           c->endpoint, "cannot create a libcurl handle");
-            return false;
-        }
-    } else {
-        curl_easy_reset(slot->easy);
-    }
-    res->status = dstack_transfer_prepare(c, slot->easy, &slot->transfer, req->method, body,
-                                          strlen(body), 0, &res->error);
+    res->status =
+        dstack_transfer_begin(c, &slot->transfer, req->method, path, sizeof(path), &res->error);
     if (res->status != DSTACK_OK) {
         dstack_transfer_cleanup(&slot->transfer);
         return false;
     }
-    (void)curl_easy_setopt(slot->easy, CURLOPT_PRIVATE, slot);
-    if (curl_multi_add_handle(multi, slot->easy) != CURLM_OK) {
-        res->status = dstack_error_set(&res->error, DSTACK_ERR_INTERNAL, slot->transfer.method,
-                                       c->endpoint, "%s on %s: cannot queue the request",
-                                       slot->transfer.method, c->endpoint);
+    slot->timeout_ms = c->timeout_ms;
+    if (!dstack_http_start(&slot->x, c, &slot->transfer, &slot->conn, path, body, strlen(body),
+                           c->timeout_ms, c->connect_timeout_ms, &c->connections)) {
+        res->status =
+            dstack_http_outcome_status(c, &slot->x, slot->timeout_ms, &res->response, &res->error);
+        dstack_http_end(&slot->x);
         dstack_transfer_cleanup(&slot->transfer);
         return false;
     }
     slot->index = i;
     slot->busy = true;
+    slot->kick = true;
     return true;
 }
 
-static void complete_request(dstack_client *c, CURLM *multi, batch_slot *slot, CURLcode cr,
-                             dstack_batch_result *res)
+static void complete_request(dstack_client *c, http_slot *slot, dstack_batch_result *res)
 {
     dstack_transfer *t = &slot->transfer;
 
     dstack_error_clear(&res->error);
-    res->status = dstack_transfer_finish(c, slot->easy, t, cr, 0, &c->connections, &res->response,
-                                         &res->error);
+    res->status =
+        dstack_http_outcome_status(c, &slot->x, slot->timeout_ms, &res->response, &res->error);
     if (res->status == DSTACK_OK)
         res->status = dstack_response_check_status(c, t->method, &res->response, &res->error);
-    curl_multi_remove_handle(multi, slot->easy);
+    dstack_http_end(&slot->x);
     dstack_transfer_cleanup(t);
     slot->busy = false;
+}
+
+static dstack_status http_batch(dstack_client *c, const dstack_batch_request *requests, size_t n,
+                                dstack_batch_result *results, size_t parallelism, dstack_error *err)
+{
+    http_slot *slots = OPENSSL_zalloc(parallelism * sizeof(*slots));
+    struct pollfd *pfd = OPENSSL_zalloc(parallelism * sizeof(*pfd));
+    size_t next = 0, active = 0, i;
+    dstack_status rc = DSTACK_OK;
+
+    if (slots == NULL || pfd == NULL) {
+        rc = dstack_error_set(err, DSTACK_ERR_INTERNAL, NULL, c->endpoint, "out of memory");
+        goto done;
+    }
+    for (i = 0; i < parallelism; i++) {
+        slots[i].conn.fd = -1;
+        pfd[i].fd = -1;
+    }
+    for (i = 0; i < parallelism; i++)
+        while (next < n && !slots[i].busy) {
+            if (start_request(c, &slots[i], &requests[next], next, &results[next]))
+                active++;
+            next++;
+        }
+
+    while (active > 0) {
+        int wait = -1;
+
+        /* Step the transfers that can proceed (ready descriptor, just started, or at their
+         * deadline), then sleep until one can again: idle connections cost no syscall. */
+        for (i = 0; i < parallelism; i++) {
+            http_slot *s = &slots[i];
+            /* fd -1 while busy: a Unix connect waiting out a full backlog, retried now. */
+            bool due = s->busy && (s->kick || pfd[i].revents != 0 || pfd[i].fd < 0 ||
+                                   dstack_http_wait_ms(&s->x) == 0);
+
+            while (due && s->busy && dstack_http_step(&s->x, &c->connections)) {
+                complete_request(c, s, &results[s->index]);
+                active--;
+                while (next < n && !s->busy) {
+                    if (start_request(c, s, &requests[next], next, &results[next]))
+                        active++;
+                    next++;
+                }
+            }
+            s->kick = false;
+            pfd[i].fd = -1;
+            pfd[i].revents = 0;
+            if (!s->busy)
+                continue;
+            pfd[i].fd = s->conn.fd;
+            pfd[i].events = dstack_http_events(&s->x);
+            int w = dstack_http_wait_ms(&s->x);
+            wait = wait < 0 || w < wait ? w : wait;
+        }
+        if (active > 0 && poll(pfd, (nfds_t)parallelism, wait) < 0 && errno != EINTR) {
+            rc = dstack_error_set(err, DSTACK_ERR_INTERNAL, NULL, c->endpoint,
+                                  "batch on %s: poll failed: %s", c->endpoint, strerror(errno));
+            goto done;
+        }
+    }
+    for (i = 0; i < n; i++)
+        if (results[i].status != DSTACK_OK) {
+            rc = results[i].status;
+            if (err != NULL)
+                *err = results[i].error;
+            break;
+        }
+done:
+    for (i = 0; slots != NULL && i < parallelism; i++) {
+        if (slots[i].busy) {
+            dstack_http_end(&slots[i].x);
+            dstack_transfer_cleanup(&slots[i].transfer);
+        }
+        dstack_http_conn_close(&slots[i].conn);
+    }
+    OPENSSL_free(slots);
+    OPENSSL_free(pfd);
+    return rc;
 }
 
 dstack_status dstack_call_batch(dstack_client *c, const dstack_batch_request *requests, size_t n,
                                 dstack_batch_result *results, size_t parallelism, dstack_error *err)
 {
-    dstack_status rc;
-    CURLM *multi = NULL;
-    batch_slot *slots = NULL;
-    size_t next = 0, active = 0, i;
+    size_t i;
 
     dstack_error_clear(err);
     if (c == NULL || (n > 0 && (requests == NULL || results == NULL)))
@@ -99,84 +174,11 @@ dstack_status dstack_call_batch(dstack_client *c, const dstack_batch_request *re
     }
     if (n == 0)
         return DSTACK_OK;
-    rc = dstack_transport_global_init(err);
-    if (rc != DSTACK_OK)
-        return rc;
     if (parallelism == 0)
         parallelism = DEFAULT_PARALLELISM;
     if (parallelism > n)
         parallelism = n;
-
-    multi = curl_multi_init();
-    slots = OPENSSL_zalloc(parallelism * sizeof(*slots));
-    if (multi == NULL || slots == NULL) {
-        rc = dstack_error_set(err, DSTACK_ERR_INTERNAL, NULL, c->endpoint, "out of memory");
-        goto done;
-    }
-    (void)curl_multi_setopt(multi, CURLMOPT_MAX_TOTAL_CONNECTIONS, (long)parallelism);
-    (void)curl_multi_setopt(multi, CURLMOPT_MAXCONNECTS, (long)parallelism);
-
-    for (i = 0; i < parallelism; i++)
-        while (next < n && !slots[i].busy) {
-            if (start_request(c, multi, &slots[i], &requests[next], next, &results[next]))
-                active++;
-            next++;
-        }
-
-    while (active > 0) {
-        int running = 0, queued = 0;
-        CURLMsg *msg;
-        CURLMcode mc = curl_multi_perform(multi, &running);
-
-        if (mc != CURLM_OK) {
-            rc = dstack_error_set(err, DSTACK_ERR_INTERNAL, NULL, c->endpoint, "batch on %s: %s",
-                                  c->endpoint, curl_multi_strerror(mc));
-            goto done;
-        }
-        while ((msg = curl_multi_info_read(multi, &queued)) != NULL) {
-            char *priv = NULL;
-            CURLcode cr = msg->data.result;
-            if (msg->msg != CURLMSG_DONE)
-                continue;
-            (void)curl_easy_getinfo(msg->easy_handle, CURLINFO_PRIVATE, &priv);
-            batch_slot *slot = (batch_slot *)(void *)priv;
-            complete_request(c, multi, slot, cr, &results[slot->index]);
-            active--;
-            while (next < n && !slot->busy) {
-                if (start_request(c, multi, slot, &requests[next], next, &results[next]))
-                    active++;
-                next++;
-            }
-        }
-        if (active > 0) {
-            mc = curl_multi_poll(multi, NULL, 0, POLL_INTERVAL_MS, NULL);
-            if (mc != CURLM_OK) {
-                rc = dstack_error_set(err, DSTACK_ERR_INTERNAL, NULL, c->endpoint,
-                                      "batch on %s: %s", c->endpoint, curl_multi_strerror(mc));
-                goto done;
-            }
-        }
-    }
-
-    rc = DSTACK_OK;
-    for (i = 0; i < n; i++)
-        if (results[i].status != DSTACK_OK) {
-            rc = results[i].status;
-            if (err != NULL)
-                *err = results[i].error;
-            break;
-        }
-done:
-    for (i = 0; slots != NULL && i < parallelism; i++) {
-        if (slots[i].busy) {
-            curl_multi_remove_handle(multi, slots[i].easy);
-            dstack_transfer_cleanup(&slots[i].transfer);
-        }
-        if (slots[i].easy != NULL)
-            curl_easy_cleanup(slots[i].easy);
-    }
-    OPENSSL_free(slots);
-    if (multi != NULL)
-        curl_multi_cleanup(multi);
-    return rc;
+    if (c->use_curl)
+        return dstack_curl_batch(c, requests, n, results, parallelism, err);
+    return http_batch(c, requests, n, results, parallelism, err);
 }

@@ -1,4 +1,5 @@
-/* Info and Version, on any service (protocol.md §2.1, §2.4; WorkerInfo of 0.3.x–0.5.0). */
+/* Info and Version, on any service (protocol.md §2.1, §2.4; WorkerInfo of 0.3.x–0.5.0), and
+ * GpuInfo (0.6, protocol.md §2.6.3). */
 #include "agent/json_codec.h"
 
 #include <string.h>
@@ -257,5 +258,33 @@ dstack_status dstack_version(dstack_client *c, dstack_version_info *out, dstack_
     json_object_put(resp);
     if (rc != DSTACK_OK)
         dstack_version_info_free(out);
+    return rc;
+}
+
+void dstack_gpu_info_response_free(dstack_gpu_info_response *r)
+{
+    if (r == NULL)
+        return;
+    OPENSSL_free(r->attestation);
+    memset(r, 0, sizeof(*r));
+}
+
+dstack_status dstack_gpu_info(dstack_client *c, dstack_gpu_info_response *out, dstack_error *err)
+{
+    json_object *resp = NULL;
+    dstack_json_ctx ctx;
+    dstack_status rc;
+
+    dstack_error_clear(err);
+    if (out == NULL)
+        return dstack_error_set(err, DSTACK_ERR_USAGE, "GpuInfo", NULL,
+                                "GpuInfo: no output structure");
+    memset(out, 0, sizeof(*out));
+    rc = dstack_rpc_invoke(c, "GpuInfo", NULL, false, &resp, &ctx, err);
+    if (rc == DSTACK_OK)
+        rc = dstack_json_dup_string(resp, "attestation", &out->attestation, &ctx);
+    json_object_put(resp);
+    if (rc != DSTACK_OK)
+        dstack_gpu_info_response_free(out);
     return rc;
 }

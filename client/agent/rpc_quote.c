@@ -20,6 +20,7 @@ void dstack_quote_response_free(dstack_quote_response *r)
     OPENSSL_free(r->vm_config);
     OPENSSL_free(r->hash_algorithm);
     OPENSSL_free(r->prefix);
+    dstack_bytes_free(&r->attestation);
     memset(r, 0, sizeof(*r));
 }
 
@@ -39,8 +40,10 @@ static dstack_status decode(json_object *resp, bool tdx, dstack_quote_response *
             (rc = dstack_json_dup_string(resp, "vm_config", &out->vm_config, ctx)))
             return rc;
     } else {
+        /* attestation: 0.6 agents without a TDX quote; absent when empty (protocol.md §2.6.2) */
         if ((rc = dstack_json_get_hex(resp, "report_data", false, 0, &out->report_data, ctx)) ||
-            (rc = dstack_json_dup_string(resp, "vm_config", &out->vm_config, ctx)))
+            (rc = dstack_json_dup_string(resp, "vm_config", &out->vm_config, ctx)) ||
+            (rc = dstack_json_get_hex(resp, "attestation", false, 0, &out->attestation, ctx)))
             return rc;
         out->hash_algorithm = OPENSSL_strdup("");
         out->prefix = OPENSSL_strdup("");

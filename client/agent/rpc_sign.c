@@ -1,6 +1,8 @@
-/* Sign, Verify (0.5.6+) and EmitEvent (0.5.0–0.5.11) on DstackGuest (protocol.md §2.1). */
+/* Sign, Verify (0.5.6+) and EmitEvent (0.5.0–0.5.11, removed in 0.6) on DstackGuest
+ * (protocol.md §2.1, §2.6.1). */
 #include "agent/json_codec.h"
 
+#include <stdio.h>
 #include <string.h>
 
 #include <openssl/crypto.h>
@@ -86,6 +88,32 @@ done:
     return rc;
 }
 
+/* An agent without EmitEvent answers "Service not found: EmitEvent". Which agent it is decides
+ * what the caller should do instead, so its Version is asked (protocol.md §2.6.1). */
+static void explain_missing_emit_event(dstack_client *c, dstack_error *err)
+{
+    dstack_version_info v;
+    dstack_error verr;
+    unsigned major = 0, minor = 0;
+
+    if (err == NULL || strstr(err->agent_error, "Service not found") == NULL)
+        return;
+    memset(&v, 0, sizeof(v));
+    dstack_error_clear(&verr);
+    if (dstack_version(c, &v, &verr) == DSTACK_OK &&
+        sscanf(v.version, "%u.%u", &major, &minor) == 2 && (major > 0 || minor >= 6))
+        dstack_error_append(err,
+                            "; the agent is dstack %.32s, which removed EmitEvent (0.6): "
+                            "runtime events are extended inside the CVM with "
+                            "`dstack-util extend`",
+                            v.version);
+    else if (verr.status == DSTACK_OK)
+        dstack_error_append(err, "; the agent is dstack %.32s, which has no EmitEvent", v.version);
+    else
+        dstack_error_append(err, "; agents before 0.5.0 have no EmitEvent");
+    dstack_version_info_free(&v);
+}
+
 dstack_status dstack_emit_event(dstack_client *c, const char *event, const uint8_t *payload,
                                 size_t payload_len, dstack_error *err)
 {
@@ -106,6 +134,8 @@ dstack_status dstack_emit_event(dstack_client *c, const char *event, const uint8
         goto done;
     /* The response is Empty: the literal null, an empty body, or {} (protocol.md §1.4). */
     rc = dstack_rpc_invoke(c, "EmitEvent", req, true, &resp, &ctx, err);
+    if (rc == DSTACK_ERR_AGENT)
+        explain_missing_emit_event(c, err);
 done:
     json_object_put(resp);
     json_object_put(req);

@@ -1,17 +1,18 @@
-/* Agent transport: HTTP/1.1 POST over a Unix socket or http(s):// with libcurl (protocol.md §1.3).
+/* Agent transport: HTTP/1.1 POST to the agent (protocol.md §1.3).
  *
- * One CURL easy handle per client, created on first use and reused, so sequential calls share
- * one keep-alive connection. In a fork() child the inherited handle is dropped without touching
- * the parent's connection and a new one is opened.
+ * Unix sockets and plain http:// endpoints use the in-house client (agent/http.c); https://
+ * uses libcurl, loaded on first use (agent/transport_curl.c). Both give the same categories
+ * and messages for the same failures. One kept-alive connection per client; in a fork()
+ * child the inherited connection is dropped without touching the parent's and a new one is
+ * opened.
  */
-#include "agent/transport_internal.h"
+#include "agent/http.h"
 #include "base/api_internal.h"
 
 #include "agent/json_codec.h"
 
 #include <errno.h>
-#include <fcntl.h>
-#include <pthread.h>
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -24,22 +25,6 @@
 #define USER_AGENT                                                                                 \
     "libdstack/"                                                                                   \
     "0.1"
-
-static pthread_once_t global_once = PTHREAD_ONCE_INIT;
-static CURLcode global_rc = CURLE_FAILED_INIT;
-
-static void global_init_once(void)
-{
-    global_rc = curl_global_init(CURL_GLOBAL_DEFAULT);
-}
-
-dstack_status dstack_transport_global_init(dstack_error *err)
-{
-    if (pthread_once(&global_once, global_init_once) != 0 || global_rc != CURLE_OK)
-        return dstack_error_set(err, DSTACK_ERR_INTERNAL, NULL, NULL,
-                                "libcurl initialisation failed");
-    return DSTACK_OK;
-}
 
 void dstack_method_display(dstack_service service, const char *method, char *out, size_t cap)
 {
@@ -79,10 +64,128 @@ static const char *service_path_prefix(dstack_service service)
     }
 }
 
+dstack_status dstack_transfer_begin(const dstack_client *c, dstack_transfer *t, const char *method,
+                                    char *path, size_t path_cap, dstack_error *err)
+{
+    memset(t, 0, sizeof(*t));
+    dstack_method_display(c->service, method, t->method, sizeof(t->method));
+    if (!method_name_valid(method))
+        return dstack_error_set(err, DSTACK_ERR_USAGE, t->method, c->endpoint,
+                                "'%.64s' is not a valid RPC method name", method ? method : "");
+    t->limit = c->max_response;
+    snprintf(path, path_cap, "%s%s", service_path_prefix(c->service), method);
+    return DSTACK_OK;
+}
+
 static bool header_line_valid(const char *h)
 {
     const char *colon = strchr(h, ':');
     return colon != NULL && colon != h && strpbrk(h, "\r\n") == NULL;
+}
+
+/* ---- the in-house client's target ------------------------------------------------- */
+
+static bool header_named(const char *h, const char *name)
+{
+    size_t n = strlen(name);
+    return strncasecmp(h, name, n) == 0 && h[n] == ':';
+}
+
+/* The caller's header replaces ours of the same name; "Name:" with no value removes it (the
+ * libcurl convention the option had before). Framing headers are ours alone. */
+static bool caller_overrides(const dstack_client *c, const char *name)
+{
+    for (char **h = c->extra_headers; h != NULL && *h != NULL; h++)
+        if (header_named(*h, name))
+            return true;
+    return false;
+}
+
+static bool header_empty(const char *h)
+{
+    const char *v = strchr(h, ':') + 1;
+    while (*v == ' ' || *v == '\t')
+        v++;
+    return *v == '\0';
+}
+
+static dstack_status build_headers(dstack_client *c, const char *host, dstack_error *err)
+{
+    static const char *const fixed[][2] = {{"Host", NULL},
+                                           {"User-Agent", USER_AGENT},
+                                           {"Content-Type", "application/json"},
+                                           {"Accept", "application/json"}};
+    size_t len = 1, off = 0;
+    char *buf;
+
+    for (size_t i = 0; i < 4; i++)
+        len += strlen(fixed[i][0]) + strlen(fixed[i][1] != NULL ? fixed[i][1] : host) + 4;
+    for (char **h = c->extra_headers; h != NULL && *h != NULL; h++)
+        len += strlen(*h) + 2;
+    if ((buf = OPENSSL_malloc(len)) == NULL)
+        return dstack_error_set(err, DSTACK_ERR_INTERNAL, NULL, c->endpoint, "out of memory");
+    for (size_t i = 0; i < 4; i++)
+        if (!caller_overrides(c, fixed[i][0]))
+            off += (size_t)snprintf(buf + off, len - off, "%s: %s\r\n", fixed[i][0],
+                                    fixed[i][1] != NULL ? fixed[i][1] : host);
+    for (char **h = c->extra_headers; h != NULL && *h != NULL; h++)
+        if (!header_empty(*h) && !header_named(*h, "Content-Length") &&
+            !header_named(*h, "Transfer-Encoding") && !header_named(*h, "Expect"))
+            off += (size_t)snprintf(buf + off, len - off, "%s\r\n", *h);
+    c->http.headers = buf;
+    return DSTACK_OK;
+}
+
+/* http://host[:port][/path] → host, port, path; a URL we cannot use is reported by the first
+ * call ("bad endpoint URL"), as libcurl reported it. */
+static dstack_status parse_http_url(dstack_client *c, dstack_error *err)
+{
+    const char *auth = strstr(c->base_url, "://") + 3, *path = strchr(auth, '/');
+    size_t auth_len = path != NULL ? (size_t)(path - auth) : strlen(auth);
+    const char *host = auth, *colon = NULL, *why = NULL;
+    size_t host_len = auth_len;
+    char hostbuf[256];
+
+    if (memchr(auth, '@', auth_len) != NULL) {
+        why = "credentials in the URL are not supported";
+    } else if (*auth == '[') { /* IPv6 literal */
+        const char *close = memchr(auth, ']', auth_len);
+        if (close == NULL)
+            why = "unterminated IPv6 address";
+        host = auth + 1;
+        host_len = close != NULL ? (size_t)(close - host) : 0;
+        if (close != NULL && close + 1 < auth + auth_len)
+            colon = *(close + 1) == ':' ? close + 1 : (why = "junk after the IPv6 address", NULL);
+    } else if ((colon = memchr(auth, ':', auth_len)) != NULL) {
+        host_len = (size_t)(colon - auth);
+    }
+    if (why == NULL && (host_len == 0 || host_len >= sizeof(hostbuf)))
+        why = "bad host name";
+    const char *port = colon != NULL ? colon + 1 : "80";
+    size_t port_len = colon != NULL ? (size_t)(auth + auth_len - port) : 2;
+    unsigned long pn = 0;
+    for (size_t i = 0; why == NULL && i < port_len; i++)
+        if (port[i] < '0' || port[i] > '9' || (pn = pn * 10 + (unsigned)(port[i] - '0')) > 65535)
+            why = "bad port number";
+    if (why == NULL && (port_len == 0 || pn == 0))
+        why = "bad port number";
+    if (why != NULL) {
+        c->http.bad_url = OPENSSL_strdup(why);
+        return c->http.bad_url != NULL
+                   ? build_headers(c, "localhost", err)
+                   : dstack_error_set(err, DSTACK_ERR_INTERNAL, NULL, c->endpoint, "out of memory");
+    }
+    memcpy(hostbuf, host, host_len);
+    hostbuf[host_len] = '\0';
+    c->http.host = OPENSSL_strdup(hostbuf);
+    c->http.port = OPENSSL_strndup(port, port_len);
+    c->http.path_base = OPENSSL_strdup(path != NULL ? path : "");
+    if (c->http.host == NULL || c->http.port == NULL || c->http.path_base == NULL)
+        return dstack_error_set(err, DSTACK_ERR_INTERNAL, NULL, c->endpoint, "out of memory");
+    /* Host: the authority as written (host[:port]), as libcurl sent it. */
+    memcpy(hostbuf, auth, auth_len < sizeof(hostbuf) ? auth_len : sizeof(hostbuf) - 1);
+    hostbuf[auth_len < sizeof(hostbuf) ? auth_len : sizeof(hostbuf) - 1] = '\0';
+    return build_headers(c, hostbuf, err);
 }
 
 dstack_status dstack_client_new(const dstack_client_options *options, dstack_client **out,
@@ -93,7 +196,7 @@ dstack_status dstack_client_new(const dstack_client_options *options, dstack_cli
     dstack_status rc = DSTACK_ERR_INTERNAL;
     dstack_client *c = NULL;
     char endpoint[4096];
-    struct curl_slist *tmp;
+    size_t n = 0;
 
     dstack_error_clear(err);
     if (out == NULL)
@@ -109,9 +212,6 @@ dstack_status dstack_client_new(const dstack_client_options *options, dstack_cli
                                 (int)opts->service);
     if (opts->timeout_ms < 0 || opts->connect_timeout_ms < 0)
         return dstack_error_set(err, DSTACK_ERR_USAGE, NULL, NULL, "timeouts must not be negative");
-    rc = dstack_transport_global_init(err);
-    if (rc != DSTACK_OK)
-        return rc;
     rc = dstack_discover_endpoint(opts->service, opts->endpoint, endpoint, sizeof(endpoint), err);
     if (rc != DSTACK_OK)
         return rc;
@@ -119,6 +219,7 @@ dstack_status dstack_client_new(const dstack_client_options *options, dstack_cli
     c = OPENSSL_zalloc(sizeof(*c));
     if (c == NULL)
         goto oom;
+    c->conn.fd = -1;
     c->service = opts->service;
     c->timeout_ms = opts->timeout_ms > 0 ? opts->timeout_ms : DSTACK_DEFAULT_TIMEOUT_MS;
     c->connect_timeout_ms = opts->connect_timeout_ms > 0 ? opts->connect_timeout_ms : c->timeout_ms;
@@ -131,25 +232,29 @@ dstack_status dstack_client_new(const dstack_client_options *options, dstack_cli
     if (rc != DSTACK_OK)
         goto err;
 
-    /* JSON mode needs the Content-Type, else the agent reads protobuf (protocol.md §1.3, §10.9);
-     * "Expect:" stops libcurl from waiting for a 100-continue the agent never sends. */
-    static const char *const fixed[] = {"Content-Type: application/json",
-                                        "Accept: application/json", "Expect:"};
-    for (size_t i = 0; i < sizeof(fixed) / sizeof(fixed[0]); i++) {
-        if ((tmp = curl_slist_append(c->headers, fixed[i])) == NULL)
-            goto oom;
-        c->headers = tmp;
-    }
-    for (const char *const *h = opts->extra_headers; h != NULL && *h != NULL; h++) {
+    for (const char *const *h = opts->extra_headers; h != NULL && *h != NULL; h++, n++) {
         if (!header_line_valid(*h)) {
             rc = dstack_error_set(err, DSTACK_ERR_USAGE, NULL, endpoint,
                                   "extra header '%.100s' is not a single 'Name: value' line", *h);
             goto err;
         }
-        if ((tmp = curl_slist_append(c->headers, *h)) == NULL)
-            goto oom;
-        c->headers = tmp;
     }
+    if ((c->extra_headers = OPENSSL_zalloc((n + 1) * sizeof(char *))) == NULL)
+        goto oom;
+    for (size_t i = 0; i < n; i++)
+        if ((c->extra_headers[i] = OPENSSL_strdup(opts->extra_headers[i])) == NULL)
+            goto oom;
+
+    c->use_curl = c->socket_path == NULL && strncasecmp(c->base_url, "https://", 8) == 0;
+    c->http.socket_path = c->socket_path;
+    if (c->use_curl)
+        rc = dstack_curl_client_init(c, err);
+    else if (c->socket_path != NULL)
+        rc = build_headers(c, "localhost", err); /* libcurl's Host for a socket URL */
+    else
+        rc = parse_http_url(c, err);
+    if (rc != DSTACK_OK)
+        goto err;
     *out = c;
     return DSTACK_OK;
 
@@ -160,36 +265,21 @@ err:
     return rc;
 }
 
-/* A fork() child shares the parent's socket. Closing our copy is harmless for plain HTTP, but
- * libcurl may write on it first (a TLS close_notify for https://), which would corrupt the
- * parent's stream — so point the descriptor at /dev/null in this process before cleanup. */
-static void drop_inherited_handle(dstack_client *c)
-{
-    curl_socket_t sock = CURL_SOCKET_BAD;
-
-    if (curl_easy_getinfo(c->easy, CURLINFO_ACTIVESOCKET, &sock) == CURLE_OK &&
-        sock != CURL_SOCKET_BAD) {
-        int devnull = open("/dev/null", O_RDWR | O_CLOEXEC);
-        if (devnull >= 0) {
-            (void)dup2(devnull, sock);
-            close(devnull);
-        }
-    }
-    curl_easy_cleanup(c->easy);
-    c->easy = NULL;
-}
-
 void dstack_client_free(dstack_client *c)
 {
     if (c == NULL)
         return;
-    if (c->easy != NULL) {
-        if (c->owner_pid != getpid())
-            drop_inherited_handle(c);
-        else
-            curl_easy_cleanup(c->easy);
-    }
-    curl_slist_free_all(c->headers);
+    if (c->use_curl)
+        dstack_curl_client_free(c);
+    dstack_http_conn_close(&c->conn);
+    for (char **h = c->extra_headers; h != NULL && *h != NULL; h++)
+        OPENSSL_free(*h);
+    OPENSSL_free(c->extra_headers);
+    OPENSSL_free(c->http.host);
+    OPENSSL_free(c->http.port);
+    OPENSSL_free(c->http.path_base);
+    OPENSSL_free(c->http.headers);
+    OPENSSL_free(c->http.bad_url);
     OPENSSL_free(c->endpoint);
     OPENSSL_free(c->socket_path);
     OPENSSL_free(c->base_url);
@@ -230,87 +320,6 @@ void dstack_raw_response_clear(dstack_raw_response *resp)
     memset(resp, 0, sizeof(*resp));
 }
 
-/* ---- receive callbacks ------------------------------------------------------------- */
-
-static bool reserve(char **buf, size_t *cap, size_t need)
-{
-    if (need <= *cap)
-        return true;
-    size_t ncap = *cap > 0 ? *cap : 1024;
-    while (ncap < need)
-        ncap = ncap > SIZE_MAX / 2 ? need : ncap * 2;
-    char *nb = OPENSSL_clear_realloc(*buf, *cap, ncap);
-    if (nb == NULL)
-        return false;
-    *buf = nb;
-    *cap = ncap;
-    return true;
-}
-
-static size_t write_body(char *data, size_t size, size_t nmemb, void *userdata)
-{
-    dstack_transfer *t = userdata;
-    size_t n = size * nmemb;
-
-    if (n > t->limit - t->body_len) {
-        t->oversize = true;
-        return 0; /* aborts the transfer with CURLE_WRITE_ERROR */
-    }
-    if (!reserve(&t->body, &t->body_cap, t->body_len + n + 1)) {
-        t->alloc_failed = true;
-        return 0;
-    }
-    memcpy(t->body + t->body_len, data, n);
-    t->body_len += n;
-    t->body[t->body_len] = '\0';
-    return n;
-}
-
-static size_t write_header(char *data, size_t size, size_t nitems, void *userdata)
-{
-    dstack_transfer *t = userdata;
-    size_t n = size * nitems;
-
-    /* A status line starts a new response (after a 1xx or a retried dead connection). */
-    if (n >= 5 && memcmp(data, "HTTP/", 5) == 0)
-        t->headers_len = 0;
-    if (n > DSTACK_MAX_HEADER_BYTES - t->headers_len) {
-        t->headers_oversize = true;
-        return 0;
-    }
-    if (!reserve(&t->headers, &t->headers_cap, t->headers_len + n + 1)) {
-        t->alloc_failed = true;
-        return 0;
-    }
-    memcpy(t->headers + t->headers_len, data, n);
-    t->headers_len += n;
-    t->headers[t->headers_len] = '\0';
-
-    /* Fail an announced oversized body before reading it, and size the buffer once. */
-    if (n > 15 && strncasecmp(data, "Content-Length:", 15) == 0) {
-        char num[32];
-        size_t len = n - 15 < sizeof(num) - 1 ? n - 15 : sizeof(num) - 1;
-        memcpy(num, data + 15, len);
-        num[len] = '\0';
-        char *end;
-        errno = 0;
-        unsigned long long cl = strtoull(num, &end, 10);
-        if (errno == 0 && end != num) {
-            if (cl > t->limit) {
-                t->oversize = true;
-                return 0;
-            }
-            if (!reserve(&t->body, &t->body_cap, (size_t)cl + 1)) {
-                t->alloc_failed = true;
-                return 0;
-            }
-        }
-    }
-    return n;
-}
-
-/* ---- one transfer ------------------------------------------------------------------ */
-
 void dstack_transfer_cleanup(dstack_transfer *t)
 {
     if (t == NULL)
@@ -322,71 +331,35 @@ void dstack_transfer_cleanup(dstack_transfer *t)
     memset(t, 0, sizeof(*t));
 }
 
-dstack_status dstack_transfer_prepare(const dstack_client *c, CURL *easy, dstack_transfer *t,
-                                      const char *method, const char *body, size_t body_len,
-                                      long timeout_ms, dstack_error *err)
+dstack_status dstack_transfer_deliver(const dstack_client *c, dstack_transfer *t, long status,
+                                      dstack_raw_response *out, dstack_error *err)
 {
-    const char *prefix = service_path_prefix(c->service);
-    long total = timeout_ms > 0 ? timeout_ms : c->timeout_ms;
-    long connect = c->connect_timeout_ms < total ? c->connect_timeout_ms : total;
-    CURLcode cr = CURLE_OK;
-    size_t url_len;
-
-    memset(t, 0, sizeof(*t));
-    dstack_method_display(c->service, method, t->method, sizeof(t->method));
-    if (!method_name_valid(method))
-        return dstack_error_set(err, DSTACK_ERR_USAGE, t->method, c->endpoint,
-                                "'%.64s' is not a valid RPC method name", method ? method : "");
-    t->limit = c->max_response;
-    url_len = strlen(c->base_url) + strlen(prefix) + strlen(method) + 1;
-    t->url = OPENSSL_malloc(url_len);
-    if (t->url == NULL)
-        return dstack_error_set(err, DSTACK_ERR_INTERNAL, t->method, c->endpoint, "out of memory");
-    snprintf(t->url, url_len, "%s%s%s", c->base_url, prefix, method);
-
-#define SET(opt, val)                                                                              \
-    do {                                                                                           \
-        if (cr == CURLE_OK)                                                                        \
-            cr = curl_easy_setopt(easy, opt, val);                                                 \
-    } while (0)
-    SET(CURLOPT_URL, t->url);
-    SET(CURLOPT_UNIX_SOCKET_PATH, c->socket_path); /* NULL for http(s):// resets it */
-    SET(CURLOPT_PROTOCOLS_STR, "http,https");
-    SET(CURLOPT_HTTP_VERSION, (long)CURL_HTTP_VERSION_1_1);
-    SET(CURLOPT_POST, 1L);
-    SET(CURLOPT_POSTFIELDS, body);
-    SET(CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)body_len);
-    SET(CURLOPT_HTTPHEADER, c->headers);
-    SET(CURLOPT_USERAGENT, USER_AGENT);
-    SET(CURLOPT_WRITEFUNCTION, write_body);
-    SET(CURLOPT_WRITEDATA, t);
-    SET(CURLOPT_HEADERFUNCTION, write_header);
-    SET(CURLOPT_HEADERDATA, t);
-    SET(CURLOPT_ERRORBUFFER, t->errbuf);
-    SET(CURLOPT_TIMEOUT_MS, total);
-    SET(CURLOPT_CONNECTTIMEOUT_MS, connect);
-    SET(CURLOPT_NOSIGNAL, 1L);
-    SET(CURLOPT_FOLLOWLOCATION, 0L);
-#undef SET
-    if (cr != CURLE_OK)
+    if (t->body == NULL && (t->body = OPENSSL_zalloc(1)) != NULL)
+        t->body_cap = 1;
+    if (t->headers == NULL && (t->headers = OPENSSL_zalloc(1)) != NULL)
+        t->headers_cap = 1;
+    if (t->body == NULL || t->headers == NULL)
         return dstack_error_set(err, DSTACK_ERR_INTERNAL, t->method, c->endpoint,
-                                "%s on %s: cannot configure libcurl: %s", t->method, c->endpoint,
-                                curl_easy_strerror(cr));
+                                "%s on %s: out of memory", t->method, c->endpoint);
+    t->body[t->body_len] = '\0';
+    t->headers[t->headers_len] = '\0';
+    out->http_status = status;
+    out->body = t->body;
+    out->body_len = t->body_len;
+    out->headers = t->headers;
+    out->headers_len = t->headers_len;
+    /* Ownership moved: the capacity tail beyond body_len+1 was never written. */
+    t->body = NULL;
+    t->headers = NULL;
+    t->body_cap = t->headers_cap = 0;
     return DSTACK_OK;
 }
 
-static const char *curl_detail(const dstack_transfer *t, CURLcode rc)
+dstack_status dstack_connect_failure(const dstack_client *c, const dstack_transfer *t,
+                                     long os_errno, const char *detail, dstack_error *err)
 {
-    return t->errbuf[0] != '\0' ? t->errbuf : curl_easy_strerror(rc);
-}
-
-static dstack_status connect_failure(const dstack_client *c, CURL *easy, dstack_transfer *t,
-                                     CURLcode rc, dstack_error *err)
-{
-    long os_errno = 0;
     const char *what;
 
-    (void)curl_easy_getinfo(easy, CURLINFO_OS_ERRNO, &os_errno);
     switch (os_errno) {
     case ENOENT:
         what = "no such socket (is the dstack agent running?)";
@@ -406,92 +379,95 @@ static dstack_status connect_failure(const dstack_client *c, CURL *easy, dstack_
         return dstack_error_set(err, DSTACK_ERR_CONNECTION, t->method, c->endpoint, "%s on %s: %s",
                                 t->method, c->endpoint, what);
     return dstack_error_set(err, DSTACK_ERR_CONNECTION, t->method, c->endpoint,
-                            "%s on %s: cannot connect: %s", t->method, c->endpoint,
-                            curl_detail(t, rc));
+                            "%s on %s: cannot connect: %s", t->method, c->endpoint, detail);
 }
 
-dstack_status dstack_transfer_finish(const dstack_client *c, CURL *easy, dstack_transfer *t,
-                                     CURLcode rc, long timeout_ms, unsigned long *connections,
-                                     dstack_raw_response *out, dstack_error *err)
+/* ---- one call over the in-house client ------------------------------------------------ */
+
+dstack_status dstack_http_outcome_status(const dstack_client *c, const dstack_http_xfer *x,
+                                         long timeout_ms, dstack_raw_response *out,
+                                         dstack_error *err)
 {
-    const char *m = t->method, *ep = c->endpoint;
-    long opened = 0, status = 0;
+    dstack_transfer *t = x->t;
+    const char *m = t->method, *ep = c->endpoint, *d = t->errbuf;
 
-    if (curl_easy_getinfo(easy, CURLINFO_NUM_CONNECTS, &opened) == CURLE_OK && opened > 0)
-        *connections += (unsigned long)opened;
-
-    if (t->oversize)
-        return dstack_error_set(err, DSTACK_ERR_PROTOCOL, m, ep,
-                                "%s on %s: response exceeds %zu bytes", m, ep, t->limit);
-    if (t->headers_oversize)
-        return dstack_error_set(err, DSTACK_ERR_PROTOCOL, m, ep,
-                                "%s on %s: response headers exceed %u bytes", m, ep,
-                                DSTACK_MAX_HEADER_BYTES);
-    if (t->alloc_failed || rc == CURLE_OUT_OF_MEMORY)
-        return dstack_error_set(err, DSTACK_ERR_INTERNAL, m, ep,
-                                "%s on %s: out of memory receiving the response", m, ep);
-    switch (rc) {
-    case CURLE_OK:
-        break;
-    case CURLE_OPERATION_TIMEDOUT:
+    switch (x->outcome) {
+    case DSTACK_HTTP_OK:
+        return dstack_transfer_deliver(c, t, x->status, out, err);
+    case DSTACK_HTTP_TIMEOUT:
         return dstack_error_set(err, DSTACK_ERR_TIMEOUT, m, ep, "%s on %s: timed out after %ld ms",
-                                m, ep, timeout_ms > 0 ? timeout_ms : c->timeout_ms);
-    case CURLE_COULDNT_CONNECT:
-        return connect_failure(c, easy, t, rc, err);
-    case CURLE_COULDNT_RESOLVE_HOST:
-    case CURLE_COULDNT_RESOLVE_PROXY:
-        return dstack_error_set(err, DSTACK_ERR_CONNECTION, m, ep, "%s on %s: %s", m, ep,
-                                curl_detail(t, rc));
-    case CURLE_GOT_NOTHING:
+                                m, ep, timeout_ms);
+    case DSTACK_HTTP_CONNECT:
+        return dstack_connect_failure(c, t, x->os_errno, d, err);
+    case DSTACK_HTTP_RESOLVE:
+        return dstack_error_set(err, DSTACK_ERR_CONNECTION, m, ep, "%s on %s: %s", m, ep, d);
+    case DSTACK_HTTP_NOTHING:
         return dstack_error_set(err, DSTACK_ERR_CONNECTION, m, ep,
                                 "%s on %s: the agent closed the connection without answering", m,
                                 ep);
-    case CURLE_SEND_ERROR:
-    case CURLE_RECV_ERROR:
+    case DSTACK_HTTP_LOST:
         return dstack_error_set(err, DSTACK_ERR_CONNECTION, m, ep, "%s on %s: connection lost: %s",
-                                m, ep, curl_detail(t, rc));
-    case CURLE_PARTIAL_FILE:
+                                m, ep, d);
+    case DSTACK_HTTP_TRUNCATED:
         return dstack_error_set(err, DSTACK_ERR_PROTOCOL, m, ep, "%s on %s: response truncated: %s",
-                                m, ep, curl_detail(t, rc));
-    case CURLE_FILESIZE_EXCEEDED:
+                                m, ep, d);
+    case DSTACK_HTTP_OVERSIZE:
         return dstack_error_set(err, DSTACK_ERR_PROTOCOL, m, ep,
                                 "%s on %s: response exceeds %zu bytes", m, ep, t->limit);
-    case CURLE_UNSUPPORTED_PROTOCOL: /* "Received HTTP/0.9 when not allowed" */
-    case CURLE_WEIRD_SERVER_REPLY:
-    case CURLE_BAD_CONTENT_ENCODING:
-    case CURLE_HTTP2:
-    case CURLE_HTTP2_STREAM:
-    case CURLE_TOO_MANY_REDIRECTS:
+    case DSTACK_HTTP_HEADERS_OVERSIZE:
         return dstack_error_set(err, DSTACK_ERR_PROTOCOL, m, ep,
-                                "%s on %s: the agent did not answer with valid HTTP: %s", m, ep,
-                                curl_detail(t, rc));
-    case CURLE_URL_MALFORMAT:
+                                "%s on %s: response headers exceed %u bytes", m, ep,
+                                DSTACK_MAX_HEADER_BYTES);
+    case DSTACK_HTTP_BAD_REPLY:
+        return dstack_error_set(err, DSTACK_ERR_PROTOCOL, m, ep,
+                                "%s on %s: the agent did not answer with valid HTTP: %s", m, ep, d);
+    case DSTACK_HTTP_BAD_URL:
         return dstack_error_set(err, DSTACK_ERR_USAGE, m, ep, "%s on %s: bad endpoint URL: %s", m,
-                                ep, curl_detail(t, rc));
-    default:
-        return dstack_error_set(err, DSTACK_ERR_CONNECTION, m, ep, "%s on %s: %s", m, ep,
-                                curl_detail(t, rc));
+                                ep, d);
+    case DSTACK_HTTP_NOMEM:
+        break;
     }
+    return dstack_error_set(err, DSTACK_ERR_INTERNAL, m, ep,
+                            "%s on %s: out of memory receiving the response", m, ep);
+}
 
-    (void)curl_easy_getinfo(easy, CURLINFO_RESPONSE_CODE, &status);
-    if (t->body == NULL && !reserve(&t->body, &t->body_cap, 1))
-        goto oom;
-    if (t->headers == NULL && !reserve(&t->headers, &t->headers_cap, 1))
-        goto oom;
-    t->body[t->body_len] = '\0';
-    t->headers[t->headers_len] = '\0';
-    out->http_status = status;
-    out->body = t->body;
-    out->body_len = t->body_len;
-    out->headers = t->headers;
-    out->headers_len = t->headers_len;
-    /* Ownership moved: the capacity tail beyond body_len+1 was never written. */
-    t->body = NULL;
-    t->headers = NULL;
-    t->body_cap = t->headers_cap = 0;
-    return DSTACK_OK;
-oom:
-    return dstack_error_set(err, DSTACK_ERR_INTERNAL, m, ep, "%s on %s: out of memory", m, ep);
+void dstack_http_run(dstack_http_xfer *x, dstack_client *c)
+{
+    while (!dstack_http_step(x, &c->connections)) {
+        struct pollfd p = {.fd = c->conn.fd, .events = dstack_http_events(x)};
+        int wait = dstack_http_wait_ms(x);
+        if (poll(&p, 1, wait) < 0 && errno != EINTR) {
+            x->outcome = DSTACK_HTTP_LOST;
+            snprintf(x->t->errbuf, sizeof(x->t->errbuf), "poll failed: %s", strerror(errno));
+            break;
+        }
+    }
+}
+
+static dstack_status http_call(dstack_client *c, const char *method, const char *body,
+                               long timeout_ms, dstack_raw_response *out, dstack_error *err)
+{
+    long total = timeout_ms > 0 ? timeout_ms : c->timeout_ms;
+    char path[DSTACK_METHOD_MAX + 16];
+    dstack_transfer t;
+    dstack_http_xfer *x;
+    dstack_status rc = dstack_transfer_begin(c, &t, method, path, sizeof(path), err);
+
+    if (rc != DSTACK_OK)
+        return rc;
+    /* The transfer holds a 16 KiB receive buffer: heap, not the caller's stack. */
+    if ((x = OPENSSL_malloc(sizeof(*x))) == NULL) {
+        dstack_transfer_cleanup(&t);
+        return dstack_error_set(err, DSTACK_ERR_INTERNAL, t.method, c->endpoint, "out of memory");
+    }
+    if (dstack_http_start(x, c, &t, &c->conn, path, body, strlen(body), total,
+                          c->connect_timeout_ms, &c->connections))
+        dstack_http_run(x, c);
+    rc = dstack_http_outcome_status(c, x, total, out, err);
+    dstack_http_end(x);
+    OPENSSL_free(x);
+    dstack_transfer_cleanup(&t);
+    return rc;
 }
 
 dstack_status dstack_response_check_status(const dstack_client *c, const char *display_method,
@@ -527,30 +503,9 @@ dstack_status dstack_response_check_status(const dstack_client *c, const char *d
 
 /* ---- public calls ------------------------------------------------------------------ */
 
-static dstack_status ensure_handle(dstack_client *c, dstack_error *err)
-{
-    pid_t self = getpid();
-
-    if (c->easy != NULL && c->owner_pid != self)
-        drop_inherited_handle(c);
-    if (c->easy == NULL) {
-        c->easy = curl_easy_init();
-        if (c->easy == NULL)
-            return dstack_error_set(err, DSTACK_ERR_INTERNAL, NULL, c->endpoint,
-                                    "cannot create a libcurl handle");
-        /* One connection per client: sequential calls reuse it (keep-alive). */
-        (void)curl_easy_setopt(c->easy, CURLOPT_MAXCONNECTS, 1L);
-        c->owner_pid = self;
-    }
-    return DSTACK_OK;
-}
-
 static dstack_status call_raw(dstack_client *c, const char *method, const char *json_body,
                               long timeout_ms, dstack_raw_response *out, dstack_error *err)
 {
-    dstack_transfer t;
-    dstack_status rc;
-
     dstack_error_clear(err);
     if (out != NULL)
         memset(out, 0, sizeof(*out));
@@ -559,22 +514,9 @@ static dstack_status call_raw(dstack_client *c, const char *method, const char *
                                 "dstack_call: client and response must not be NULL");
     if (json_body == NULL)
         json_body = "{}";
-    memset(&t, 0, sizeof(t));
-    rc = ensure_handle(c, err);
-    if (rc != DSTACK_OK)
-        goto done;
-    rc = dstack_transfer_prepare(c, c->easy, &t, method, json_body, strlen(json_body), timeout_ms,
-                                 err);
-    if (rc != DSTACK_OK)
-        goto done;
-    CURLcode cr = curl_easy_perform(c->easy);
-    rc = dstack_transfer_finish(c, c->easy, &t, cr, timeout_ms, &c->connections, out, err);
-    /* Drop references to per-call memory held by the reused handle. */
-    (void)curl_easy_setopt(c->easy, CURLOPT_ERRORBUFFER, NULL);
-    (void)curl_easy_setopt(c->easy, CURLOPT_POSTFIELDS, NULL);
-done:
-    dstack_transfer_cleanup(&t);
-    return rc;
+    if (c->use_curl)
+        return dstack_curl_call(c, method, json_body, timeout_ms, out, err);
+    return http_call(c, method, json_body, timeout_ms, out, err);
 }
 
 dstack_status dstack_call_raw(dstack_client *c, const char *method, const char *json_body,

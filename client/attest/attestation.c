@@ -1,4 +1,5 @@
-/* VersionedAttestation: format dispatch and ownership (protocol.md §4.4, §4.5). */
+/* VersionedAttestation: format dispatch, ownership and platforms (protocol.md §4.4, §4.4.1,
+ * protocol.md §4.5). */
 #include <dstack/attest.h>
 
 #include <stdlib.h>
@@ -18,14 +19,75 @@ void dstack_attestation_free(dstack_attestation *att)
     }
     free(att->runtime_events);
     free(att->config);
+    free(att->platform_document);
+    free(att->sev_snp_mr_config);
     memset(att, 0, sizeof(*att));
+}
+
+const char *dstack_platform_name(int platform)
+{
+    switch (platform) {
+    case DSTACK_PLATFORM_TDX:
+        return "tdx";
+    case DSTACK_PLATFORM_GCP_TDX:
+        return "gcp-tdx";
+    case DSTACK_PLATFORM_NITRO_ENCLAVE:
+        return "nitro-enclave";
+    case DSTACK_PLATFORM_AMD_SEV_SNP:
+        return "sev-snp";
+    case DSTACK_PLATFORM_AWS_NITRO_TPM:
+        return "aws-nitro-tpm";
+    }
+    return "unknown";
+}
+
+bool dstack_attestation_is_tdx(const dstack_attestation *att)
+{
+    return att != NULL &&
+           (att->platform == DSTACK_PLATFORM_TDX || att->platform == DSTACK_PLATFORM_GCP_TDX);
+}
+
+dstack_status dstack_attestation_tdx_quote(const dstack_attestation *att, dstack_tdx_quote *out,
+                                           dstack_error *err)
+{
+    if (att == NULL || out == NULL)
+        return dstack_error_set(err, DSTACK_ERR_USAGE, NULL, NULL,
+                                "dstack_attestation_tdx_quote: no attestation or no output");
+    memset(out, 0, sizeof(*out));
+    if (!dstack_attestation_is_tdx(att))
+        return dstack_error_set(err, DSTACK_ERR_PROTOCOL, NULL, NULL, "not a TDX attestation: %s",
+                                dstack_platform_name(att->platform));
+    return dstack_tdx_quote_parse(att->quote, att->quote_len, out, err);
+}
+
+/* SEV-SNP ATTESTATION_REPORT: REPORT_DATA is bytes 0x50..0x90 (protocol.md §4.4.1). */
+#define SNP_REPORT_DATA_OFFSET 0x50
+
+bool dstack_attestation_evidence_report_data(const dstack_attestation *att, uint8_t out[64])
+{
+    dstack_tdx_quote q;
+
+    if (dstack_attestation_is_tdx(att)) {
+        if (dstack_tdx_quote_parse(att->quote, att->quote_len, &q, NULL) != DSTACK_OK)
+            return false;
+        memcpy(out, q.report_data, 64);
+        return true;
+    }
+    if (att->platform == DSTACK_PLATFORM_AMD_SEV_SNP &&
+        att->platform_document_len >= SNP_REPORT_DATA_OFFSET + 64) {
+        memcpy(out, att->platform_document + SNP_REPORT_DATA_OFFSET, 64);
+        return true;
+    }
+    return false;
 }
 
 dstack_status dstack_attestation_add_runtime_event(dstack_attestation *att, const char *event,
                                                    size_t event_len, const uint8_t *payload,
-                                                   size_t payload_len, dstack_error *err)
+                                                   size_t payload_len, unsigned version,
+                                                   dstack_error *err)
 {
-    dstack_runtime_event ev = {0};
+    dstack_runtime_event ev = {.version = version == DSTACK_EVENT_LOG_V2 ? DSTACK_EVENT_LOG_V2
+                                                                         : DSTACK_EVENT_LOG_V1};
     dstack_runtime_event *grown;
 
     ev.event = malloc(event_len + 1);

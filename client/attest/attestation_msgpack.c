@@ -1,11 +1,14 @@
 /* VersionedAttestation V1: the msgpack encoding (rmp_serde::to_vec_named) of 0.5.9+
- * simulators and HEAD agents (protocol.md §4.5). A small bounded reader: maps with string keys,
- * unknown keys skipped, nesting depth limited, byte arrays accepted as `bin` or as arrays of
- * small integers (serde's default for Vec<u8>). */
+ * simulators and 0.6 agents (protocol.md §4.5, §4.5.4): every 0.6 platform kind, event-log V2
+ * `version`/`preimage`. A small bounded reader: maps with string keys, unknown keys skipped,
+ * nesting depth limited, byte arrays accepted as `bin` or as arrays of small integers (serde's
+ * default for Vec<u8>). */
 #include <dstack/attest.h>
 
 #include <stdlib.h>
 #include <string.h>
+
+#include <dstack/keys.h>
 
 #include "attest/attest_internal.h"
 
@@ -280,7 +283,45 @@ typedef struct tdx_event_ctx {
     size_t digest_len, payload_len;
     char *event;
     unsigned seen;
+    unsigned version;
+    bool has_preimage;
+    uint8_t *preimage;
+    size_t preimage_len;
 } tdx_event_ctx;
+
+/* EventLogVersion: the integer 1 or 2 (protocol.md §5.3.1). */
+static dstack_status read_event_version(mp *m, unsigned *out)
+{
+    uint64_t v;
+
+    if (!read_uint(m, &v) || (v != DSTACK_EVENT_LOG_V1 && v != DSTACK_EVENT_LOG_V2))
+        return bad(m, "unknown event log version");
+    *out = (unsigned)v;
+    return DSTACK_OK;
+}
+
+/* preimage: Option<String> of hex (nil = none). */
+static dstack_status read_preimage(mp *m, tdx_event_ctx *e)
+{
+    const uint8_t *s;
+    size_t len;
+    uint8_t b;
+
+    if (peek(m, &b) && b == 0xc0) {
+        m->pos++;
+        return DSTACK_OK;
+    }
+    if (!read_str(m, &s, &len) || len % 2 != 0)
+        return bad(m, "preimage is not a hex string");
+    free(e->preimage);
+    e->preimage = malloc(len / 2 + 1);
+    if (e->preimage == NULL)
+        return dstack_error_set(m->err, DSTACK_ERR_INTERNAL, NULL, NULL, "out of memory");
+    if (!dstack_hex_decode((const char *)s, len, e->preimage, len / 2 + 1, &e->preimage_len))
+        return bad(m, "preimage is not a hex string");
+    e->has_preimage = true;
+    return DSTACK_OK;
+}
 
 static dstack_status tdx_event_field(mp *m, const uint8_t *k, size_t kl, void *vctx, int depth)
 {
@@ -308,6 +349,10 @@ static dstack_status tdx_event_field(mp *m, const uint8_t *k, size_t kl, void *v
         e->event = NULL;
         return read_cstring(m, &e->event, "event name");
     }
+    if (key_is(k, kl, "version"))
+        return read_event_version(m, &e->version);
+    if (key_is(k, kl, "preimage"))
+        return read_preimage(m, e);
     return skip_value(m, depth);
 }
 
@@ -319,35 +364,221 @@ static dstack_status read_tdx_events(mp *m, dstack_attestation *att, int depth)
     if (!read_header(m, 'a', &n) || n > m->len - m->pos)
         return bad(m, "event_log is not an array");
     for (uint64_t i = 0; i < n && rc == DSTACK_OK; i++) {
-        tdx_event_ctx e = {0};
+        tdx_event_ctx e = {.version = DSTACK_EVENT_LOG_V1};
 
         rc = read_map(m, depth, tdx_event_field, &e, "TDX event is not a map");
         if (rc == DSTACK_OK && e.seen != 3)
             rc = bad(m, "TDX event lacks imr or event_type");
-        if (rc == DSTACK_OK)
-            rc = dstack_event_log_append(&att->tdx_event_log, e.imr, e.event_type, e.digest,
-                                         e.digest_len, e.event, e.payload, e.payload_len, m->err);
+        if (rc == DSTACK_OK) {
+            dstack_event ev = {.imr = e.imr,
+                               .event_type = e.event_type,
+                               .digest = e.digest,
+                               .digest_len = e.digest_len,
+                               .event = e.event,
+                               .payload = e.payload,
+                               .payload_len = e.payload_len,
+                               .version = e.version,
+                               .has_preimage = e.has_preimage,
+                               .preimage = e.preimage,
+                               .preimage_len = e.preimage_len};
+            rc = dstack_event_log_append_event(&att->tdx_event_log, &ev, m->err);
+        }
         free(e.digest);
         free(e.payload);
         free(e.event);
+        free(e.preimage);
     }
     return rc;
 }
 
-static dstack_status tdx_data_field(mp *m, const uint8_t *k, size_t kl, void *vctx, int depth)
-{
-    dstack_attestation *att = vctx;
+/* Reads an array whose items `item` decodes; *count gets their number. */
+typedef dstack_status (*item_fn)(mp *m, void *ctx, int depth);
 
-    if (key_is(k, kl, "quote")) {
-        free(att->quote);
-        return read_byte_vec(m, &att->quote, &att->quote_len, "quote");
+static dstack_status read_array(mp *m, int depth, item_fn item, void *ctx, size_t *count,
+                                const char *what)
+{
+    uint64_t n;
+    dstack_status rc = DSTACK_OK;
+
+    if (depth > MAX_DEPTH)
+        return bad(m, "nesting too deep");
+    if (!read_header(m, 'a', &n) || n > m->len - m->pos)
+        return bad(m, what);
+    for (uint64_t i = 0; i < n && rc == DSTACK_OK; i++)
+        rc = item(m, ctx, depth + 1);
+    if (count != NULL)
+        *count = (size_t)n;
+    return rc;
+}
+
+/* A byte vector that is checked and dropped. */
+static dstack_status skip_byte_vec(mp *m, const char *what)
+{
+    uint8_t *p = NULL;
+    size_t len = 0;
+    dstack_status rc = read_byte_vec(m, &p, &len, what);
+
+    free(p);
+    return rc;
+}
+
+/* Which fields a platform's data map had; each kind lists the ones it requires. */
+enum {
+    F_QUOTE = 1u << 0,
+    F_EVENT_LOG = 1u << 1,
+    F_TPM_QUOTE = 1u << 2,
+    F_DOCUMENT = 1u << 3,
+    F_CERT_CHAIN = 1u << 4,
+    F_MR_CONFIG = 1u << 5,
+};
+
+typedef struct platform_ctx {
+    dstack_attestation *att;
+    unsigned seen;
+    unsigned tpm_seen;
+} platform_ctx;
+
+static dstack_status pcr_value_field(mp *m, const uint8_t *k, size_t kl, void *vctx, int depth)
+{
+    uint64_t v;
+    char *alg = NULL;
+    dstack_status rc;
+
+    (void)vctx;
+    if (key_is(k, kl, "index"))
+        return read_uint(m, &v) && v <= UINT32_MAX ? DSTACK_OK : bad(m, "PCR index");
+    if (key_is(k, kl, "algorithm")) {
+        rc = read_cstring(m, &alg, "PCR algorithm");
+        free(alg);
+        return rc;
     }
-    if (key_is(k, kl, "event_log")) {
-        dstack_event_log_free(&att->tdx_event_log);
-        return read_tdx_events(m, att, depth);
+    if (key_is(k, kl, "value"))
+        return skip_byte_vec(m, "PCR value");
+    return skip_value(m, depth);
+}
+
+static dstack_status pcr_value_item(mp *m, void *ctx, int depth)
+{
+    return read_map(m, depth, pcr_value_field, ctx, "PCR value is not a map");
+}
+
+static dstack_status tpm_event_field(mp *m, const uint8_t *k, size_t kl, void *vctx, int depth)
+{
+    uint64_t v;
+
+    (void)vctx;
+    if (key_is(k, kl, "pcr_index"))
+        return read_uint(m, &v) && v <= UINT32_MAX ? DSTACK_OK : bad(m, "TPM event pcr_index");
+    if (key_is(k, kl, "digest"))
+        return skip_byte_vec(m, "TPM event digest");
+    return skip_value(m, depth);
+}
+
+static dstack_status tpm_event_item(mp *m, void *ctx, int depth)
+{
+    return read_map(m, depth, tpm_event_field, ctx, "TPM event is not a map");
+}
+
+/* TpmQuote {message, signature, pcr_values, ak_cert, platform, event_log}: the message is
+ * kept (platform_document), the rest checked for shape (protocol.md §4.5.4). */
+static dstack_status tpm_quote_field(mp *m, const uint8_t *k, size_t kl, void *vctx, int depth)
+{
+    platform_ctx *c = vctx;
+    dstack_attestation *att = c->att;
+    const uint8_t *s;
+    size_t len;
+
+    if (key_is(k, kl, "message")) {
+        free(att->platform_document);
+        c->tpm_seen |= F_DOCUMENT;
+        return read_byte_vec(m, &att->platform_document, &att->platform_document_len,
+                             "TPM quote message");
+    }
+    if (key_is(k, kl, "signature") || key_is(k, kl, "ak_cert"))
+        return skip_byte_vec(m, "TPM quote signature or AK certificate");
+    if (key_is(k, kl, "pcr_values"))
+        return read_array(m, depth, pcr_value_item, NULL, &att->platform_item_count,
+                          "pcr_values is not an array");
+    if (key_is(k, kl, "event_log"))
+        return read_array(m, depth, tpm_event_item, NULL, NULL, "TPM event_log is not an array");
+    if (key_is(k, kl, "platform")) {
+        if (!read_str(m, &s, &len) ||
+            !(key_is(s, len, "dstack") || key_is(s, len, "gcp") || key_is(s, len, "nitroenclave") ||
+              key_is(s, len, "aws-ec2")))
+            return bad(m, "unknown TPM platform");
+        return DSTACK_OK;
     }
     return skip_value(m, depth);
 }
+
+static dstack_status cert_item(mp *m, void *ctx, int depth)
+{
+    (void)ctx;
+    (void)depth;
+    return skip_byte_vec(m, "SEV-SNP certificate");
+}
+
+/* The data of every platform kind (protocol.md §4.5.4); the kind decides which fields it
+ * needs. */
+static dstack_status platform_data_field(mp *m, const uint8_t *k, size_t kl, void *vctx, int depth)
+{
+    platform_ctx *c = vctx;
+    dstack_attestation *att = c->att;
+    int kind = att->platform;
+    dstack_status rc;
+
+    if (dstack_attestation_is_tdx(att) && key_is(k, kl, "quote")) {
+        free(att->quote);
+        c->seen |= F_QUOTE;
+        return read_byte_vec(m, &att->quote, &att->quote_len, "quote");
+    }
+    if (dstack_attestation_is_tdx(att) && key_is(k, kl, "event_log")) {
+        dstack_event_log_free(&att->tdx_event_log);
+        c->seen |= F_EVENT_LOG;
+        return read_tdx_events(m, att, depth);
+    }
+    if (kind == DSTACK_PLATFORM_GCP_TDX && key_is(k, kl, "tpm_quote")) {
+        c->seen |= F_TPM_QUOTE;
+        c->tpm_seen = 0;
+        rc = read_map(m, depth, tpm_quote_field, c, "tpm_quote is not a map");
+        if (rc == DSTACK_OK && !(c->tpm_seen & F_DOCUMENT))
+            rc = bad(m, "tpm_quote has no message");
+        return rc;
+    }
+    if ((kind == DSTACK_PLATFORM_NITRO_ENCLAVE && key_is(k, kl, "nsm_quote")) ||
+        (kind == DSTACK_PLATFORM_AWS_NITRO_TPM && key_is(k, kl, "attestation_doc")) ||
+        (kind == DSTACK_PLATFORM_AMD_SEV_SNP && key_is(k, kl, "report"))) {
+        free(att->platform_document);
+        c->seen |= F_DOCUMENT;
+        return read_byte_vec(m, &att->platform_document, &att->platform_document_len,
+                             "platform document");
+    }
+    if (kind == DSTACK_PLATFORM_AMD_SEV_SNP && key_is(k, kl, "cert_chain")) {
+        c->seen |= F_CERT_CHAIN;
+        return read_array(m, depth, cert_item, NULL, &att->platform_item_count,
+                          "cert_chain is not an array");
+    }
+    if (kind == DSTACK_PLATFORM_AMD_SEV_SNP && key_is(k, kl, "mr_config")) {
+        free(att->sev_snp_mr_config);
+        att->sev_snp_mr_config = NULL;
+        c->seen |= F_MR_CONFIG;
+        return read_cstring(m, &att->sev_snp_mr_config, "mr_config");
+    }
+    return skip_value(m, depth);
+}
+
+static const struct {
+    const char *kind;
+    dstack_platform platform;
+    unsigned required;  /* fields of its data map */
+    bool data_optional; /* 0.5.11 wrote these kinds without data (protocol.md §4.5.4) */
+} platform_kinds[] = {
+    {"tdx", DSTACK_PLATFORM_TDX, 0, false},
+    {"gcp-tdx", DSTACK_PLATFORM_GCP_TDX, F_QUOTE | F_EVENT_LOG | F_TPM_QUOTE, true},
+    {"nitro-enclave", DSTACK_PLATFORM_NITRO_ENCLAVE, F_DOCUMENT, true},
+    {"aws-nitro-tpm", DSTACK_PLATFORM_AWS_NITRO_TPM, F_DOCUMENT, false},
+    {"sev-snp", DSTACK_PLATFORM_AMD_SEV_SNP, F_DOCUMENT | F_CERT_CHAIN | F_MR_CONFIG, false},
+};
 
 typedef struct kind_ctx {
     dstack_attestation *att;
@@ -372,6 +603,7 @@ typedef struct runtime_event_ctx {
     char *event;
     uint8_t *payload;
     size_t payload_len;
+    unsigned version;
 } runtime_event_ctx;
 
 static dstack_status runtime_event_field(mp *m, const uint8_t *k, size_t kl, void *vctx, int depth)
@@ -387,6 +619,8 @@ static dstack_status runtime_event_field(mp *m, const uint8_t *k, size_t kl, voi
         free(e->payload);
         return read_byte_vec(m, &e->payload, &e->payload_len, "runtime event payload");
     }
+    if (key_is(k, kl, "version"))
+        return read_event_version(m, &e->version);
     return skip_value(m, depth);
 }
 
@@ -418,12 +652,12 @@ static dstack_status stack_data_field(mp *m, const uint8_t *k, size_t kl, void *
     if (!read_header(m, 'a', &n) || n > m->len - m->pos)
         return bad(m, "runtime_events is not an array");
     for (uint64_t i = 0; i < n && rc == DSTACK_OK; i++) {
-        runtime_event_ctx e = {0};
+        runtime_event_ctx e = {.version = DSTACK_EVENT_LOG_V1};
         rc = read_map(m, depth, runtime_event_field, &e, "runtime event is not a map");
         if (rc == DSTACK_OK)
             rc = dstack_attestation_add_runtime_event(att, e.event ? e.event : "",
                                                       e.event ? strlen(e.event) : 0, e.payload,
-                                                      e.payload_len, m->err);
+                                                      e.payload_len, e.version, m->err);
         free(e.event);
         free(e.payload);
     }
@@ -446,20 +680,22 @@ static dstack_status decode_kind_data(mp *m, kind_ctx *c, int depth, bool is_pla
     if (c->kind == NULL)
         return bad(m, is_platform ? "platform has no kind" : "stack has no kind");
     if (is_platform) {
-        if (key_is(c->kind, c->kind_len, "tdx"))
-            c->att->platform = DSTACK_PLATFORM_TDX;
-        else if (key_is(c->kind, c->kind_len, "gcp-tdx"))
-            c->att->platform = DSTACK_PLATFORM_GCP_TDX;
-        else if (key_is(c->kind, c->kind_len, "nitro-enclave"))
-            c->att->platform = DSTACK_PLATFORM_NITRO_ENCLAVE;
-        else
-            c->att->platform = DSTACK_PLATFORM_OTHER;
-        if (c->att->platform != DSTACK_PLATFORM_TDX)
-            return DSTACK_OK; /* data of other platforms is not interpreted */
+        size_t i, n = sizeof(platform_kinds) / sizeof(platform_kinds[0]);
+        platform_ctx pc = {.att = c->att};
+
+        for (i = 0; i < n && !key_is(c->kind, c->kind_len, platform_kinds[i].kind); i++)
+            ;
+        if (i == n)
+            return bad(m, "unknown platform kind");
+        c->att->platform = platform_kinds[i].platform;
+        if (c->data_pos == 0 && platform_kinds[i].data_optional)
+            return DSTACK_OK;
         if (c->data_pos == 0)
-            return bad(m, "TDX platform has no data");
+            return bad(m, "platform has no data");
         m->pos = c->data_pos;
-        rc = read_map(m, depth, tdx_data_field, c->att, "TDX data is not a map");
+        rc = read_map(m, depth, platform_data_field, &pc, "platform data is not a map");
+        if (rc == DSTACK_OK && (pc.seen & platform_kinds[i].required) != platform_kinds[i].required)
+            rc = bad(m, "platform data lacks a required field");
     } else {
         if (!key_is(c->kind, c->kind_len, "dstack") && !key_is(c->kind, c->kind_len, "dstack-pod"))
             return bad(m, "unknown stack kind");

@@ -124,7 +124,7 @@ static dstack_status read_string(reader *r, const uint8_t **out, size_t *out_len
 /* Vec<T> count, bounded by the remaining input (each item takes at least `min_item` bytes). */
 static dstack_status read_count(reader *r, size_t min_item, size_t *out, const char *what)
 {
-    uint64_t n;
+    uint64_t n = 0;
 
     if (read_compact(r, &n, what) != DSTACK_OK)
         return DSTACK_ERR_PROTOCOL;
@@ -157,31 +157,35 @@ static dstack_status read_tdx_event(reader *r, dstack_attestation *att)
     return rc;
 }
 
-static dstack_status read_platform(reader *r, dstack_attestation *att)
+static dstack_status oom(reader *r)
 {
-    uint8_t variant;
-    const uint8_t *quote;
+    return dstack_error_set(r->err, DSTACK_ERR_INTERNAL, NULL, NULL, "out of memory");
+}
+
+/* A Vec<u8> copied out (NULL when empty). */
+static dstack_status read_owned_bytes(reader *r, uint8_t **out, size_t *out_len, const char *what)
+{
+    const uint8_t *p = NULL;
+
+    if (read_bytes(r, &p, out_len, what) != DSTACK_OK)
+        return DSTACK_ERR_PROTOCOL;
+    *out = NULL;
+    if (*out_len == 0)
+        return DSTACK_OK;
+    if ((*out = malloc(*out_len)) == NULL)
+        return oom(r);
+    memcpy(*out, p, *out_len);
+    return DSTACK_OK;
+}
+
+/* TdxQuote := quote:Vec<u8> event_log:Vec<TdxEvent> */
+static dstack_status read_tdx_quote(reader *r, dstack_attestation *att)
+{
     size_t n_events = 0;
     dstack_status rc;
 
-    if (read_u8(r, &variant, "platform") != DSTACK_OK)
-        return DSTACK_ERR_PROTOCOL;
-    if (variant == DSTACK_PLATFORM_GCP_TDX || variant == DSTACK_PLATFORM_NITRO_ENCLAVE) {
-        att->platform = variant; /* v0.5.11 unit variants: no payload */
-        return DSTACK_OK;
-    }
-    if (variant != DSTACK_PLATFORM_TDX)
-        return dstack_error_set(r->err, DSTACK_ERR_PROTOCOL, NULL, NULL,
-                                "V0 attestation: unsupported platform variant %u", variant);
-    att->platform = DSTACK_PLATFORM_TDX;
-    if (read_bytes(r, &quote, &att->quote_len, "quote") != DSTACK_OK)
-        return DSTACK_ERR_PROTOCOL;
-    if (att->quote_len > 0) {
-        att->quote = malloc(att->quote_len);
-        if (att->quote == NULL)
-            return dstack_error_set(r->err, DSTACK_ERR_INTERNAL, NULL, NULL, "out of memory");
-        memcpy(att->quote, quote, att->quote_len);
-    }
+    if ((rc = read_owned_bytes(r, &att->quote, &att->quote_len, "quote")) != DSTACK_OK)
+        return rc;
     /* imr + type + three empty compact lengths */
     if (read_count(r, 11, &n_events, "TDX event count") != DSTACK_OK)
         return DSTACK_ERR_PROTOCOL;
@@ -189,6 +193,98 @@ static dstack_status read_platform(reader *r, dstack_attestation *att)
         if ((rc = read_tdx_event(r, att)) != DSTACK_OK)
             return rc;
     return DSTACK_OK;
+}
+
+/* TpmQuote := message signature pcr_values:Vec<PcrValue{index:u32 algorithm:String
+ * value:Vec<u8>}> ak_cert platform:u8 event_log:Vec<TpmEvent{pcr_index:u32 digest:Vec<u8>}>.
+ * The message is kept (platform_document); the rest is only bounds-checked. */
+static dstack_status read_tpm_quote(reader *r, dstack_attestation *att)
+{
+    const uint8_t *p = NULL;
+    size_t n = 0, len = 0;
+    uint32_t u32;
+    uint8_t platform;
+    dstack_status rc;
+
+    if ((rc = read_owned_bytes(r, &att->platform_document, &att->platform_document_len,
+                               "TPM quote message")) != DSTACK_OK)
+        return rc;
+    if (read_bytes(r, &p, &len, "TPM quote signature") != DSTACK_OK ||
+        read_count(r, 6, &n, "TPM PCR value count") != DSTACK_OK)
+        return DSTACK_ERR_PROTOCOL;
+    att->platform_item_count = n;
+    for (size_t i = 0; i < n; i++)
+        if (read_u32(r, &u32, "PCR index") != DSTACK_OK ||
+            read_string(r, &p, &len, "PCR algorithm") != DSTACK_OK ||
+            read_bytes(r, &p, &len, "PCR value") != DSTACK_OK)
+            return DSTACK_ERR_PROTOCOL;
+    if (read_bytes(r, &p, &len, "TPM AK certificate") != DSTACK_OK ||
+        read_u8(r, &platform, "TPM platform") != DSTACK_OK)
+        return DSTACK_ERR_PROTOCOL;
+    if (platform > 3) /* Dstack, Gcp, NitroEnclave, AwsEc2 */
+        return dstack_error_set(r->err, DSTACK_ERR_PROTOCOL, NULL, NULL,
+                                "V0 attestation: unknown TPM platform %u", platform);
+    if (read_count(r, 5, &n, "TPM event count") != DSTACK_OK)
+        return DSTACK_ERR_PROTOCOL;
+    for (size_t i = 0; i < n; i++)
+        if (read_u32(r, &u32, "TPM event PCR") != DSTACK_OK ||
+            read_bytes(r, &p, &len, "TPM event digest") != DSTACK_OK)
+            return DSTACK_ERR_PROTOCOL;
+    return DSTACK_OK;
+}
+
+/* SnpQuote := report:Vec<u8> cert_chain:Vec<Vec<u8>> mr_config:String */
+static dstack_status read_snp_quote(reader *r, dstack_attestation *att)
+{
+    const uint8_t *p = NULL;
+    size_t n = 0, len = 0;
+    dstack_status rc;
+
+    if ((rc = read_owned_bytes(r, &att->platform_document, &att->platform_document_len,
+                               "SEV-SNP report")) != DSTACK_OK)
+        return rc;
+    if (read_count(r, 1, &n, "SEV-SNP certificate count") != DSTACK_OK)
+        return DSTACK_ERR_PROTOCOL;
+    att->platform_item_count = n;
+    for (size_t i = 0; i < n; i++)
+        if (read_bytes(r, &p, &len, "SEV-SNP certificate") != DSTACK_OK)
+            return DSTACK_ERR_PROTOCOL;
+    if (read_string(r, &p, &len, "SEV-SNP mr_config") != DSTACK_OK)
+        return DSTACK_ERR_PROTOCOL;
+    if ((att->sev_snp_mr_config = strndup((const char *)p, len)) == NULL)
+        return oom(r);
+    return DSTACK_OK;
+}
+
+/* AttestationQuote: a variant index, then its payload (protocol.md §4.4.1). The 0.5.11 Rust
+ * enum had payload-less GcpTdx/NitroEnclave variants that no agent ever emitted; indices 1 and
+ * 2 are read with their 0.6 payloads, as 0.6 verifiers do. */
+static dstack_status read_platform(reader *r, dstack_attestation *att)
+{
+    uint8_t variant;
+    dstack_status rc;
+
+    if (read_u8(r, &variant, "platform") != DSTACK_OK)
+        return DSTACK_ERR_PROTOCOL;
+    att->platform = variant;
+    switch (variant) {
+    case DSTACK_PLATFORM_TDX:
+        return read_tdx_quote(r, att);
+    case DSTACK_PLATFORM_GCP_TDX:
+        if ((rc = read_tdx_quote(r, att)) != DSTACK_OK)
+            return rc;
+        return read_tpm_quote(r, att);
+    case DSTACK_PLATFORM_NITRO_ENCLAVE:
+        return read_owned_bytes(r, &att->platform_document, &att->platform_document_len,
+                                "Nitro NSM document");
+    case DSTACK_PLATFORM_AMD_SEV_SNP:
+        return read_snp_quote(r, att);
+    case DSTACK_PLATFORM_AWS_NITRO_TPM:
+        return read_owned_bytes(r, &att->platform_document, &att->platform_document_len,
+                                "NitroTPM attestation document");
+    }
+    return dstack_error_set(r->err, DSTACK_ERR_PROTOCOL, NULL, NULL,
+                            "V0 attestation: unknown platform variant %u", variant);
 }
 
 dstack_status dstack_attestation_decode_v0(const uint8_t *buf, size_t len, dstack_attestation *out,
@@ -209,7 +305,7 @@ dstack_status dstack_attestation_decode_v0(const uint8_t *buf, size_t len, dstac
             read_bytes(&r, &payload, &payload_len, "runtime event payload") != DSTACK_OK)
             return DSTACK_ERR_PROTOCOL;
         rc = dstack_attestation_add_runtime_event(out, (const char *)name, name_len, payload,
-                                                  payload_len, err);
+                                                  payload_len, DSTACK_EVENT_LOG_V1, err);
         if (rc != DSTACK_OK)
             return rc;
     }

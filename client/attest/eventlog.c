@@ -21,6 +21,7 @@ void dstack_event_log_free(dstack_event_log *log)
         free(log->events[i].digest);
         free(log->events[i].event);
         free(log->events[i].payload);
+        free(log->events[i].preimage);
     }
     free(log->events);
     log->events = NULL;
@@ -39,37 +40,60 @@ static uint8_t *dup_bytes(const uint8_t *src, size_t len)
     return copy;
 }
 
-dstack_status dstack_event_log_append(dstack_event_log *log, uint32_t imr, uint32_t event_type,
-                                      const uint8_t *digest, size_t digest_len, const char *event,
-                                      const uint8_t *payload, size_t payload_len, dstack_error *err)
+dstack_status dstack_event_log_append_event(dstack_event_log *log, const dstack_event *src,
+                                            dstack_error *err)
 {
-    dstack_event ev = {.imr = imr, .event_type = event_type};
+    dstack_event ev = {.imr = src->imr, .event_type = src->event_type};
     dstack_event *grown;
 
-    if ((digest == NULL && digest_len > 0) || (payload == NULL && payload_len > 0))
+    if ((src->digest == NULL && src->digest_len > 0) ||
+        (src->payload == NULL && src->payload_len > 0) ||
+        (src->preimage == NULL && src->preimage_len > 0))
         return dstack_error_set(err, DSTACK_ERR_USAGE, NULL, NULL,
                                 "event log append: NULL buffer with a non-zero length");
     if (log->count >= EVENT_LOG_MAX_EVENTS)
         return dstack_error_set(err, DSTACK_ERR_PROTOCOL, NULL, NULL,
                                 "event log has more than %u events", EVENT_LOG_MAX_EVENTS);
-    ev.digest = dup_bytes(digest, digest_len);
-    ev.digest_len = digest_len;
-    ev.payload = dup_bytes(payload, payload_len);
-    ev.payload_len = payload_len;
-    ev.event = strdup(event != NULL ? event : "");
+    ev.digest = dup_bytes(src->digest, src->digest_len);
+    ev.digest_len = src->digest_len;
+    ev.payload = dup_bytes(src->payload, src->payload_len);
+    ev.payload_len = src->payload_len;
+    ev.event = strdup(src->event != NULL ? src->event : "");
+    ev.version = src->version == DSTACK_EVENT_LOG_V2 ? DSTACK_EVENT_LOG_V2 : DSTACK_EVENT_LOG_V1;
+    ev.has_preimage = src->has_preimage;
+    ev.preimage = src->has_preimage ? dup_bytes(src->preimage, src->preimage_len) : NULL;
+    ev.preimage_len = src->has_preimage ? src->preimage_len : 0;
     grown = realloc(log->events, (log->count + 1) * sizeof(*grown));
-    if (ev.event == NULL || (digest_len > 0 && ev.digest == NULL) ||
-        (payload_len > 0 && ev.payload == NULL) || grown == NULL) {
+    if (ev.event == NULL || (ev.digest_len > 0 && ev.digest == NULL) ||
+        (ev.payload_len > 0 && ev.payload == NULL) ||
+        (ev.preimage_len > 0 && ev.preimage == NULL) || grown == NULL) {
         if (grown != NULL)
             log->events = grown;
         free(ev.digest);
         free(ev.payload);
         free(ev.event);
+        free(ev.preimage);
         return dstack_error_set(err, DSTACK_ERR_INTERNAL, NULL, NULL, "out of memory");
     }
     log->events = grown;
     log->events[log->count++] = ev;
     return DSTACK_OK;
+}
+
+dstack_status dstack_event_log_append(dstack_event_log *log, uint32_t imr, uint32_t event_type,
+                                      const uint8_t *digest, size_t digest_len, const char *event,
+                                      const uint8_t *payload, size_t payload_len, dstack_error *err)
+{
+    dstack_event ev = {.imr = imr,
+                       .event_type = event_type,
+                       .digest = (uint8_t *)digest,
+                       .digest_len = digest_len,
+                       .event = (char *)event,
+                       .payload = (uint8_t *)payload,
+                       .payload_len = payload_len,
+                       .version = DSTACK_EVENT_LOG_V1};
+
+    return dstack_event_log_append_event(log, &ev, err);
 }
 
 static dstack_status field_error(dstack_error *err, size_t index, const char *field,
@@ -133,13 +157,41 @@ static dstack_status get_hex(const json_object *obj, size_t index, const char *f
     return DSTACK_OK;
 }
 
+/* The 0.6 additions (protocol.md §5.3.1): "version" (absent = 1; 1 or 2, an integer) and
+ * "preimage" (absent or null = none; else hex text). */
+static dstack_status get_v2_fields(const json_object *obj, size_t index, dstack_event *ev,
+                                   dstack_error *err)
+{
+    json_object *v = NULL;
+    int64_t n;
+
+    ev->version = DSTACK_EVENT_LOG_V1;
+    if (json_object_object_get_ex(obj, "version", &v)) {
+        if (!json_object_is_type(v, json_type_int))
+            return field_error(err, index, "version", "is not an integer");
+        n = json_object_get_int64(v);
+        if (n != DSTACK_EVENT_LOG_V1 && n != DSTACK_EVENT_LOG_V2)
+            return dstack_error_set(err, DSTACK_ERR_PROTOCOL, NULL, NULL,
+                                    "event log entry %zu: unknown event log version %lld", index,
+                                    (long long)n);
+        ev->version = (unsigned)n;
+    }
+    if (!json_object_object_get_ex(obj, "preimage", &v) || v == NULL)
+        return DSTACK_OK;
+    ev->has_preimage = true;
+    return get_hex(obj, index, "preimage", &ev->preimage, &ev->preimage_len, err);
+}
+
 dstack_status dstack_event_log_from_json(const json_object *array, dstack_event_log *out,
                                          dstack_error *err)
 {
     dstack_status rc = DSTACK_OK;
     dstack_event_log log = {0};
     uint8_t *digest = NULL, *payload = NULL;
+    dstack_event ev;
     size_t n;
+
+    memset(&ev, 0, sizeof(ev));
 
     memset(out, 0, sizeof(*out));
     if (array == NULL || !json_object_is_type(array, json_type_array))
@@ -167,19 +219,30 @@ dstack_status dstack_event_log_from_json(const json_object *array, dstack_event_
             rc = field_error(err, i, "event", "contains a NUL character");
             goto err;
         }
-        rc = dstack_event_log_append(&log, imr, type, digest, digest_len, name, payload,
-                                     payload_len, err);
+        if ((rc = get_v2_fields(entry, i, &ev, err)) != DSTACK_OK)
+            goto err;
+        ev.imr = imr;
+        ev.event_type = type;
+        ev.digest = digest;
+        ev.digest_len = digest_len;
+        ev.event = (char *)name;
+        ev.payload = payload;
+        ev.payload_len = payload_len;
+        rc = dstack_event_log_append_event(&log, &ev, err);
         if (rc != DSTACK_OK)
             goto err;
         free(digest);
         free(payload);
+        free(ev.preimage);
         digest = payload = NULL;
+        memset(&ev, 0, sizeof(ev));
     }
     *out = log;
     return DSTACK_OK;
 err:
     free(digest);
     free(payload);
+    free(ev.preimage);
     dstack_event_log_free(&log);
     return rc;
 }
@@ -246,6 +309,9 @@ char *dstack_event_log_to_json(const dstack_event_log *log)
         json_object *obj = json_object_new_object();
         size_t hex_cap = (ev->digest_len > ev->payload_len ? ev->digest_len : ev->payload_len);
 
+        if (ev->has_preimage && ev->preimage_len > hex_cap)
+            hex_cap = ev->preimage_len;
+
         if (obj == NULL || json_object_array_add(array, obj) != 0) {
             json_object_put(obj);
             goto done;
@@ -261,6 +327,15 @@ char *dstack_event_log_to_json(const dstack_event_log *log)
         dstack_hex_encode(ev->payload, ev->payload_len, hex);
         if (!add_field(obj, "event_payload", json_object_new_string(hex)))
             goto done;
+        /* Key order and omission as the agent's serde writes them (protocol.md §5.3.1). */
+        if (ev->version == DSTACK_EVENT_LOG_V2 &&
+            !add_field(obj, "version", json_object_new_int64(DSTACK_EVENT_LOG_V2)))
+            goto done;
+        if (ev->has_preimage) {
+            dstack_hex_encode(ev->preimage, ev->preimage_len, hex);
+            if (!add_field(obj, "preimage", json_object_new_string(hex)))
+                goto done;
+        }
         free(hex);
         hex = NULL;
     }

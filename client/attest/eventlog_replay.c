@@ -57,8 +57,12 @@ void dstack_event_log_replay(const dstack_event_log *log, uint8_t rtmr[4][48], b
         if (ev->imr > 3)
             continue; /* not an RTMR (TCG index 0 = MRTD is dropped by the agent already) */
         if (ev->event_type == DSTACK_RUNTIME_EVENT_TYPE) {
-            /* Never trust a logged runtime digest: stripped logs blank it (protocol.md §5.2). */
-            dstack_runtime_event_digest(ev->event, ev->payload, ev->payload_len, digest);
+            /* Never trust a logged runtime digest: stripped logs blank it (protocol.md §5.2). A
+             * V2 preimage that contradicts the event makes the RTMR untrustworthy. */
+            if (valid != NULL && !dstack_event_preimage_ok(ev))
+                valid[ev->imr] = false;
+            dstack_runtime_event_digest_versioned(ev->version, ev->event, ev->payload,
+                                                  ev->payload_len, digest);
         } else if (ev->digest_len == RTMR_LEN) {
             memcpy(digest, ev->digest, RTMR_LEN);
         } else {
@@ -76,8 +80,8 @@ void dstack_runtime_events_replay(const dstack_runtime_event *events, size_t n, 
     for (size_t i = 0; i < n; i++) {
         uint8_t digest[RTMR_LEN];
 
-        dstack_runtime_event_digest(events[i].event, events[i].payload, events[i].payload_len,
-                                    digest);
+        dstack_runtime_event_digest_versioned(events[i].version, events[i].event, events[i].payload,
+                                              events[i].payload_len, digest);
         extend(out, digest);
     }
 }
@@ -90,9 +94,13 @@ dstack_status dstack_event_log_check_quote(const dstack_event_log *log,
     bool valid[4];
     char got[2 * RTMR_LEN + 1], want[2 * RTMR_LEN + 1];
 
+    dstack_status rc;
+
     if (log == NULL || quote == NULL)
         return dstack_error_set(err, DSTACK_ERR_USAGE, NULL, NULL,
                                 "event log check: missing event log or quote");
+    if ((rc = dstack_event_log_check_preimages(log, err)) != DSTACK_OK)
+        return rc;
     dstack_event_log_replay(log, rtmr, valid);
     for (unsigned i = 0; i < 4; i++) {
         if (!(which & (1u << i)))

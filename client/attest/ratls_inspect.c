@@ -66,6 +66,13 @@ static dstack_status get_ext(X509 *cert, const char *oid, bool *found, unsigned 
     if (obj == NULL)
         return dstack_error_set(err, DSTACK_ERR_INTERNAL, NULL, NULL, "bad OID %s", oid);
     idx = X509_get_ext_by_OBJ(cert, obj, -1);
+    /* RFC 5280 section 4.2: at most one instance of an extension. Two attestations in one
+     * certificate would let a reader and a verifier look at different ones. */
+    if (idx >= 0 && X509_get_ext_by_OBJ(cert, obj, idx) >= 0) {
+        ASN1_OBJECT_free(obj);
+        return dstack_error_set(err, DSTACK_ERR_PROTOCOL, NULL, NULL,
+                                "certificate has more than one %s extension", oid);
+    }
     ASN1_OBJECT_free(obj);
     if (idx < 0)
         return DSTACK_OK;
@@ -114,7 +121,7 @@ static dstack_status rebuild_legacy(dstack_attestation *att, unsigned char *quot
         if (ev->event_type != DSTACK_RUNTIME_EVENT_TYPE)
             continue;
         rc = dstack_attestation_add_runtime_event(att, ev->event, strlen(ev->event), ev->payload,
-                                                  ev->payload_len, err);
+                                                  ev->payload_len, ev->version, err);
         if (rc != DSTACK_OK)
             return rc;
     }
@@ -180,8 +187,8 @@ static dstack_status check_bindings(X509 *cert, dstack_ratls_info *out, dstack_e
     uint8_t expected[64], rtmr3[48];
     int spki_len;
 
-    if (att->platform != 0 || att->quote == NULL)
-        return DSTACK_OK;
+    if (!dstack_attestation_is_tdx(att) || att->quote == NULL)
+        return DSTACK_OK; /* other platforms: nothing this library can bind (protocol.md §4.4.1) */
     out->quote_parsed =
         dstack_tdx_quote_parse(att->quote, att->quote_len, &out->quote, NULL) == DSTACK_OK;
     if (!out->quote_parsed)

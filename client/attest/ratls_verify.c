@@ -5,9 +5,14 @@
  */
 #include <dstack/attest.h>
 
+#include <stdio.h>
 #include <string.h>
+#include <time.h>
 
 #include <openssl/crypto.h>
+#include <openssl/err.h>
+#include <openssl/x509.h>
+#include <openssl/x509v3.h>
 
 #include "base/api_internal.h"
 
@@ -66,14 +71,62 @@ static const char *check_policy(const dstack_ratls_policy *policy, dstack_ratls_
     return why;
 }
 
+/* The certificate as a certificate (protocol.md §4.7 step 1): a verifier that looked only at
+ * the attestation would accept the same extensions re-signed by anyone, or long expired.
+ * Returns the first problem, NULL when both checks hold. */
+static const char *check_certificate(X509 *cert, const dstack_ratls_policy *policy,
+                                     const dstack_quote_verify_opts *quote_opts,
+                                     dstack_ratls_verification *out, char *why, size_t why_len)
+{
+    X509 *signer = policy->issuer != NULL ? policy->issuer : cert;
+    EVP_PKEY *key = X509_get0_pubkey(signer);
+    int64_t at = quote_opts->verification_time;
+    time_t when = at != 0 ? (time_t)at : time(NULL);
+
+    /* An issuer must be a CA for this certificate (names, key identifiers, keyCertSign); a
+     * self-signed leaf has no keyCertSign, so for it the names must match. */
+    bool names_ok = policy->issuer != NULL ? X509_check_issued(signer, cert) == X509_V_OK
+                                           : X509_NAME_cmp(X509_get_subject_name(cert),
+                                                           X509_get_issuer_name(cert)) == 0;
+
+    out->cert_signature_ok = key != NULL && names_ok && X509_verify(cert, key) == 1;
+    ERR_clear_error();
+    out->cert_time_ok = (quote_opts->flags & DSTACK_QV_NO_TIME_CHECK) != 0 ||
+                        (X509_cmp_time(X509_get0_notBefore(cert), &when) < 0 &&
+                         X509_cmp_time(X509_get0_notAfter(cert), &when) > 0);
+    if (!out->cert_signature_ok) {
+        char name[256] = "";
+        X509_NAME_oneline(X509_get_issuer_name(cert), name, sizeof(name));
+        if (policy->issuer != NULL)
+            snprintf(why, why_len,
+                     "the certificate is not signed by the given issuer (its issuer "
+                     "is %s)",
+                     name);
+        else
+            snprintf(why, why_len,
+                     "the certificate is not self-signed (issuer %s): give its "
+                     "issuer certificate",
+                     name);
+        return why;
+    }
+    if (!out->cert_time_ok) {
+        snprintf(why, why_len, "the certificate is not valid at %lld (notBefore/notAfter)",
+                 (long long)when);
+        return why;
+    }
+    return NULL;
+}
+
 dstack_status dstack_ratls_verify(X509 *cert, const dstack_ratls_policy *policy_in,
                                   dstack_ratls_verification *out, dstack_error *err)
 {
     dstack_ratls_policy policy_copy, *policy = &policy_copy;
+    dstack_quote_verify_opts quote_opts;
     dstack_ratls_info info;
     dstack_error quote_err;
     dstack_status rc, quote_rc;
-    const char *policy_why;
+    const char *policy_why, *cert_why;
+    char why[512];
 
     memset(&info, 0, sizeof(info));
     if (out == NULL || cert == NULL)
@@ -81,8 +134,11 @@ dstack_status dstack_ratls_verify(X509 *cert, const dstack_ratls_policy *policy_
                                 "dstack_ratls_verify: no certificate or no result");
     memset(out, 0, sizeof(*out));
     if ((rc = dstack_options_read(policy_in, &policy_copy, sizeof(policy_copy),
-                                  "dstack_ratls_policy", err)) != DSTACK_OK)
+                                  "dstack_ratls_policy", err)) != DSTACK_OK ||
+        (rc = dstack_options_read(policy->quote, &quote_opts, sizeof(quote_opts),
+                                  "dstack_quote_verify_opts", err)) != DSTACK_OK)
         return rc;
+    cert_why = check_certificate(cert, policy, &quote_opts, out, why, sizeof(why));
     if ((rc = dstack_ratls_inspect(cert, &info, err)) != DSTACK_OK)
         goto done;
     out->has_attestation = info.has_attestation;
@@ -93,10 +149,12 @@ dstack_status dstack_ratls_verify(X509 *cert, const dstack_ratls_policy *policy_
                               DSTACK_OID_ATTESTATION, DSTACK_OID_TDX_QUOTE);
         goto done;
     }
-    if (info.attestation.platform != 0 || !info.quote_parsed) {
-        rc = dstack_error_set(err, DSTACK_ERR_PROTOCOL, NULL, NULL,
-                              "certificate attestation holds no TDX v4/v5 quote (platform %d)",
-                              info.attestation.platform);
+    if (!info.quote_parsed) {
+        dstack_tdx_quote unused;
+        rc = dstack_attestation_tdx_quote(&info.attestation, &unused, err);
+        if (rc == DSTACK_OK) /* cannot happen: inspect parsed what this parses */
+            rc = dstack_error_set(err, DSTACK_ERR_PROTOCOL, NULL, NULL, "no TDX v4/v5 quote");
+        dstack_error_context(err, "certificate attestation");
         goto done;
     }
     out->quote_parsed = true;
@@ -108,11 +166,15 @@ dstack_status dstack_ratls_verify(X509 *cert, const dstack_ratls_policy *policy_
     dstack_error_clear(&quote_err);
     quote_rc = dstack_tdx_quote_verify(info.attestation.quote, info.attestation.quote_len,
                                        policy->quote, &out->quote_result, &quote_err);
-    out->verified =
-        out->report_data_binds_key && out->rtmr3_matches && quote_rc == DSTACK_OK && out->policy_ok;
-    /* The order of the messages follows protocol.md §4.7: binding, quote, replay, policy. */
+    out->verified = cert_why == NULL && out->report_data_binds_key && out->rtmr3_matches &&
+                    quote_rc == DSTACK_OK && out->policy_ok;
+    /* The order of the messages follows protocol.md §4.7: certificate, binding, quote, replay,
+     * policy. */
     if (out->verified)
         rc = DSTACK_OK;
+    else if (cert_why != NULL)
+        rc = dstack_error_set(err, DSTACK_ERR_CRYPTO, NULL, NULL, "RA-TLS certificate: %s",
+                              cert_why);
     else if (!out->report_data_binds_key)
         rc = dstack_error_set(err, DSTACK_ERR_CRYPTO, NULL, NULL,
                               "RA-TLS report_data does not bind the certificate key "

@@ -18,49 +18,73 @@
 #include <openssl/param_build.h>
 #include <openssl/x509.h>
 
-static dstack_status pkey_from_scalar(OSSL_LIB_CTX *libctx, const char *propq,
-                                      const dstack_alg_info *alg, const uint8_t secret[32],
-                                      EVP_PKEY **out, dstack_error *err)
+dstack_status dstack_ec_public_from_secret(OSSL_LIB_CTX *libctx, const char *propq,
+                                           const dstack_alg_info *alg, const uint8_t *secret,
+                                           uint8_t *pub, size_t cap, size_t *pub_len,
+                                           dstack_error *err)
 {
-    int nid = OBJ_sn2nid(alg->group);
-    const char *label = alg->display;
+    int nid = alg->group != NULL ? OBJ_sn2nid(alg->group) : NID_undef;
+    EC_GROUP *grp = nid != NID_undef ? EC_GROUP_new_by_curve_name_ex(libctx, propq, nid) : NULL;
+    EC_POINT *point = grp != NULL ? EC_POINT_new(grp) : NULL;
+    BIGNUM *priv = BN_secure_new();
     dstack_status rc = DSTACK_ERR_CRYPTO;
-    const char *what = "cannot build the EC key";
-    EC_GROUP *grp = NULL;
-    EC_POINT *point = NULL;
-    BIGNUM *priv = NULL;
-    OSSL_PARAM_BLD *bld = NULL;
-    OSSL_PARAM *params = NULL;
-    EVP_PKEY_CTX *pctx = NULL;
-    unsigned char pub[65];
 
-    grp = nid != NID_undef ? EC_GROUP_new_by_curve_name_ex(libctx, propq, nid) : NULL;
-    priv = BN_secure_new();
-    point = grp != NULL ? EC_POINT_new(grp) : NULL;
-    if (point == NULL || priv == NULL || BN_bin2bn(secret, 32, priv) == NULL)
-        goto err;
+    *pub_len = 0;
+    if (point == NULL || priv == NULL || BN_bin2bn(secret, (int)alg->secret_len, priv) == NULL) {
+        rc = dstack_error_set(err, rc, NULL, NULL, "cannot build the EC key for %s", alg->display);
+        goto done;
+    }
     /* HKDF output used as a scalar must lie in [1, n-1] (protocol.md §3.1). */
     if (BN_is_zero(priv) || BN_cmp(priv, EC_GROUP_get0_order(grp)) >= 0) {
-        rc = dstack_error_set(err, DSTACK_ERR_CRYPTO, NULL, NULL,
-                              "derived scalar out of range for %s", label);
+        rc = dstack_error_set(err, rc, NULL, NULL, "derived scalar out of range for %s",
+                              alg->display);
         goto done;
     }
     if (nid == NID_secp256k1) {
         /* OpenSSL only has generic code for secp256k1 (~5M instructions per EC_POINT_mul,
          * ~50x P-256's dedicated code); libsecp256k1 computes the same point quickly. */
-        if (dstack_secp256k1_pubkey_uncompressed(secret, pub, err) != DSTACK_OK)
+        if (cap < 65 || dstack_secp256k1_pubkey_uncompressed(secret, pub, err) != DSTACK_OK)
             goto done;
+        *pub_len = 65;
     } else if (!EC_POINT_mul(grp, point, priv, NULL, NULL, NULL) ||
-               EC_POINT_point2oct(grp, point, POINT_CONVERSION_UNCOMPRESSED, pub, sizeof(pub),
-                                  NULL) != sizeof(pub)) {
-        goto err;
+               (*pub_len = EC_POINT_point2oct(grp, point, POINT_CONVERSION_UNCOMPRESSED, pub, cap,
+                                              NULL)) == 0) {
+        rc = dstack_error_set(err, rc, NULL, NULL, "cannot build the EC key for %s", alg->display);
+        goto done;
     }
+    rc = DSTACK_OK;
+done:
+    BN_clear_free(priv);
+    EC_POINT_free(point);
+    EC_GROUP_free(grp);
+    return rc;
+}
 
+static dstack_status pkey_from_scalar(OSSL_LIB_CTX *libctx, const char *propq,
+                                      const dstack_alg_info *alg, const uint8_t *secret,
+                                      EVP_PKEY **out, dstack_error *err)
+{
+    const char *label = alg->display;
+    dstack_status rc;
+    const char *what = "cannot build the EC key";
+    BIGNUM *priv = NULL;
+    OSSL_PARAM_BLD *bld = NULL;
+    OSSL_PARAM *params = NULL;
+    EVP_PKEY_CTX *pctx = NULL;
+    unsigned char pub[DSTACK_EC_POINT_MAX];
+    size_t pub_len;
+
+    rc = dstack_ec_public_from_secret(libctx, propq, alg, secret, pub, sizeof(pub), &pub_len, err);
+    if (rc != DSTACK_OK)
+        return rc;
+    priv = BN_secure_new();
+    if (priv == NULL || BN_bin2bn(secret, (int)alg->secret_len, priv) == NULL)
+        goto err;
     bld = OSSL_PARAM_BLD_new();
     if (bld == NULL ||
         !OSSL_PARAM_BLD_push_utf8_string(bld, OSSL_PKEY_PARAM_GROUP_NAME, alg->group, 0) ||
         !OSSL_PARAM_BLD_push_BN(bld, OSSL_PKEY_PARAM_PRIV_KEY, priv) ||
-        !OSSL_PARAM_BLD_push_octet_string(bld, OSSL_PKEY_PARAM_PUB_KEY, pub, sizeof(pub)))
+        !OSSL_PARAM_BLD_push_octet_string(bld, OSSL_PKEY_PARAM_PUB_KEY, pub, pub_len))
         goto err;
     /* priv is a "secure" BIGNUM, so the builder cleanses its copy of the scalar on free. */
     params = OSSL_PARAM_BLD_to_param(bld);
@@ -79,8 +103,6 @@ done:
     OSSL_PARAM_free(params); /* clears the secure block holding the scalar */
     OSSL_PARAM_BLD_free(bld);
     BN_clear_free(priv);
-    EC_POINT_free(point);
-    EC_GROUP_free(grp);
     return rc;
 }
 

@@ -30,6 +30,24 @@ dstack_status dstack_pkey_to_pkcs8_der(EVP_PKEY *pkey, unsigned char **der, size
 dstack_status dstack_pkey_to_spki_der(EVP_PKEY *pkey, unsigned char **der, size_t *der_len,
                                       dstack_error *err);
 
+/* A key's DER forms built from its 32-byte secret without an EVP_PKEY (crypto/key_der.c):
+ * same bytes as dstack_pkey_to_pkcs8_der / dstack_pkey_to_spki_der of
+ * dstack_pkey_from_secret, same range errors, but no OSSL_ENCODER fetch. */
+typedef struct dstack_key_der {
+    unsigned char *pkcs8; /* PrivateKeyInfo, secure heap */
+    size_t pkcs8_len;
+    unsigned char *spki; /* SubjectPublicKeyInfo, OPENSSL_malloc */
+    size_t spki_len;
+} dstack_key_der;
+
+dstack_status dstack_key_der_from_secret(dstack_key_alg alg, const uint8_t secret[32],
+                                         dstack_key_der *out, dstack_error *err);
+/* The same in `libctx` with `propq` (NULL: OpenSSL's default context). */
+dstack_status dstack_key_der_from_secret_ex(OSSL_LIB_CTX *libctx, const char *propq,
+                                            dstack_key_alg alg, const uint8_t secret[32],
+                                            dstack_key_der *out, dstack_error *err);
+void dstack_key_der_free(dstack_key_der *der);
+
 /* A non-critical extension whose extnValue is OCTET STRING { OCTET STRING payload }
  * (protocol.md §4.1 double wrapping). */
 typedef struct dstack_cert_ext {
@@ -66,6 +84,17 @@ typedef struct dstack_cert_spec {
 dstack_status dstack_cert_build(const dstack_cert_spec *spec, EVP_PKEY *subject_key,
                                 EVP_PKEY *issuer_key, X509 *issuer_cert, X509 **out,
                                 dstack_error *err);
+
+/* Room for the SEC1 uncompressed point of any curve OpenSSL has (P-521: 1 + 2 * 66). */
+#define DSTACK_EC_POINT_MAX 133
+
+/* The SEC1 uncompressed public point of an EC row's secret (alg->secret_len bytes), after
+ * the range check of protocol.md §3.1 ("derived scalar out of range for <display>"). Shared by
+ * EVP_PKEY building and crypto/key_der.c, so both compute it the same way. */
+dstack_status dstack_ec_public_from_secret(OSSL_LIB_CTX *libctx, const char *propq,
+                                           const dstack_alg_info *alg, const uint8_t *secret,
+                                           uint8_t *pub, size_t cap, size_t *pub_len,
+                                           dstack_error *err);
 
 /* 65-byte SEC1 uncompressed public key of a secp256k1 scalar, via libsecp256k1: OpenSSL
  * has no fast path for this curve and its generic EC_POINT_mul costs ~50x more. */

@@ -42,11 +42,22 @@ static bool blinding_seed(unsigned char seed[32])
     return true;
 }
 
+/* A parent thread inside a call at fork() leaves the child a read lock no thread of the child
+ * will release, and the destructor's write lock at the child's exit() would wait forever:
+ * the child re-creates the lock (as the resolver does with its mutex). */
+static void context_lock_reset_in_child(void)
+{
+    pthread_rwlock_init(&context_lock, NULL);
+}
+
 static void context_create(void)
 {
     unsigned char seed[32];
+    secp256k1_context *ctx;
 
-    secp256k1_context *ctx = secp256k1_context_create(SECP256K1_CONTEXT_NONE);
+    if (pthread_atfork(NULL, NULL, context_lock_reset_in_child) != 0)
+        return; /* no context: every call fails cleanly */
+    ctx = secp256k1_context_create(SECP256K1_CONTEXT_NONE);
     if (ctx == NULL)
         return;
     /* Blinding against side channels; a context without it is still correct. */

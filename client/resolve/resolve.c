@@ -142,11 +142,13 @@ static dstack_status resolve_fresh(resolve_job *job, unsigned want, dstack_error
                                     "no signature chain to verify: refused");
         rc = resolve_ephemeral(job, err); /* key and chain come from one GetTlsKey */
     } else {
-        rc = resolve_key(job, err);
+        rc = resolve_key(job, want, err); /* DER straight from the secret (resolve_key.c) */
     }
     if (rc != DSTACK_OK)
         return rc;
-    rc = dstack_pkey_to_pkcs8_der(job->pkey, &job->out->key_der, &job->out->key_der_len, err);
+    /* GetTlsKey's key arrives as PEM, so an ephemeral key's DER comes from its EVP_PKEY. */
+    if (job->out->key_der == NULL)
+        rc = dstack_pkey_to_pkcs8_der(job->pkey, &job->out->key_der, &job->out->key_der_len, err);
     if (rc == DSTACK_OK && job->out->spki_der == NULL) /* ephemeral: set with the chain */
         rc = dstack_pkey_to_spki_der(job->pkey, &job->out->spki_der, &job->out->spki_der_len, err);
     if (rc == DSTACK_OK && !job->uri.ephemeral && (want & DSTACK_WANT_CERTS) != 0)

@@ -20,6 +20,7 @@
 
 #include <dstack/attest.h>
 
+#include "attest/attest_internal.h"
 #include "crypto/pkey_util.h"
 #include "crypto/untrusted.h"
 
@@ -268,12 +269,14 @@ done:
 
 /* The evidence must be for the report_data asked for: embedding an attestation of something
  * else would produce a certificate that no verifier accepts, or one that vouches for another
- * key. Attest: the attestation's report_data and, when it carries a TDX quote, the quote's. */
+ * key. Attest: the attestation's report_data and, when its platform evidence carries one this
+ * library reads (a TDX quote, a SEV-SNP report), the evidence's. The bytes then go into the
+ * certificate unchanged, whatever the platform (protocol.md §4.4.1, §4.8). */
 static dstack_status check_attestation(const resolve_job *job, const dstack_bytes *att,
                                        const uint8_t rd[64], dstack_error *err)
 {
     dstack_attestation a;
-    dstack_tdx_quote q;
+    uint8_t evidence_rd[64];
     dstack_status rc;
 
     memset(&a, 0, sizeof(a));
@@ -287,12 +290,12 @@ static dstack_status check_attestation(const resolve_job *job, const dstack_byte
         rc = dstack_error_set(err, DSTACK_ERR_CRYPTO, "Attest", job->r->endpoint,
                               "the attestation is for another report_data than the one asked "
                               "for (this certificate's key)");
-    else if (a.quote_len > 0 &&
-             dstack_tdx_quote_parse(a.quote, a.quote_len, &q, NULL) == DSTACK_OK &&
-             memcmp(q.report_data, rd, 64) != 0)
+    else if (dstack_attestation_evidence_report_data(&a, evidence_rd) &&
+             memcmp(evidence_rd, rd, 64) != 0)
         rc = dstack_error_set(err, DSTACK_ERR_CRYPTO, "Attest", job->r->endpoint,
-                              "the attestation's quote is for another report_data than the "
-                              "one asked for");
+                              "the attestation's %s evidence is for another report_data than "
+                              "the one asked for",
+                              dstack_platform_name(a.platform));
     dstack_attestation_free(&a);
     return rc;
 }
@@ -364,6 +367,20 @@ static dstack_status get_quote(resolve_job *job, const uint8_t rd[64], ratls_evi
     }
     if (rc != DSTACK_OK)
         goto done;
+    if (q.quote.len == 0 && q.attestation.len > 0) {
+        /* 0.6 agents on other TEEs answer with the attestation field only (protocol.md §2.1). */
+        dstack_attestation a;
+        int platform =
+            dstack_attestation_decode(q.attestation.data, q.attestation.len, &a, NULL) == DSTACK_OK
+                ? a.platform
+                : -1;
+        dstack_attestation_free(&a);
+        rc = dstack_error_set(err, DSTACK_ERR_PROTOCOL, method, endpoint,
+                              "not a TDX attestation: %s (ratls=quote needs a TDX quote; use "
+                              "ratls=attest)",
+                              dstack_platform_name(platform));
+        goto done;
+    }
     if (q.quote.len == 0 || q.event_log_json == NULL) {
         rc = dstack_error_set(err, DSTACK_ERR_PROTOCOL, method, endpoint,
                               "response has no quote or event log");

@@ -156,8 +156,11 @@ bool resolve_guest_absent(const resolve_job *job, const dstack_error *e);
 
 /* ---- the key (resolve_key.c) ------------------------------------------------------------- */
 
-/* Sets job->pkey from GetKey (or the legacy fallbacks), after the configured checks. */
-dstack_status resolve_key(resolve_job *job, dstack_error *err);
+/* Sets job->out's key DER and SPKI from GetKey (or the legacy fallbacks), after the
+ * configured checks, straight from the secret; job->pkey too when `want` has certificates,
+ * which sign with it or compare it with the agent's leaf. A key-only load thus never fetches
+ * an OSSL_ENCODER (bench/README.md, "Where the cold load and the RSS went"). */
+dstack_status resolve_key(resolve_job *job, unsigned want, dstack_error *err);
 /* The configured app id equals the agent's. */
 dstack_status resolve_check_app_id(resolve_job *job, dstack_error *err);
 

@@ -12,11 +12,17 @@
 
 #include "crypto/pkey_util.h"
 
+/* Which RPC on which endpoint supplied the key, for errors found in it later. */
+typedef struct key_source {
+    const char *method;
+    const char *endpoint;
+} key_source;
+
 /* GetKey; agents that have only the legacy Tappd socket: Tappd.DeriveK256Key (same bytes,
  * same chain, protocol.md §2.2); a 0.3 agent: Tappd.DeriveKey for p256. An endpoint the user
  * named is never replaced by a discovered one. */
 static dstack_status fetch_key(resolve_job *job, const dstack_alg_info *alg,
-                               dstack_key_response *kr, dstack_error *err)
+                               dstack_key_response *kr, key_source *src, dstack_error *err)
 {
     dstack_resolver *r = job->r;
     dstack_client *c = NULL;
@@ -26,6 +32,8 @@ static dstack_status fetch_key(resolve_job *job, const dstack_alg_info *alg,
     dstack_error_clear(&guest_err);
     dstack_error_clear(&tappd_err);
     RDEBUG(r, RDEBUG_RPC, "GetKey(algorithm %s) on %s", alg->agent_algorithm, r->endpoint);
+    src->method = "GetKey";
+    src->endpoint = r->endpoint;
     rc = job_guest(job, &c, &guest_err);
     if (rc == DSTACK_OK)
         rc = dstack_get_key(c, job->uri.path, job->uri.purpose, alg->agent_algorithm, kr,
@@ -39,6 +47,8 @@ static dstack_status fetch_key(resolve_job *job, const dstack_alg_info *alg,
     }
     RDEBUG(r, RDEBUG_RPC, "guest agent socket absent; Tappd.DeriveK256Key on %s",
            r->tappd_endpoint);
+    src->method = "Tappd.DeriveK256Key";
+    src->endpoint = r->tappd_endpoint;
     rc = job_tappd(job, &c, &tappd_err);
     if (rc == DSTACK_OK)
         rc = dstack_tappd_derive_k256_key(c, job->uri.path, job->uri.purpose, alg->agent_algorithm,
@@ -47,6 +57,7 @@ static dstack_status fetch_key(resolve_job *job, const dstack_alg_info *alg,
         /* A 0.3.x agent: Tappd without DeriveK256Key (protocol.md §8). */
         if (alg->legacy_tappd_key) {
             dstack_error_clear(&tappd_err);
+            src->method = "Tappd.DeriveKey";
             rc = resolve_legacy_p256_key(job, kr, &tappd_err);
         } else {
             dstack_error_context(&tappd_err,
@@ -96,14 +107,14 @@ dstack_status resolve_check_app_id(resolve_job *job, dstack_error *err)
  * the configured app id — never the one the agent claims, which is what a hostile agent would
  * change (dstack_config_check() makes app-id mandatory with kms-root-pubkey). */
 static dstack_status verify_chain(resolve_job *job, const dstack_alg_info *alg,
-                                  const dstack_key_response *kr, dstack_error *err)
+                                  const dstack_key_response *kr, const key_source *src,
+                                  dstack_error *err)
 {
     dstack_resolver *r = job->r;
     const dstack_config *cfg = r->cfg;
     const uint8_t **chain = NULL;
     size_t *lens = NULL, n = kr->signature_chain_len;
     dstack_chain_result result;
-    char root[67];
     dstack_status rc;
 
     chain = calloc(n + 1, sizeof(*chain));
@@ -134,8 +145,9 @@ static dstack_status verify_chain(resolve_job *job, const dstack_alg_info *alg,
         }
     }
     if (rc != DSTACK_OK) {
-        dstack_hex_encode(cfg->kms_root, sizeof(cfg->kms_root), root);
-        dstack_error_context(err, "signature chain does not lead to kms-root-pubkey %s", root);
+        /* The detail names the key the chain leads to and the configured root. */
+        dstack_error_origin(err, src->method, src->endpoint);
+        dstack_error_context(err, "key refused by the kms-root-pubkey check");
         goto done;
     }
     job->out->chain_verified = true;
@@ -146,33 +158,44 @@ done:
     return rc;
 }
 
-dstack_status resolve_key(resolve_job *job, dstack_error *err)
+dstack_status resolve_key(resolve_job *job, unsigned want, dstack_error *err)
 {
     const dstack_alg_info *alg = dstack_alg_get(job->uri.alg);
     dstack_key_response kr;
+    key_source src = {NULL, NULL};
+    dstack_key_der der;
     dstack_status rc;
 
     memset(&kr, 0, sizeof(kr));
-    rc = fetch_key(job, alg, &kr, err);
+    rc = fetch_key(job, alg, &kr, &src, err);
     if (rc != DSTACK_OK)
         goto done;
     if (kr.key.len != alg->secret_len) {
-        rc = dstack_error_set(err, DSTACK_ERR_PROTOCOL, "GetKey", job->r->endpoint,
+        rc = dstack_error_set(err, DSTACK_ERR_PROTOCOL, src.method, src.endpoint,
                               "key is %zu bytes, expected %zu", kr.key.len, alg->secret_len);
         goto done;
     }
     if (job->r->cfg->has_kms_root) {
-        rc = verify_chain(job, alg, &kr, err);
+        rc = verify_chain(job, alg, &kr, &src, err);
         if (rc != DSTACK_OK)
             goto done;
     }
-    rc = dstack_pkey_from_secret_ex(job->r->cfg->libctx, job->r->cfg->propq, alg->id, kr.key.data,
-                                    &job->pkey, err);
+    rc = dstack_key_der_from_secret_ex(job->r->cfg->libctx, job->r->cfg->propq, alg->id,
+                                       kr.key.data, &der, err);
+    if (rc == DSTACK_OK) {
+        job->out->key_der = der.pkcs8;
+        job->out->key_der_len = der.pkcs8_len;
+        job->out->spki_der = der.spki;
+        job->out->spki_der_len = der.spki_len;
+        if ((want & DSTACK_WANT_CERTS) != 0)
+            rc = dstack_pkey_from_secret_ex(job->r->cfg->libctx, job->r->cfg->propq, alg->id,
+                                            kr.key.data, &job->pkey, err);
+    }
     if (rc != DSTACK_OK && err != NULL) {
         /* e.g. zero or ≥ the group order: the agent's reply is unusable */
         char detail[sizeof(err->detail)];
         memcpy(detail, err->detail, sizeof(detail));
-        dstack_error_set(err, rc, "GetKey", job->r->endpoint, "the agent's key is unusable: %s",
+        dstack_error_set(err, rc, src.method, src.endpoint, "the agent's key is unusable: %s",
                          detail);
     }
 done:

@@ -99,8 +99,15 @@ dstack_status dstack_ratls_verifier_new(const dstack_ratls_verifier_opts *opts_i
     if ((rc = dstack_options_read(o.policy, &v->policy, sizeof(v->policy), "dstack_ratls_policy",
                                   err)) != DSTACK_OK ||
         (rc = dstack_options_read(v->policy.quote, &v->quote, sizeof(v->quote),
-                                  "dstack_quote_verify_opts", err)) != DSTACK_OK)
+                                  "dstack_quote_verify_opts", err)) != DSTACK_OK) {
+        v->policy.issuer = NULL; /* not yet a reference of ours */
         goto err;
+    }
+    /* the caller may free its issuer certificate once the verifier exists */
+    if (v->policy.issuer != NULL && X509_up_ref(v->policy.issuer) != 1) {
+        v->policy.issuer = NULL;
+        goto oom;
+    }
     v->policy.struct_size = sizeof(v->policy);
     v->quote.struct_size = sizeof(v->quote);
     v->policy.quote = &v->quote;
@@ -172,6 +179,7 @@ void dstack_ratls_verifier_free(dstack_ratls_verifier *v)
         dstack_collateral_free(v->pccs[i].c);
     dstack_collateral_free(v->fixed);
     free(v->verdicts);
+    X509_free(v->policy.issuer);
     free(v->root_pem);
     free(v->pccs_url);
     free(v->cache_dir);

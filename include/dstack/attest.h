@@ -62,6 +62,10 @@ dstack_status dstack_tdx_quote_parse(const uint8_t *buf, size_t len, dstack_tdx_
                                      dstack_error *err);
 
 /* ---- Event log (protocol.md §5.2) ----------------------------------------------------------- */
+/* Event log versions (protocol.md §5.3.1): a runtime event's digest formula. 0 reads as v1. */
+#define DSTACK_EVENT_LOG_V1 1u
+#define DSTACK_EVENT_LOG_V2 2u
+
 typedef struct dstack_event {
     uint32_t imr;
     uint32_t event_type;
@@ -70,6 +74,10 @@ typedef struct dstack_event {
     char *event;
     uint8_t *payload;
     size_t payload_len;
+    unsigned version;  /* DSTACK_EVENT_LOG_V1 or _V2 ("version" key, 0.6 agents) */
+    bool has_preimage; /* "preimage" key present (V2 runtime events of quotes and Attest) */
+    uint8_t *preimage; /* its hex-decoded bytes: what the agent hashed into `digest` */
+    size_t preimage_len;
 } dstack_event;
 
 typedef struct dstack_event_log {
@@ -81,7 +89,8 @@ typedef struct dstack_event_log {
 dstack_status dstack_event_log_parse(const char *json, size_t len, dstack_event_log *out,
                                      dstack_error *err);
 void dstack_event_log_free(dstack_event_log *log);
-/* Serialises to the agent's JSON array text (hex digests/payloads); dstack_free() it. */
+/* Serialises to the agent's JSON array text (hex digests/payloads; "version": 2 and
+ * "preimage" only where set, as the agent writes them); dstack_free() it. */
 char *dstack_event_log_to_json(const dstack_event_log *log);
 
 /* From the raw CCEL ACPI table (/sys/firmware/acpi/tables/data/CCEL): a TCG2 crypto-agile log
@@ -94,15 +103,27 @@ dstack_status dstack_ccel_parse(const uint8_t *buf, size_t len, dstack_event_log
 /* v1 runtime-event digest: SHA-384(LE32(0x08000001) || ":" || name || ":" || payload). */
 void dstack_runtime_event_digest(const char *name, const uint8_t *payload, size_t payload_len,
                                  uint8_t out[48]);
+/* v2 runtime-event digest (protocol.md §5.3.1): SHA-384 of the JCS-canonical JSON
+ * {"name":name,"payload":hex(payload),"type":134217729}. */
+void dstack_runtime_event_digest_v2(const char *name, const uint8_t *payload, size_t payload_len,
+                                    uint8_t out[48]);
+
+/* Checks every V2 runtime event that carries a preimage (protocol.md §5.3.1): it must be the
+ * canonical JSON of the event's name and payload, and hash to the logged digest when the
+ * digest is not blank (stripped logs blank it). DSTACK_ERR_CRYPTO names the first event
+ * failing. Events without a preimage pass: their digest is recomputed anyway. */
+dstack_status dstack_event_log_check_preimages(const dstack_event_log *log, dstack_error *err);
 
 /* Replays RTMR0–3 from 48 zero bytes. Runtime events (type 0x08000001) always use the
- * digest computed from name+payload, never the logged one. valid[i] is false when an event
- * for RTMR i had an unusable digest (not 48 bytes, non-runtime) — that RTMR cannot be
- * trusted. `valid` may be NULL. */
+ * digest computed from name+payload with their own version's formula, never the logged one.
+ * valid[i] is false when an event for RTMR i had an unusable digest (not 48 bytes,
+ * non-runtime) or a V2 preimage that fails dstack_event_log_check_preimages — that RTMR
+ * cannot be trusted. `valid` may be NULL. */
 void dstack_event_log_replay(const dstack_event_log *log, uint8_t rtmr[4][48], bool valid[4]);
 
-/* Replays and compares with a parsed quote; the message names the first mismatching RTMR.
- * `which` is a bit mask of RTMRs to compare (0xF = all, 0x8 = RTMR3 only). */
+/* Checks the preimages, replays and compares with a parsed quote; the message names the
+ * first bad preimage or mismatching RTMR. `which` is a bit mask of RTMRs to compare (0xF =
+ * all, 0x8 = RTMR3 only). */
 dstack_status dstack_event_log_check_quote(const dstack_event_log *log,
                                            const dstack_tdx_quote *quote, unsigned which,
                                            dstack_error *err);
@@ -112,24 +133,55 @@ typedef struct dstack_runtime_event {
     char *event;
     uint8_t *payload;
     size_t payload_len;
+    unsigned version; /* DSTACK_EVENT_LOG_V1 or _V2 (V1 msgpack only; SCALE has no version) */
 } dstack_runtime_event;
 
+/* The TEE an attestation comes from: the SCALE variant index of AttestationQuote, the V1
+ * platform "kind" (protocol.md §4.4.1). */
+typedef enum dstack_platform {
+    DSTACK_PLATFORM_TDX = 0,           /* "tdx" */
+    DSTACK_PLATFORM_GCP_TDX = 1,       /* "gcp-tdx": a TDX quote plus a vTPM quote */
+    DSTACK_PLATFORM_NITRO_ENCLAVE = 2, /* "nitro-enclave" */
+    DSTACK_PLATFORM_AMD_SEV_SNP = 3,   /* "sev-snp" */
+    DSTACK_PLATFORM_AWS_NITRO_TPM = 4  /* "aws-nitro-tpm" */
+} dstack_platform;
+
+/* The platform's wire name ("tdx", "sev-snp", …), "unknown" for anything else. */
+const char *dstack_platform_name(int platform);
+
 typedef struct dstack_attestation {
-    int version;  /* 0 = SCALE, 1 = msgpack */
-    int platform; /* 0 = TDX (only kind with data we understand), else other */
-    uint8_t *quote;
+    int version;    /* 0 = SCALE, 1 = msgpack */
+    int platform;   /* dstack_platform */
+    uint8_t *quote; /* the TDX quote (tdx, gcp-tdx); NULL on the other platforms */
     size_t quote_len;
-    dstack_event_log tdx_event_log;
+    dstack_event_log tdx_event_log; /* tdx, gcp-tdx */
     dstack_runtime_event *runtime_events;
     size_t runtime_events_len;
     uint8_t report_data[64];
     char *config;
+    /* Evidence of the other platforms, decoded only far enough to be reported and carried,
+     * never verified here (protocol.md §4.4.1): the SEV-SNP attestation report, the Nitro
+     * Enclave NSM document or the NitroTPM attestation document (both COSE_Sign1); for
+     * gcp-tdx the vTPM quote's TPMS_ATTEST message. NULL when absent. */
+    uint8_t *platform_document;
+    size_t platform_document_len;
+    size_t platform_item_count; /* sev-snp: cert_chain entries; gcp-tdx: PCR values */
+    char *sev_snp_mr_config;    /* sev-snp: the MrConfigV3 JSON document; NULL otherwise */
 } dstack_attestation;
 
-/* Decodes V0 (SCALE) or V1 (msgpack, byte arrays as bin or int arrays). Input cap 10 MiB. */
+/* Decodes V0 (SCALE) or V1 (msgpack, byte arrays as bin or int arrays), every 0.6 platform
+ * variant included. Input cap 10 MiB. */
 dstack_status dstack_attestation_decode(const uint8_t *buf, size_t len, dstack_attestation *out,
                                         dstack_error *err);
 void dstack_attestation_free(dstack_attestation *att);
+
+/* True when the attestation carries a TDX quote (tdx, gcp-tdx). */
+bool dstack_attestation_is_tdx(const dstack_attestation *att);
+/* Parses its TDX quote; DSTACK_ERR_PROTOCOL "not a TDX attestation: <platform>" on platforms
+ * without one, so callers of TDX-only operations (quote parsing, DCAP verification, RTMR
+ * replay) say what they were given instead of failing to parse. */
+dstack_status dstack_attestation_tdx_quote(const dstack_attestation *att, dstack_tdx_quote *out,
+                                           dstack_error *err);
 
 /* ---- RA-TLS certificates (protocol.md §4.1–§4.3, §4.7) --------------------------------------- */
 /* SHA-512("ratls-cert:" || spki_der). */
@@ -303,12 +355,17 @@ typedef struct dstack_ratls_policy {
     uint8_t compose_hash[32];
     bool has_mr_aggregated; /* require dstack_mr_aggregated(quote) to equal this */
     uint8_t mr_aggregated[32];
+    /* The certificate's issuer, whose key must have signed it (an agent-issued certificate);
+     * NULL: the certificate must be self-signed (cert=self). */
+    X509 *issuer;
 } dstack_ratls_policy;
 
 typedef struct dstack_ratls_verification {
-    bool has_attestation;                    /* the certificate carries .1.8 or .1.1+.1.2 */
-    bool from_legacy_oids;                   /* rebuilt from .1.1/.1.2 */
-    bool quote_parsed;                       /* a TDX v4/v5 quote was found */
+    bool cert_signature_ok; /* signed by policy->issuer, or self-signed when that is NULL */
+    bool cert_time_ok;      /* valid at policy->quote's verification_time (or skipped by flag) */
+    bool has_attestation;   /* the certificate carries .1.8 or .1.1+.1.2 */
+    bool from_legacy_oids;  /* rebuilt from .1.1/.1.2 */
+    bool quote_parsed;      /* a TDX v4/v5 quote was found */
     bool report_data_binds_key;              /* protocol.md §4.7 steps 2 and 5 */
     bool rtmr3_matches;                      /* protocol.md §4.7 step 4 */
     dstack_quote_verify_result quote_result; /* protocol.md §4.7 step 3 */
@@ -323,12 +380,14 @@ typedef struct dstack_ratls_verification {
     bool verified;       /* every check above held */
 } dstack_ratls_verification;
 
-/* protocol.md §4.7: dstack_ratls_inspect, then DCAP-verify the quote (dstack_tdx_quote_verify
- * with policy->quote: offline, or with its collateral and status policy), the report_data
- * binding, RTMR3 replay and the optional policy. Fills `out` as far as it got. DSTACK_OK only
- * when out->verified; DSTACK_ERR_CRYPTO when a check failed (the message names the first);
- * DSTACK_ERR_PROTOCOL for an unreadable attestation or a certificate without one;
- * DSTACK_ERR_USAGE for a bad struct_size. `policy` may be NULL (Intel root, now, offline, no
+/* protocol.md §4.7: the certificate itself (signature by policy->issuer or its own key,
+ * validity at the verification time unless DSTACK_QV_NO_TIME_CHECK, at most one extension of
+ * each attestation OID), dstack_ratls_inspect, then DCAP-verify the quote
+ * (dstack_tdx_quote_verify with policy->quote: offline, or with its collateral and status
+ * policy), the report_data binding, RTMR3 replay and the optional policy. Fills `out` as far as
+ * it got. DSTACK_OK only when out->verified; DSTACK_ERR_CRYPTO when a check failed (the message
+ * names the first); DSTACK_ERR_PROTOCOL for an unreadable attestation or a certificate without
+ * one; DSTACK_ERR_USAGE for a bad struct_size. `policy` may be NULL (Intel root, now, offline, no
  * app policy). */
 dstack_status dstack_ratls_verify(X509 *cert, const dstack_ratls_policy *policy,
                                   dstack_ratls_verification *out, dstack_error *err);

@@ -29,14 +29,14 @@ DSTACK_API_BEGIN
 /* A reference is a URI of a few hundred bytes; anything far larger is not one. */
 #define DSTACK_KEYREF_MAX_DER 16384
 
-/* Decodes the DER payload of a reference. On success *uri is the URI (free() it). *ours
+/* Decodes the DER payload of a reference. On success *uri is the URI (dstack_free() it). *ours
  * tells whether the input claims to be a dstack reference at all (its description starts
  * with "dstack key URI"): a failure on input that is not ours is not an error for a decoder
  * that shares its input with others. Errors are DSTACK_ERR_USAGE, saying what is wrong. */
 dstack_status dstack_keyref_decode(const uint8_t *der, size_t len, char **uri, bool *ours,
                                    dstack_error *err);
 
-/* The DER payload (free() it) and the whole PEM text (free() it) for `uri`. */
+/* The DER payload (dstack_free() it) and the whole PEM text (dstack_free() it) for `uri`. */
 dstack_status dstack_keyref_encode(const char *uri, uint8_t **der, size_t *len, dstack_error *err);
 dstack_status dstack_keyref_encode_pem(const char *uri, char **pem, dstack_error *err);
 

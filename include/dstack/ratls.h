@@ -39,7 +39,8 @@ typedef struct dstack_ratls_verifier_opts {
     size_t struct_size;
     /* App policy and quote options (root, time, flags, allowed TCB statuses; the default
      * accepts UpToDate only); copied. NULL: no app policy, Intel's root, now. A collateral in
-     * policy->quote is used for every quote (and referenced, not copied). */
+     * policy->quote is used for every quote (and referenced, not copied), and so is
+     * policy->issuer (NULL: the peer's certificate must be self-signed, as cert=self is). */
     const dstack_ratls_policy *policy;
     /* Where collateral comes from, first match wins: policy->quote->collateral; a
      * QuoteCollateralV3 JSON file read once; a PCCS or Intel PCS base URL (NULL: env

@@ -1,4 +1,5 @@
-/* libdstack — typed RPCs of the dstack guest agent (protocol.md §2, v0.5.11 and older).
+/* libdstack — typed RPCs of the dstack guest agent (protocol.md §2: v0.5.11, the 0.6 changes
+ * of protocol.md §2.6, and older releases).
  *
  * Each function sends one request on the client's service and decodes the response into a
  * struct the caller frees with the matching *_free(). Hex fields arrive as bytes; JSON-in-string
@@ -82,6 +83,10 @@ typedef struct dstack_quote_response {
     char *vm_config;            /* "" when absent */
     char *hash_algorithm;       /* TdxQuote only, else "" */
     char *prefix;               /* TdxQuote only, else "" */
+    /* GetQuote / GetAttestationForAppKey of 0.6 agents on TEEs without a TDX quote (SEV-SNP,
+     * Nitro): the VersionedAttestation (dstack_attestation_decode); quote and event log are
+     * then empty. Empty when the agent omits it (TDX, older agents; protocol.md §2.6.2). */
+    dstack_bytes attestation;
 } dstack_quote_response;
 void dstack_quote_response_free(dstack_quote_response *r);
 
@@ -101,9 +106,20 @@ dstack_status dstack_attest(dstack_client *c, const uint8_t *report_data, size_t
                             dstack_bytes *attestation, dstack_error *err);
 void dstack_bytes_free(dstack_bytes *b);
 
-/* ---- EmitEvent (guest, 0.5.0–0.5.11) -------------------------------------------------- */
+/* ---- EmitEvent (guest, 0.5.0–0.5.11; removed in 0.6) ------------------------------------ */
+/* On an agent without EmitEvent the error says which: a 0.6+ agent (its Version is asked) has
+ * removed it (protocol.md §2.6.1), an agent before 0.5.0 never had it. */
 dstack_status dstack_emit_event(dstack_client *c, const char *event, const uint8_t *payload,
                                 size_t payload_len, dstack_error *err);
+
+/* ---- GpuInfo (guest, 0.6+) ------------------------------------------------------------- */
+typedef struct dstack_gpu_info_response {
+    /* The agent's saved NVIDIA attestation (nvattest JSON text), "" without GPU
+     * (protocol.md §2.6.3). */
+    char *attestation;
+} dstack_gpu_info_response;
+void dstack_gpu_info_response_free(dstack_gpu_info_response *r);
+dstack_status dstack_gpu_info(dstack_client *c, dstack_gpu_info_response *out, dstack_error *err);
 
 /* ---- Info (any service) --------------------------------------------------------------- */
 typedef struct dstack_tcb_info {

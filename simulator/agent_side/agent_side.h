@@ -19,9 +19,16 @@ dstack_status dstack_derive_key(const uint8_t app_key[32], const uint8_t *info, 
 dstack_status dstack_secp256k1_sign_recoverable(const uint8_t secret[32], const uint8_t digest[32],
                                                 uint8_t sig[65], dstack_error *err);
 
-/* Encodes VersionedAttestation V0 SCALE (protocol.md §4.4; what the real v0.5.11 agent's Attest
- * returns). *out is released with dstack_free(). */
+/* Encodes VersionedAttestation V0 SCALE of a TDX attestation (protocol.md §4.4; what the real
+ * agent's Attest returns; V2 events cannot be represented). *out is released with
+ * dstack_free(). */
 dstack_status dstack_attestation_encode_v0(const dstack_attestation *att, uint8_t **out,
+                                           size_t *out_len, dstack_error *err);
+
+/* Encodes VersionedAttestation V1 msgpack of a TDX attestation (protocol.md §4.5, §4.5.4; what a
+ * 0.6 agent writes once a boot has event-log V2 events), "version" and "preimage" of each event
+ * included where set. *out is released with dstack_free(). */
+dstack_status dstack_attestation_encode_v1(const dstack_attestation *att, uint8_t **out,
                                            size_t *out_len, dstack_error *err);
 
 #endif

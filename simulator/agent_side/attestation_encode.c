@@ -1,5 +1,5 @@
-/* VersionedAttestation V0 in SCALE (protocol.md §4.4), as the agent's Attest writes it: the
- * decoder in client/attest/attestation_scale.c reads exactly this. */
+/* VersionedAttestation V0 in SCALE (protocol.md §4.4), as the agent's Attest writes it on TDX:
+ * the decoder in client/attest/attestation_scale.c reads exactly this. */
 #include "agent_side.h"
 
 #include <stdbool.h>
@@ -97,24 +97,30 @@ dstack_status dstack_attestation_encode_v0(const dstack_attestation *att, uint8_
 
     *out = NULL;
     *out_len = 0;
-    if (att == NULL || att->platform < DSTACK_PLATFORM_TDX ||
-        att->platform > DSTACK_PLATFORM_NITRO_ENCLAVE)
+    if (att == NULL || att->platform != DSTACK_PLATFORM_TDX)
         return dstack_error_set(err, DSTACK_ERR_USAGE, NULL, NULL,
-                                "V0 encoding supports only the TDX, GCP-TDX and Nitro platforms");
+                                "V0 encoding supports only the TDX platform");
+    /* SCALE skips the event-log version: a V2 event would come back as V1 with another
+     * digest, which is why 0.6 agents switch to V1 msgpack (protocol.md §4.4). */
+    for (size_t i = 0; i < att->tdx_event_log.count; i++)
+        if (att->tdx_event_log.events[i].version == DSTACK_EVENT_LOG_V2)
+            return dstack_error_set(err, DSTACK_ERR_USAGE, NULL, NULL,
+                                    "V0 SCALE cannot carry event-log V2 events");
+    for (size_t i = 0; i < att->runtime_events_len; i++)
+        if (att->runtime_events[i].version == DSTACK_EVENT_LOG_V2)
+            return dstack_error_set(err, DSTACK_ERR_USAGE, NULL, NULL,
+                                    "V0 SCALE cannot carry event-log V2 events");
     put(&w, &tag, 1); /* VersionedAttestation::V0 */
-    tag = (uint8_t)att->platform;
-    put(&w, &tag, 1);
-    if (att->platform == DSTACK_PLATFORM_TDX) {
-        put_bytes(&w, att->quote, att->quote_len);
-        put_compact(&w, att->tdx_event_log.count);
-        for (size_t i = 0; i < att->tdx_event_log.count; i++) {
-            const dstack_event *ev = &att->tdx_event_log.events[i];
-            put_u32(&w, ev->imr);
-            put_u32(&w, ev->event_type);
-            put_bytes(&w, ev->digest, ev->digest_len);
-            put_string(&w, ev->event);
-            put_bytes(&w, ev->payload, ev->payload_len);
-        }
+    put(&w, &tag, 1); /* AttestationQuote::DstackTdx */
+    put_bytes(&w, att->quote, att->quote_len);
+    put_compact(&w, att->tdx_event_log.count);
+    for (size_t i = 0; i < att->tdx_event_log.count; i++) {
+        const dstack_event *ev = &att->tdx_event_log.events[i];
+        put_u32(&w, ev->imr);
+        put_u32(&w, ev->event_type);
+        put_bytes(&w, ev->digest, ev->digest_len);
+        put_string(&w, ev->event);
+        put_bytes(&w, ev->payload, ev->payload_len);
     }
     put_compact(&w, att->runtime_events_len);
     for (size_t i = 0; i < att->runtime_events_len; i++) {

@@ -323,7 +323,7 @@ static void mutate(buf *m, const corpus *c)
                          (uint32_t)m->p[pos + 2] << 16 | (uint32_t)m->p[pos + 3] << 24;
             static const uint32_t big[] = {0x7fffffffu, 0xffffffffu, 0x10000u, 0x100u};
 
-            v = (rnd() & 1) ? v + (uint32_t)(below(5)) - 2u : big[below(4)];
+            v = (rnd() & 1) ? v + (uint32_t)below(5) - 2u : big[below(4)];
             for (int i = 0; i < 4; i++)
                 m->p[pos + i] = (uint8_t)(v >> (8 * i));
         }

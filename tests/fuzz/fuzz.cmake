@@ -64,7 +64,10 @@ set(DSTACK_FUZZ_DCAP_HARNESSES collateral tcb_info qe_identity crl)
 set(_dcap_sources ${PROJECT_SOURCE_DIR}/tests/lib/quote_forge.c
     ${PROJECT_SOURCE_DIR}/tests/lib/collateral_forge.c)
 
-set(DSTACK_FUZZ_HARNESSES uri attestation eventlog quote ccel keyref ratls json
+# http: the in-house HTTP client's response parser; byte 0 piece size, byte 1 body cap.
+set(_seeds_http "dir:${_fz}/seeds/http")
+
+set(DSTACK_FUZZ_HARNESSES uri attestation eventlog quote ccel keyref ratls json http
     ${DSTACK_FUZZ_DCAP_HARNESSES})
 
 foreach(h ${DSTACK_FUZZ_HARNESSES})

@@ -61,8 +61,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     if (dstack_json_get_string(obj, "event_log", &s, &ctx) == DSTACK_OK) {
         dstack_event_log log;
 
-        if (dstack_event_log_parse(s, strlen(s), &log, &err) == DSTACK_OK)
+        if (dstack_event_log_parse(s, strlen(s), &log, &err) == DSTACK_OK) {
+            (void)dstack_event_log_check_preimages(&log, &err); /* V2 (protocol.md §5.3.1) */
             dstack_event_log_free(&log);
+        }
     }
     if (dstack_json_get_string(obj, "tcb_info", &s, &ctx) == DSTACK_OK)
         nested_json(s, strlen(s), &ctx);

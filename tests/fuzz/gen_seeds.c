@@ -3,13 +3,13 @@
  *   gen_seeds OUTDIR
  *
  * writes OUTDIR/<harness>/<name>.bin (raw bytes) or .txt (text), in each harness's input
- * format: dstack: URIs (uri), V0 and V1 attestations with events (attestation), event-log JSON
- * (eventlog), v4 quotes with a PCK chain under a test PKI (quote), CCEL tables (ccel),
- * reference-PEM DER (keyref), RA-TLS certificates and their extensions (ratls, mode byte
- * first), agent JSON replies (json), and Intel collateral forged under a test root: collateral
- * JSON, TCB info, QE identity and CRLs (collateral, tcb_info, qe_identity, crl). Everything
- * comes from tests/lib/quote_forge.h, tests/lib/collateral_forge.h and tests/lib/test_evidence.h;
- * no upstream data. */
+ * format: dstack: URIs (uri), V0 and V1 attestations with events, of every 0.6 platform
+ * (attestation), event-log JSON, V2 included (eventlog), v4 quotes with a PCK chain under a test
+ * PKI (quote), CCEL tables (ccel), reference-PEM DER (keyref), RA-TLS certificates and their
+ * extensions (ratls, mode byte first), agent JSON replies (json), and Intel collateral forged
+ * under a test root: collateral JSON, TCB info, QE identity and CRLs (collateral, tcb_info,
+ * qe_identity, crl). Everything comes from tests/lib/quote_forge.h, tests/lib/collateral_forge.h
+ * and tests/lib/test_evidence.h; no upstream data. */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -25,6 +25,7 @@
 #include <dstack/keys.h>
 #include <dstack/uri.h>
 
+#include "attest/attest_internal.h"
 #include "crypto/pkey_util.h"
 #include "dcap_world.h"
 #include "test_evidence.h"
@@ -191,6 +192,63 @@ static void strip(dstack_attestation *att)
     te_strip_log(&att->tdx_event_log, true, &stripped);
     dstack_event_log_free(&att->tdx_event_log);
     att->tdx_event_log = stripped;
+}
+
+/* 0.6 (protocol.md §4.4.1, §4.5.4, §5.3.1): every platform variant in SCALE and msgpack, a
+ * V2 boot's msgpack attestation, and V2 quote logs (stripped and full) with preimages. */
+static void gen_v06(const qf_pki *pki)
+{
+    static const char *const names[] = {"tdx", "gcp-tdx", "nitro", "sev-snp", "aws-nitro-tpm"};
+    te_buf w = {0};
+    dstack_attestation att, back;
+    dstack_event_log stripped;
+    char name[64];
+    te_vm vm;
+
+    for (int p = 0; p < 5; p++) {
+        te_write_v0_platform(&w, p, 1);
+        expect(dstack_attestation_decode(w.p, w.len, &back, NULL) == DSTACK_OK &&
+                   back.platform == p,
+               "SCALE platform seed does not decode to its platform");
+        dstack_attestation_free(&back);
+        snprintf(name, sizeof(name), "gen-v0-%s.bin", names[p]);
+        write_seed("attestation", name, w.p, w.len);
+        te_write_v1_platform(&w, p, TE_MP_OK, p == 0 ? 2 : 1);
+        expect(dstack_attestation_decode(w.p, w.len, &back, NULL) == DSTACK_OK &&
+                   back.platform == p,
+               "msgpack platform seed does not decode to its platform");
+        dstack_attestation_free(&back);
+        snprintf(name, sizeof(name), "gen-v1-%s.bin", names[p]);
+        write_seed("attestation", name, w.p, w.len);
+    }
+    te_write_v1_v2_events(&w, 2, TE_PRE_OK);
+    expect(dstack_attestation_decode(w.p, w.len, &back, NULL) == DSTACK_OK &&
+               back.tdx_event_log.events[0].has_preimage,
+           "V2 msgpack seed does not decode with its preimage");
+    dstack_attestation_free(&back);
+    write_seed("attestation", "gen-v1-v2-events.bin", w.p, w.len);
+    /* a V2 boot's log, full and stripped, each V2 runtime event with its JCS preimage */
+    te_vm_init(&vm, 6);
+    te_attestation(pki, &vm, NULL, 0, &att);
+    for (size_t i = 0; i < att.tdx_event_log.count; i++) {
+        dstack_event *e = &att.tdx_event_log.events[i];
+
+        if (e->event_type != DSTACK_RUNTIME_EVENT_TYPE)
+            continue;
+        e->version = DSTACK_EVENT_LOG_V2;
+        dstack_runtime_event_digest_v2(e->event, e->payload, e->payload_len, e->digest);
+        QF_REQUIRE(dstack_runtime_event_preimage_v2(e->event, e->payload, e->payload_len,
+                                                    &e->preimage, &e->preimage_len));
+        e->has_preimage = true;
+    }
+    expect(dstack_event_log_check_preimages(&att.tdx_event_log, NULL) == DSTACK_OK,
+           "V2 log seed has a bad preimage");
+    write_log("gen-v2-full.txt", &att.tdx_event_log);
+    te_strip_log(&att.tdx_event_log, false, &stripped);
+    write_log("gen-v2-stripped.txt", &stripped);
+    dstack_event_log_free(&stripped);
+    dstack_attestation_free(&att);
+    te_buf_free(&w);
 }
 
 static void gen_evidence(const qf_pki *pki)
@@ -558,6 +616,7 @@ int main(int argc, char **argv)
     qf_pki_init(&pki, "Test Root (gen_seeds)", 0x31, true);
     gen_uri_keyref();
     gen_evidence(&pki);
+    gen_v06(&pki);
     gen_ratls(&pki);
     gen_json(&pki);
     gen_dcap();

@@ -49,6 +49,8 @@
 
 #include <dstack/keys.h>
 
+#include "agent_side.h"
+
 #define MAX_RULES 32
 #define MAX_HEAD (64 * 1024)
 #define MAX_REQUEST_BODY (16 * 1024 * 1024)

@@ -32,15 +32,15 @@ getkey | ctrl-error        | $G=reply:400:@FX@/ctrl-error.json   | dstack:tls/ho
 getkey | html-404          | $G=reply:404:@FX@/html-404          | dstack:tls/hostile?cert=none | -       | pkey,show | fail:GetKey;404
 getkey | hang              | $G=hang                             | dstack:tls/hostile?cert=none | t2      | pkey,engine,show | fail:GetKey;timed out
 getkey | close             | $G=close                            | dstack:tls/hostile?cert=none | -       | pkey,show | fail:GetKey
-getkey | forged-chain      | $G=reply:200:@FX@/gk-forged.json    | dstack:tls/hostile?cert=none | kms     | $KEYV | fail:GetKey;signature chain
-getkey | other-purpose     | $G=request:@FX@/req-other-purpose.json | dstack:tls/hostile?cert=none | kms  | $KEYV | fail:signature chain
+getkey | forged-chain      | $G=reply:200:@FX@/gk-forged.json    | dstack:tls/hostile?cert=none | kms+app | $KEYV | fail:GetKey;signature chain
+getkey | other-purpose     | $G=request:@FX@/req-other-purpose.json | dstack:tls/hostile?cert=none | kms+app | $KEYV | fail:signature chain
 getkey | other-app-kms     | --other                             | dstack:tls/hostile?cert=none | kms     | $KEYV | refuse-or-warn:app-id
 getkey | other-app-kms-app | --other                             | dstack:tls/hostile?cert=none | kms+app | $KEYV | fail:app_id;$OTHER_APP_ID
 getkey | other-path-kms-app| $G=request:@FX@/req-other-path.json | dstack:tls/hostile?cert=none | kms+app | pkey,show | ok
-k256   | baseline          | --no-guest                          | dstack:tls/hostile?alg=secp256k1 | kms | pkey,engine,show | ok
+k256   | baseline          | --no-guest                          | dstack:tls/hostile?alg=secp256k1 | kms+app | pkey,engine,show | ok
 k256   | garbage-body      | --no-guest $K2=reply:200:@FX@/garbage | dstack:tls/hostile?alg=secp256k1 | -  | pkey,engine,show | fail:Tappd.DeriveK256Key
 k256   | ctrl-error        | --no-guest $K2=reply:400:@FX@/ctrl-error.json | dstack:tls/hostile?alg=secp256k1 | - | pkey,engine,show | fail:Tappd.DeriveK256Key;400
-k256   | forged-chain      | --no-guest $K2=reply:200:@FX@/dk256-forged.json | dstack:tls/hostile?alg=secp256k1 | kms | pkey,engine,show | fail:signature chain
+k256   | forged-chain      | --no-guest $K2=reply:200:@FX@/dk256-forged.json | dstack:tls/hostile?alg=secp256k1 | kms+app | pkey,engine,show | fail:signature chain
 tlskey | baseline          | -                                   | $EPH | - | $ALLV | ok
 tlskey | key-is-cert       | $TK=reply:200:@FX@/tls-key-p256.crt.json   | $EPH | - | $ALLV | fail:GetTlsKey;P-256 private key
 tlskey | key-rsa           | $TK=reply:200:@FX@/tls-key-rsa.key.json    | $EPH | - | $ALLV | fail:GetTlsKey;P-256 private key

@@ -163,8 +163,8 @@ start_hostile() {
 
 # ---- victims -------------------------------------------------------------------------------
 
-# Victim configurations: - (none), t2 (timeout-ms 2000), kms (kms-root-pubkey), app (app-id),
-# kms+app. Provider: openssl.cnf [dstack_sect] lines; none → -provider flags instead.
+# Victim configurations: - (none), t2 (timeout-ms 2000), kms (kms-root-pubkey alone: a
+# configuration refused for want of app-id), app (app-id), kms+app. Provider: openssl.cnf [dstack_sect] lines; none → -provider flags instead.
 config_lines() {
     case "$1" in
     -) ;;
@@ -200,7 +200,14 @@ victim_cmd() {
         make_cnf "$dir/provider.cnf" "$(config_lines "$config")"
         pre+=(env OPENSSL_CONF="$dir/provider.cnf")
     fi
-    local kt=("$DSTACK_KEYTOOL" --endpoint "$AGENT_GUEST" --tappd-endpoint "$AGENT_TAPPD")
+    # A VM whose agent has only the legacy Tappd socket is configured as its users would: with
+    # the Tappd endpoint alone (a named guest endpoint is the only one tried, architecture.md §4).
+    local guest=(--endpoint "$AGENT_GUEST") engine_guest=("s|@ENDPOINT@|$AGENT_GUEST|")
+    if [ ! -S "$AGENT_GUEST" ]; then
+        guest=()
+        engine_guest=('/@ENDPOINT@/d')
+    fi
+    local kt=("$DSTACK_KEYTOOL" "${guest[@]}" --tappd-endpoint "$AGENT_TAPPD")
     # shellcheck disable=SC2207
     kt+=($(keytool_opts "$config"))
     case "$victim" in
@@ -213,7 +220,7 @@ victim_cmd() {
         ;;
     engine)
         # The shipped engine configuration; later control lines override earlier ones.
-        sed -e "s|@ENGINE@|$ENGINE_SO|" -e "s|@ENDPOINT@|$AGENT_GUEST|" -e "s|@TIMEOUT_MS@|5000|" \
+        sed -e "s|@ENGINE@|$ENGINE_SO|" -e "${engine_guest[0]}" -e "s|@TIMEOUT_MS@|5000|" \
             "$DSTACK_SOURCE_DIR/conf/openssl-engine.cnf" >"$dir/engine.cnf" || return 1
         { echo "TAPPD_ENDPOINT = $AGENT_TAPPD"; engine_lines "$config"; } >>"$dir/engine.cnf"
         VICTIM=("${pre[@]}" env OPENSSL_CONF="$dir/engine.cnf" OPENSSL_ENGINES="$DSTACK_ENGINE_DIR"

@@ -5,14 +5,15 @@
  * load keys in a loop — three algorithms, paths shared between loads (cache hits) and paths
  * never seen before (cache misses, and evictions once the cache is full) — while the main
  * thread forks again and again. Every child loads one key of its own through an inherited
- * context (a new agent connection, architecture.md §5) and _exit()s. The parent waits for each
- * child with a deadline: a child still running then is hung — its stack, from gdb -batch -p,
- * tells on whose lock it waits (classify() below) — and is killed; a child killed by a signal
- * or ending with a status other than 0 (loaded) or 3 (the load failed) has crashed (abort,
- * sanitizer report); its stderr is printed, and for a fatal signal (the child stops itself) its
- * stack too. The test fails on any crashed or failed child and on any child hung on a lock of the
- * project or on the secure heap; a hang inside another library's own locks (OpenSSL 3.0 has no fork
- * handling for its method stores) is reported with its stack (HOSTILE_STRICT=1: a failure).
+ * context (a new agent connection, architecture.md §5) and _exit()s. The parent keeps a few
+ * children running at once and gives each a deadline: a child still running then is hung — its
+ * stack, from gdb -batch -p, tells on whose lock it waits (classify() below) — and is killed; a
+ * child killed by a signal or ending with a status other than 0 (loaded) or 3 (the load failed) has
+ * crashed (abort, sanitizer report); its stderr is printed, and for a fatal signal (the child stops
+ * itself) its stack too. The test fails on any crashed or failed child and on any child hung on a
+ * lock of the project or on the secure heap; a hang inside another library's own locks (OpenSSL 3.0
+ * has no fork handling for its method stores) is reported with its stack (HOSTILE_STRICT=1: a
+ * failure).
  *
  * Environment (defaults in brackets):
  *   HOSTILE_FORKS [2000; 1000 in sanitizer builds] children to fork
@@ -52,6 +53,14 @@
 
 #define MAX_THREADS 16
 #define N_CTX 2
+#define IN_FLIGHT 4 /* children alive at once */
+
+typedef struct child_slot {
+    pid_t pid; /* 0: free */
+    long n;
+    double started;
+    char err_path[4200];
+} child_slot;
 
 typedef struct stress {
     OSSL_LIB_CTX *ctx[N_CTX]; /* [0] cache = yes, [1] cache = no */
@@ -311,7 +320,7 @@ static void test_fork_during_loads(void)
     long max_hung_all = env_long("HOSTILE_MAX_HUNG_ALL", 60, 1, 10000000);
     const char *cache = getenv("HOSTILE_CACHE") != NULL ? getenv("HOSTILE_CACHE") : "both";
     const char *tmp = getenv("TMPDIR") != NULL ? getenv("TMPDIR") : "/tmp";
-    char log_env[4200], err_path[4200];
+    char log_env[4200];
     long hung = 0, crashed = 0, failed = 0, by_kind[N_HANG] = {0};
     const char *src_dir = test_env("DSTACK_SOURCE_DIR");
     bool strict = env_long("HOSTILE_STRICT", 0, 0, 1) == 1;
@@ -323,7 +332,6 @@ static void test_fork_during_loads(void)
 
     memset(&s, 0, sizeof(s));
     snprintf(log_env, sizeof(log_env), "file:%s/fork-stress-debug.log,level:3", tmp);
-    snprintf(err_path, sizeof(err_path), "%s/fork-stress-child.err", tmp);
     /* Read once per process, at the provider's first log line. */
     if (env_long("HOSTILE_DEBUG_LOG", 1, 0, 1) == 1)
         setenv("DSTACK_PROVIDER_DEBUG", log_env, 1);
@@ -345,65 +353,82 @@ static void test_fork_during_loads(void)
         args[i] = (worker_arg){.s = &s, .index = (int)i};
         CU_ASSERT_FATAL(pthread_create(&tids[i], NULL, worker, &args[i]) == 0);
     }
-    long n;
-    for (n = 0; n < forks && hung < max_hung_all &&
-                by_kind[HANG_PROJECT] + by_kind[HANG_SECURE_HEAP] < max_hung;
-         n++) {
-        int status = 0;
-        pid_t pid = fork(), w;
-        double started;
+    /* Up to IN_FLIGHT children run at once, each with its own deadline, so the deadlines of
+     * hung children overlap instead of adding up. */
+    child_slot slot[IN_FLIGHT];
+    long n = 0, running = 0;
+    memset(slot, 0, sizeof(slot));
+    while (running > 0 || (n < forks && hung < max_hung_all &&
+                           by_kind[HANG_PROJECT] + by_kind[HANG_SECURE_HEAP] < max_hung)) {
+        for (int i = 0; i < IN_FLIGHT && n < forks && hung < max_hung_all &&
+                        by_kind[HANG_PROJECT] + by_kind[HANG_SECURE_HEAP] < max_hung;
+             i++) {
+            if (slot[i].pid != 0)
+                continue;
+            snprintf(slot[i].err_path, sizeof(slot[i].err_path), "%s/fork-stress-child-%d.err", tmp,
+                     i);
+            slot[i].n = n;
+            slot[i].pid = fork();
+            CU_ASSERT_FATAL(slot[i].pid >= 0);
+            if (slot[i].pid == 0)
+                child_main(&s, n, slot[i].err_path);
+            slot[i].started = now_ms();
+            n++;
+            running++;
+        }
+        struct timespec pause = {0, 200000};
+        nanosleep(&pause, NULL);
+        for (int i = 0; i < IN_FLIGHT; i++) {
+            child_slot *c = &slot[i];
+            int status = 0;
+            pid_t w;
 
-        CU_ASSERT_FATAL(pid >= 0);
-        if (pid == 0)
-            child_main(&s, n, err_path);
-        started = now_ms();
-        while ((w = waitpid(pid, &status, WNOHANG | WUNTRACED)) == 0 &&
-               now_ms() - started < deadline_ms) {
-            struct timespec pause = {0, 200000};
-            nanosleep(&pause, NULL);
-        }
-        if (w == 0) {
-            char where[256];
-            char *stack = stack_of(pid);
-            hang_kind kind = classify(stack, src_dir, where, sizeof(where));
-            hung++;
-            fprintf(stderr, "child %ld (pid %d) still running after %ld ms: waits on %s (%s)\n", n,
-                    (int)pid, deadline_ms, hang_names[kind], where);
-            if (by_kind[kind]++ < max_stacks)
+            if (c->pid == 0)
+                continue;
+            w = waitpid(c->pid, &status, WNOHANG | WUNTRACED);
+            if (w == 0 && now_ms() - c->started < deadline_ms)
+                continue;
+            if (w == 0) {
+                char where[256];
+                char *stack = stack_of(c->pid);
+                hang_kind kind = classify(stack, src_dir, where, sizeof(where));
+                hung++;
+                fprintf(stderr, "child %ld (pid %d) still running after %ld ms: waits on %s (%s)\n",
+                        c->n, (int)c->pid, deadline_ms, hang_names[kind], where);
+                if (by_kind[kind]++ < max_stacks)
+                    print_frames(stack);
+                free(stack);
+                kill(c->pid, SIGKILL);
+                waitpid(c->pid, &status, 0);
+            } else if (WIFSTOPPED(status)) {
+                crashed++;
+                fprintf(stderr, "child %ld (pid %d) crashed:\n", c->n, (int)c->pid);
+                print_file(c->err_path, 4096);
+                char *stack = stack_of(c->pid);
                 print_frames(stack);
-            free(stack);
-            kill(pid, SIGKILL);
-            waitpid(pid, &status, 0);
-            continue;
-        }
-        if (WIFSTOPPED(status)) {
-            crashed++;
-            fprintf(stderr, "child %ld (pid %d) crashed:\n", n, (int)pid);
-            print_file(err_path, 4096);
-            char *stack = stack_of(pid);
-            print_frames(stack);
-            free(stack);
-            kill(pid, SIGKILL);
-            waitpid(pid, &status, 0);
-            continue;
-        }
-        if (WIFEXITED(status) && WEXITSTATUS(status) == 0)
-            continue;
-        if (WIFEXITED(status) && WEXITSTATUS(status) == 3) {
-            if (failed++ < 3) {
-                fprintf(stderr, "child %ld (pid %d): the load failed:\n", n, (int)pid);
-                print_file(err_path, 2048);
+                free(stack);
+                kill(c->pid, SIGKILL);
+                waitpid(c->pid, &status, 0);
+            } else if (WIFEXITED(status) && WEXITSTATUS(status) == 0) {
+                /* loaded */
+            } else if (WIFEXITED(status) && WEXITSTATUS(status) == 3) {
+                if (failed++ < 3) {
+                    fprintf(stderr, "child %ld (pid %d): the load failed:\n", c->n, (int)c->pid);
+                    print_file(c->err_path, 2048);
+                }
+            } else {
+                crashed++;
+                if (WIFSIGNALED(status))
+                    fprintf(stderr, "child %ld (pid %d) killed by signal %d (%s):\n", c->n,
+                            (int)c->pid, WTERMSIG(status), strsignal(WTERMSIG(status)));
+                else
+                    fprintf(stderr, "child %ld (pid %d) exited with status %d:\n", c->n,
+                            (int)c->pid, WEXITSTATUS(status));
+                print_file(c->err_path, 4096);
             }
-            continue;
+            c->pid = 0;
+            running--;
         }
-        crashed++;
-        if (WIFSIGNALED(status))
-            fprintf(stderr, "child %ld (pid %d) killed by signal %d (%s):\n", n, (int)pid,
-                    WTERMSIG(status), strsignal(WTERMSIG(status)));
-        else
-            fprintf(stderr, "child %ld (pid %d) exited with status %d:\n", n, (int)pid,
-                    WEXITSTATUS(status));
-        print_file(err_path, 4096);
     }
     atomic_store(&s.stop, true);
     for (long i = 0; i < n_threads; i++)

@@ -46,6 +46,26 @@ msg=$("$KEYTOOL" export dstack:tls/web 2>&1)
 assert_eq "export without outputs" 2 $?
 msg=$("$KEYTOOL" export dstack:tls/web --cert "$out/same" --chain "$out/same" 2>&1)
 assert_eq "export same file twice" 2 $?
+# One file under two names (not yet existing; existing, through a symlink and a hard link):
+# refused before anything is written, so a reference is never overwritten by a certificate.
+mkdir -p "$out/sub"
+for pair in "$out/k.pem|$out/./k.pem" "$out/k.pem|$out/sub/../k.pem"; do
+    msg=$( (cd "$out" && "$KEYTOOL" export dstack:tls/web --key-ref "${pair%|*}" --cert "${pair#*|}") 2>&1)
+    assert_eq "export one file, two names (${pair#*|}): exit" 2 $?
+    assert_contains "export one file, two names: message" "$msg" "name the same file"
+done
+msg=$(cd "$out" && "$KEYTOOL" export dstack:tls/web --key-ref k.pem --cert ./k.pem 2>&1)
+assert_eq "export --key-ref k.pem --cert ./k.pem: exit" 2 $?
+check "nothing written for two names of one file" test ! -e "$out/k.pem"
+"$KEYTOOL" export dstack:tls/web --key-ref "$out/k.pem" >/dev/null
+ln -s k.pem "$out/k-link.pem"
+ln "$out/k.pem" "$out/k-hard.pem"
+before=$(cat "$out/k.pem")
+for other in k-link.pem k-hard.pem; do
+    msg=$("$KEYTOOL" export dstack:tls/web --key-ref "$out/k.pem" --cert "$out/$other" 2>&1)
+    assert_eq "export onto $other of the reference: exit" 2 $?
+done
+assert_eq "the reference is untouched" "$before" "$(cat "$out/k.pem")"
 
 # ---- show ----------------------------------------------------------------------------
 json=$("$KEYTOOL" show 'dstack:tls/web?san=web.example.test' --json)
@@ -108,6 +128,35 @@ assert_eq "export --json cert" "$out/web2.crt" "$(json_get cert <<<"$ej")"
 msg=$("$KEYTOOL" export 'dstack:tls/web?cert=none' --cert "$out/none.crt" 2>&1)
 assert_eq "cert=none with --cert" 2 $?
 check "no file for cert=none" test ! -e "$out/none.crt"
+
+# ---- --owner: files owned by the service user, modes unchanged ---------------------------
+if [ "$(id -u)" -eq 0 ] && getent passwd nobody >/dev/null; then
+    "$KEYTOOL" export "$uri" --key-ref "$out/own.key" --cert "$out/own.crt" --owner nobody >/dev/null
+    check "--owner exits 0" test $? -eq 0
+    assert_eq "--owner: key-ref owner" "nobody $(id -gn nobody) 600" "$(stat -c '%U %G %a' "$out/own.key")"
+    assert_eq "--owner: cert owner" "nobody 644" "$(stat -c '%U %a' "$out/own.crt")"
+    "$KEYTOOL" export "$uri" --key-ref "$out/own.key" --owner nobody:root >/dev/null
+    assert_eq "--owner USER:GROUP" "nobody root 600" "$(stat -c '%U %G %a' "$out/own.key")"
+    "$KEYTOOL" export "$uri" --key-ref "$out/own.key" --owner 65534:0 >/dev/null
+    assert_eq "--owner numeric ids" "65534 0" "$(stat -c '%u %g' "$out/own.key")"
+    # Without the right to chown (root without CAP_CHOWN, so the agent socket stays
+    # reachable): exit 4, the old file untouched, no temporary left.
+    ino=$(stat -c %i "$out/own.key")
+    msg=$(setpriv --bounding-set=-chown "$KEYTOOL" export "$uri" --key-ref "$out/own.key" --owner nobody 2>&1)
+    assert_eq "--owner without privilege: exit 4" 4 $?
+    assert_contains "--owner without privilege: message" "$msg" "owned by nobody"
+    assert_eq "--owner without privilege: file untouched" "$ino" "$(stat -c %i "$out/own.key")"
+    assert_eq "--owner without privilege: no temporary" "" "$(ls -A "$out" | grep '^\.own' || true)"
+fi
+msg=$("$KEYTOOL" export "$uri" --key-ref "$out/bad-owner.key" --owner no-such-user-dstack 2>&1)
+assert_eq "--owner unknown user: exit 2" 2 $?
+assert_contains "--owner unknown user: named" "$msg" 'no such user "no-such-user-dstack"'
+msg=$("$KEYTOOL" export "$uri" --key-ref "$out/bad-owner.key" --owner root:no-such-group-dstack 2>&1)
+assert_eq "--owner unknown group: exit 2" 2 $?
+assert_contains "--owner unknown group: named" "$msg" 'no such group "no-such-group-dstack"'
+msg=$("$KEYTOOL" export "$uri" --key-ref "$out/bad-owner.key" --owner root: 2>&1)
+assert_eq "--owner empty group: exit 2" 2 $?
+check "--owner refused: no file" test ! -e "$out/bad-owner.key"
 
 # ---- unwritable outputs: exit 4, nothing partial, no temporaries ---------------------
 ro="$DSTACK_TMP/ro"

@@ -162,6 +162,36 @@ assert_contains "wrong app id: policy failed" "$out" "policy:                 FA
 out=$("$KEYTOOL" --app-id "$app_id" verify --cert "$work/sim.pem")
 assert_eq "sim cert file, right app id: still exit 3 (quote)" 3 $?
 assert_contains "right app id: policy ok" "$out" "policy:                 ok"
+# The certificate itself (architecture.md §11): a self-signed one by its own key, valid now but
+# not in 1973; an agent-issued one only with its issuer (from the URI's chain, the file's second
+# certificate or --issuer).
+assert_contains "self cert: signature" "$out" "certificate signature:  ok"
+assert_contains "self cert: validity" "$out" "certificate validity:   ok"
+out=$("$KEYTOOL" verify --cert "$work/sim.pem" --at 100000000)
+assert_eq "self cert in 1973: exit 3" 3 $?
+assert_contains "self cert in 1973: validity" "$out" "certificate validity:   FAILED"
+assert_contains "self cert in 1973: reason" "$out" "RA-TLS certificate: the certificate is not valid at 100000000"
+out=$("$KEYTOOL" verify 'dstack:tls/x?cert=agent')
+assert_contains "agent cert by URI: issuer from the chain" "$out" "certificate signature:  ok"
+"$KEYTOOL" export 'dstack:tls/x?cert=agent' --cert "$work/agent-full.pem" --chain "$work/agent-chain.pem" >/dev/null
+assert_eq "export agent cert" 0 $?
+out=$("$KEYTOOL" verify --cert "$work/agent-full.pem")
+assert_contains "agent cert + chain in one file (export --cert)" "$out" "certificate signature:  ok"
+openssl x509 -in "$work/agent-full.pem" -out "$work/agent.pem" # the leaf alone
+out=$("$KEYTOOL" verify --cert "$work/agent.pem")
+assert_eq "agent cert alone: exit 3" 3 $?
+assert_contains "agent cert alone: signature" "$out" "certificate signature:  FAILED"
+assert_contains "agent cert alone: reason" "$out" "not self-signed"
+out=$("$KEYTOOL" verify --cert "$work/agent.pem" --issuer "$work/agent-chain.pem")
+assert_contains "agent cert + --issuer" "$out" "certificate signature:  ok"
+out=$("$KEYTOOL" verify --cert "$work/agent.pem" --issuer "$work/sim.pem")
+assert_contains "agent cert + wrong --issuer" "$out" "not signed by the given issuer"
+msg=$("$KEYTOOL" verify --quote "$QUOTE" --issuer "$work/sim.pem" 2>&1)
+assert_eq "--issuer with --quote: exit 2" 2 $?
+assert_contains "--issuer with --quote: message" "$msg" "--issuer needs a certificate"
+json=$("$KEYTOOL" verify --cert "$work/agent.pem" --json)
+assert_eq "--json cert_signature_ok" false "$(json_get cert_signature_ok <<<"$json")"
+assert_eq "--json cert_time_ok" true "$(json_get cert_time_ok <<<"$json")"
 # Agent unreachable: exit 1.
 "$KEYTOOL" --endpoint "$DSTACK_TMP/nope.sock" --tappd-endpoint "$DSTACK_TMP/nope2.sock" \
     verify 'dstack:tls/x?cert=self' >/dev/null 2>&1

@@ -6,6 +6,8 @@ if(TARGET dstack_provider)
                      TIMEOUT 120)
   dstack_script_test(legacy_v03_p256 integration/legacy_v03_p256.sh LABELS "provider;legacy"
                      TIMEOUT 60)
+  dstack_script_test(legacy_keytool integration/legacy_keytool.sh LABELS "services;legacy"
+                     TIMEOUT 120)
   dstack_script_test(legacy_ed25519_chain integration/legacy_ed25519_chain.sh
                      LABELS "provider;legacy" TIMEOUT 60)
 endif()

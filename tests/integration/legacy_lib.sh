@@ -46,7 +46,7 @@ status_of() { printf '%s\n' "$1" | tail -n 1; }
 
 # json_get <field> — one field of the JSON object on stdin ("" when absent).
 json_get() {
-    python3 -c 'import json,sys
+    OPENSSL_CONF=/dev/null python3 -c 'import json,sys
 v = json.load(sys.stdin).get(sys.argv[1], "")
 print(json.dumps(v) if isinstance(v, (list, dict, bool)) else v)' "$1" 2>/dev/null
 }

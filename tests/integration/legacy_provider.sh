@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The provider against older agents (dstack-sim --agent-version, protocol.md §0): the documented
+# The provider against every agent release (dstack-sim --agent-version, protocol.md §0): the documented
 # fallbacks of architecture.md §4 end to end with the real openssl CLI — p256 keys equal Tappd.DeriveKey
 # (and GetKey's bytes), cert=auto takes the agent chain, ratls=auto falls back from Attest to
 # GetQuote (.1.1/.1.2 instead of .1.8), ratls=attest fails naming Attest, ed25519 on agents
@@ -7,7 +7,7 @@
 source "$DSTACK_SOURCE_DIR/tests/integration/legacy_lib.sh"
 
 declare -A DIR
-for v in 0.3 0.4 0.5.5 0.5.11; do
+for v in 0.3 0.4 0.5.5 0.5.11 0.6; do
     start_agent "v$v" "$v" || { fail "simulator $v"; finish; }
     DIR[$v]=$SIM_DIR
 done
@@ -37,7 +37,7 @@ serve_at() {
     [ -s "$DSTACK_TMP/served-$v.pem" ]
 }
 
-for v in 0.4 0.5.5 0.5.11; do
+for v in 0.4 0.5.5 0.5.11 0.6; do
     # p256 key = Tappd.DeriveKey(path) = GetKey(path) bytes as a P-256 scalar.
     got=$(at "$v" pkey -in dstack:tls/web -pubout 2>"$DSTACK_TMP/err")
     check "$v: dstack:tls/web loads ($(head -c 300 "$DSTACK_TMP/err"))" test -n "$got"
@@ -55,7 +55,7 @@ for v in 0.4 0.5.5 0.5.11; do
     # cert=self&ratls=auto, served over TLS: Attest (0.5.6+) or else GetQuote.
     if serve_at "$v" "dstack:tls/web?cert=self&ratls=auto&san=localhost"; then
         text=$(openssl x509 -in "$DSTACK_TMP/served-$v.pem" -noout -text)
-        if [ "$v" == 0.5.11 ]; then
+        if [ "$v" == 0.5.11 ] || [ "$v" == 0.6 ]; then
             assert_contains "$v: served cert has .1.8 (Attest)" "$text" "1.3.6.1.4.1.62397.1.8"
             assert_not_contains "$v: served cert has no .1.1" "$text" "1.3.6.1.4.1.62397.1.1"
         else
@@ -90,6 +90,10 @@ for v in 0.4 0.5.5; do
     assert_eq "$v: ed25519 key = 0.5.11's ($(head -c 200 "$DSTACK_TMP/err"))" "$ed0511" "$ed"
 done
 k0511=$(at 0.5.11 pkey -in "dstack:wallet/eth?alg=secp256k1" -pubout 2>/dev/null)
+assert_eq "0.6: secp256k1 key = 0.5.11's" "$k0511" \
+    "$(at 0.6 pkey -in "dstack:wallet/eth?alg=secp256k1" -pubout 2>/dev/null)"
+assert_eq "0.6: ed25519 key = 0.5.11's" "$ed0511" \
+    "$(at 0.6 pkey -in "dstack:wallet/sol?alg=ed25519" -pubout 2>/dev/null)"
 assert_eq "0.4: secp256k1 key = 0.5.11's" "$k0511" \
     "$(at 0.4 pkey -in "dstack:wallet/eth?alg=secp256k1" -pubout 2>/dev/null)"
 

@@ -5,7 +5,7 @@ source "$DSTACK_SOURCE_DIR/tests/integration/legacy_lib.sh"
 
 # The development identity as an appkeys.json: the 0.3 derivation below reads its CA key.
 APPKEYS=$(dev_appkeys) || { fail "dstack-sim --write-appkeys"; finish; }
-VERSIONS=(0.3 0.4 0.5.5 0.5.11)
+VERSIONS=(0.3 0.4 0.5.5 0.5.11 0.6)
 declare -A DIR
 for v in "${VERSIONS[@]}"; do
     start_agent "v$v" "$v" --appkeys "$APPKEYS" --app-id "$DSTACK_DEV_APP_ID" ||
@@ -14,9 +14,9 @@ for v in "${VERSIONS[@]}"; do
 done
 
 # Command line.
-out=$("$DSTACK_SIM" --dir "$DSTACK_TMP/bad" --agent-version 0.6 2>&1)
+out=$("$DSTACK_SIM" --dir "$DSTACK_TMP/bad" --agent-version 0.7 2>&1)
 assert_eq "unknown --agent-version exits 2" 2 $?
-assert_contains "unknown --agent-version names the choices" "$out" "expected 0.3, 0.4, 0.5.5 or 0.5.11"
+assert_contains "unknown --agent-version names the choices" "$out" "expected 0.3, 0.4, 0.5.5, 0.5.11 or 0.6"
 out=$("$DSTACK_SIM" --dir "$DSTACK_TMP/bad" --agent-version 0.3 --http 127.0.0.1:0 2>&1)
 assert_eq "--http on 0.3 exits 2" 2 $?
 assert_contains "--http on 0.3 explains" "$out" "DstackGuest, which a 0.3 agent does not have"
@@ -25,7 +25,7 @@ assert_contains "--http on 0.3 explains" "$out" "DstackGuest, which a 0.3 agent 
 check "0.3: no dstack.sock" test ! -e "${DIR[0.3]}/dstack.sock"
 assert_contains "0.3: endpoint line still printed" "$(cat "${DIR[0.3]}/sim.out")" \
     "DSTACK_SIMULATOR_ENDPOINT=${DIR[0.3]}/dstack.sock"
-for v in 0.4 0.5.5 0.5.11; do
+for v in 0.4 0.5.5 0.5.11 0.6; do
     check "$v: dstack.sock exists" test -S "${DIR[$v]}/dstack.sock"
 done
 
@@ -53,34 +53,36 @@ expect() {
 }
 
 RD64=$(printf '%0128d' 0)
-# method                           body                                   0.3      0.4      0.5.5    0.5.11
+# method                           body                                   0.3      0.4      0.5.5    0.5.11   0.6
 TABLE=(
-"dstack.sock /GetKey              {\"path\":\"a\"}                         -        ok       ok       ok"
-"dstack.sock /GetTlsKey           {}                                     -        ok       ok       ok"
-"dstack.sock /GetQuote            {}                                     -        ok       ok       ok"
-"dstack.sock /Info                {}                                     -        ok       ok       ok"
-"dstack.sock /EmitEvent           {\"event\":\"e\"}                        -        missing  ok       ok"
-"dstack.sock /Attest              {}                                     -        missing  missing  ok"
-"dstack.sock /Sign                {\"algorithm\":\"ed25519\"}              -        missing  missing  ok"
-"dstack.sock /Verify              {}                                     -        missing  missing  ok"
-"dstack.sock /Version             {}                                     -        missing  missing  ok"
-"tappd.sock /prpc/Tappd.DeriveKey {\"path\":\"a\"}                         ok       ok       ok       ok"
-"tappd.sock /prpc/DeriveKey       {\"path\":\"a\"}                         notfound ok       ok       ok"
-"tappd.sock /prpc/Tappd.DeriveK256Key {\"path\":\"a\"}                     notfound ok       ok       ok"
-"tappd.sock /prpc/Tappd.TdxQuote  {}                                     ok       ok       ok       ok"
-"tappd.sock /prpc/Tappd.RawQuote  {\"report_data\":\"$RD64\"}              ok       ok       ok       ok"
-"tappd.sock /prpc/Tappd.Info      {}                                     ok       ok       ok       ok"
-"tappd.sock /prpc/Tappd.Version   {}                                     notfound missing  missing  ok"
-"tappd.sock /prpc/Tappd.Bogus     {}                                     notfound missing  missing  missing"
-"external.sock /prpc/Worker.Info  {}                                     ok       ok       ok       ok"
-"external.sock /prpc/Info         {}                                     notfound ok       ok       ok"
-"external.sock /prpc/Worker.Version {}                                   ok       ok       ok       ok"
-"external.sock /prpc/Worker.GetAttestationForAppKey {\"algorithm\":\"ed25519\"} notfound missing missing ok"
+"dstack.sock /GetKey              {\"path\":\"a\"}                         -        ok       ok       ok       ok"
+"dstack.sock /GetTlsKey           {}                                     -        ok       ok       ok       ok"
+"dstack.sock /GetQuote            {}                                     -        ok       ok       ok       ok"
+"dstack.sock /Info                {}                                     -        ok       ok       ok       ok"
+"dstack.sock /EmitEvent           {\"event\":\"e\"}                        -        missing  ok       ok       missing"
+"dstack.sock /Attest              {}                                     -        missing  missing  ok       ok"
+"dstack.sock /Sign                {\"algorithm\":\"ed25519\"}              -        missing  missing  ok       ok"
+"dstack.sock /Verify              {}                                     -        missing  missing  ok       ok"
+"dstack.sock /Version             {}                                     -        missing  missing  ok       ok"
+"dstack.sock /GpuInfo             {}                                     -        missing  missing  missing  ok"
+"tappd.sock /prpc/Tappd.DeriveKey {\"path\":\"a\"}                         ok       ok       ok       ok       ok"
+"tappd.sock /prpc/DeriveKey       {\"path\":\"a\"}                         notfound ok       ok       ok       ok"
+"tappd.sock /prpc/Tappd.DeriveK256Key {\"path\":\"a\"}                     notfound ok       ok       ok       ok"
+"tappd.sock /prpc/Tappd.TdxQuote  {}                                     ok       ok       ok       ok       ok"
+"tappd.sock /prpc/Tappd.RawQuote  {\"report_data\":\"$RD64\"}              ok       ok       ok       ok       ok"
+"tappd.sock /prpc/Tappd.Info      {}                                     ok       ok       ok       ok       ok"
+"tappd.sock /prpc/Tappd.Version   {}                                     notfound missing  missing  ok       ok"
+"tappd.sock /prpc/Tappd.GpuInfo   {}                                     notfound missing  missing  missing  missing"
+"tappd.sock /prpc/Tappd.Bogus     {}                                     notfound missing  missing  missing  missing"
+"external.sock /prpc/Worker.Info  {}                                     ok       ok       ok       ok       ok"
+"external.sock /prpc/Info         {}                                     notfound ok       ok       ok       ok"
+"external.sock /prpc/Worker.Version {}                                   ok       ok       ok       ok       ok"
+"external.sock /prpc/Worker.GetAttestationForAppKey {\"algorithm\":\"ed25519\"} notfound missing missing ok ok"
 )
 for row in "${TABLE[@]}"; do
-    read -r sock path body w03 w04 w055 w0511 <<<"$row"
+    read -r sock path body w03 w04 w055 w0511 w06 <<<"$row"
     i=0
-    for want in "$w03" "$w04" "$w055" "$w0511"; do
+    for want in "$w03" "$w04" "$w055" "$w0511" "$w06"; do
         v=${VERSIONS[$i]}
         i=$((i + 1))
         [ "$want" == - ] && continue
@@ -92,7 +94,7 @@ out=$(rpc "${DIR[0.3]}/tappd.sock" /DeriveKey '{"path":"a"}')
 assert_eq "0.3 /DeriveKey (no /prpc) is 404" 404 "$(status_of "$out")"
 
 # Version and X-App-Version name the emulated release.
-for pair in 0.3:0.3.6 0.4:0.4.2 0.5.5:0.5.5 0.5.11:0.5.11; do
+for pair in 0.3:0.3.6 0.4:0.4.2 0.5.5:0.5.5 0.5.11:0.5.11 0.6:0.6.0; do
     v=${pair%%:*} rel=${pair#*:}
     got=$(rpc "${DIR[$v]}/external.sock" /prpc/Worker.Version | sed '$d' | json_get version)
     assert_eq "$v Worker.Version" "$rel" "$got"
@@ -156,6 +158,37 @@ keys=$(rpc "${DIR[0.5.5]}/dstack.sock" /Info | sed '$d' | json_keys)
 assert_eq "0.5.5 AppInfo fields" "app_id,instance_id,app_cert,tcb_info,app_name,device_id,mr_aggregated,os_image_hash,key_provider_info,compose_hash,vm_config" "$keys"
 keys=$(rpc "${DIR[0.5.11]}/dstack.sock" /Info | sed '$d' | json_keys)
 assert_contains "0.5.11 AppInfo has cloud_product" "$keys" "vm_config,cloud_vendor,cloud_product"
+assert_eq "0.6 AppInfo fields = 0.5.11's" "$keys" "$(rpc "${DIR[0.6]}/dstack.sock" /Info | sed '$d' | json_keys)"
+# Info.app_cert: 0.3 the app CA, later the agent's demo client certificate chain (protocol.md §2.6.5)
+cert=$(rpc "${DIR[0.3]}/tappd.sock" /prpc/Tappd.Info | sed '$d' | json_get app_cert)
+assert_eq "0.3 app_cert = the CA" "$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["ca_cert"], end="")' "$APPKEYS")" "$cert"
+for v in 0.4 0.5.5 0.5.11 0.6; do
+    cert=$(rpc "${DIR[$v]}/dstack.sock" /Info | sed '$d' | json_get app_cert)
+    assert_contains "$v app_cert is demo-cert" "$(openssl x509 -noout -subject -nameopt RFC2253 <<<"$cert")" "subject=CN=demo-cert"
+done
+
+# Quote logs stripped since 0.5.6 (protocol.md §5.2); ACPI DATA named and kept in 0.6 (§5.2.1).
+acpi() { # acpi <version> — the RTMR0 EV_PLATFORM_CONFIG_FLAGS events of a GetQuote log as
+         # "name:payload" lines (a TD HOB, then the three ACPI DATA events)
+    rpc "${DIR[$1]}/dstack.sock" /GetQuote | sed '$d' | json_get event_log | python3 -c '
+import json, sys
+for e in json.loads(sys.stdin.read()):
+    if e["imr"] == 0 and e["event_type"] == 10 and e["digest"]:
+        print("%s:%s" % (e["event"], e["event_payload"]))'
+}
+runtime_digests() { # runtime_digests <version> — how many runtime events keep a digest
+    rpc "${DIR[$1]}/dstack.sock" /GetQuote | sed '$d' | json_get event_log | python3 -c '
+import json, sys
+print(sum(1 for e in json.loads(sys.stdin.read()) if e["event_type"] == 134217729 and e["digest"]))'
+}
+check "0.5.5 quote log is full" test "$(runtime_digests 0.5.5)" -ge 9
+assert_eq "0.5.11 quote log is stripped" 0 "$(runtime_digests 0.5.11)"
+assert_eq "0.6 quote log is stripped" 0 "$(runtime_digests 0.6)"
+assert_contains "0.5.5 keeps boot payloads" "$(acpi 0.5.5)" ":414350492044415441"
+assert_eq "0.5.11 blanks ACPI DATA payloads, no names" "$(printf ':\n:\n:\n:')" "$(acpi 0.5.11)"
+assert_eq "0.6 names ACPI DATA and keeps the marker" \
+    "$(printf ':\nacpi-loader:414350492044415441\nacpi-rsdp:414350492044415441\nacpi-tables:414350492044415441')" \
+    "$(acpi 0.6)"
 
 # GetQuote vm_config since 0.5.4.
 keys=$(rpc "${DIR[0.4]}/dstack.sock" /GetQuote | sed '$d' | json_keys)
@@ -170,7 +203,7 @@ leaf() { # leaf <version> <socket> <path> <body> → $DSTACK_TMP/leaf-<version>.
         >"$DSTACK_TMP/leaf-$1.pem"
 }
 body='{"path":"tls/web","subject":"web","alt_names":["10.0.0.5","web.example"],"usage_ra_tls":true}'
-for v in 0.3 0.4 0.5.5 0.5.11; do
+for v in 0.3 0.4 0.5.5 0.5.11 0.6; do
     leaf "$v" tappd.sock /prpc/Tappd.DeriveKey "$body"
     text=$(openssl x509 -in "$DSTACK_TMP/leaf-$v.pem" -noout -text 2>&1)
     case $v in
@@ -186,11 +219,11 @@ for v in 0.3 0.4 0.5.5 0.5.11; do
         assert_contains "$v leaf: .1.2 event log" "$text" "1.3.6.1.4.1.62397.1.2"
         assert_not_contains "$v leaf: no .1.8" "$text" "1.3.6.1.4.1.62397.1.8"
         check "$v leaf: quote binds the key" ratls_binds "$DSTACK_TMP/leaf-$v.pem" ;;
-    0.5.11)
-        assert_contains "0.5.11 leaf: .1.8" "$text" "1.3.6.1.4.1.62397.1.8"
-        assert_not_contains "0.5.11 leaf: no .1.1" "$text" "1.3.6.1.4.1.62397.1.1" ;;
+    0.5.11 | 0.6)
+        assert_contains "$v leaf: .1.8" "$text" "1.3.6.1.4.1.62397.1.8"
+        assert_not_contains "$v leaf: no .1.1" "$text" "1.3.6.1.4.1.62397.1.1" ;;
     esac
-    if [ "$v" == 0.5.11 ]; then
+    if [ "$v" == 0.5.11 ] || [ "$v" == 0.6 ]; then
         assert_contains "$v leaf: IP SAN" "$text" "IP Address:10.0.0.5"
     else
         assert_contains "$v leaf: every SAN is a DNS name" "$text" "DNS:10.0.0.5, DNS:web.example"

@@ -6,8 +6,8 @@ KEYTOOL=${DSTACK_KEYTOOL:?}
 CONF_DIR="$DSTACK_SOURCE_DIR/conf"
 
 # node is the JSON parser (jq is not installed); JSON on stdin, prints one field.
-json_get() { # json_get FIELD
-    node -e 'let s="";process.stdin.on("data",d=>s+=d).on("end",()=>{const v=JSON.parse(s)[process.argv[1]];process.stdout.write(v===null||v===undefined?"null":String(v))})' "$1"
+json_get() { # json_get FIELD — node parses, with no openssl.cnf (it would load the provider)
+    OPENSSL_CONF=/dev/null node -e 'let s="";process.stdin.on("data",d=>s+=d).on("end",()=>{const v=JSON.parse(s)[process.argv[1]];process.stdout.write(v===null||v===undefined?"null":String(v))})' "$1"
 }
 
 # Environment for programs that load the provider through openssl.cnf (conf/openssl-dstack.cnf
@@ -25,6 +25,7 @@ render() {
     for kv in "$@"; do
         expr+=(-e "s|@${kv%%=*}@|${kv#*=}|g")
     done
+    [ ${#expr[@]} -gt 0 ] || expr=(-e '') # a file without placeholders is copied as is
     sed "${expr[@]}" "$src" >"$out" || return 1
     if grep -n '@[A-Z_]*@' "$out" | grep -v '^[0-9]*:#' >/dev/null; then
         log "unrendered placeholder in $out:"; grep -n '@[A-Z_]*@' "$out" >&2

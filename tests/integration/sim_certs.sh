@@ -18,6 +18,24 @@ issue() {
     assert_contains "$2 PKCS#8 PEM" "$(head -1 "$C.key")" "-----BEGIN PRIVATE KEY-----"
     TEXT=$(openssl x509 -in "$C.leaf" -noout -text)
 }
+# app_info_shape <leaf.pem> — first and last byte of the .1.9 payload (msgpack array header,
+# last element)
+app_info_shape() {
+    openssl x509 -in "$1" -outform DER | python3 -c '
+import sys
+der = sys.stdin.buffer.read()
+oid = bytes.fromhex("060a2b0601040183e73d0109")  # 1.3.6.1.4.1.62397.1.9
+i = der.index(oid) + len(oid)
+def body(j):  # content offset and length of the DER TLV at j
+    n = der[j + 1]
+    if n < 0x80:
+        return j + 2, n
+    k = n & 0x7f
+    return j + 2 + k, int.from_bytes(der[j + 2:j + 2 + k], "big")
+j, _ = body(i)       # extnValue OCTET STRING
+j, n = body(j)       # the inner OCTET STRING (protocol.md §4.1)
+print("%02x %02x" % (der[j], der[j + n - 1]))'
+}
 serial_ok() { # serial = SHA-256(uncompressed point)[0..20], top bit cleared
     local point d expected got
     point=$(openssl x509 -in "$1" -pubkey -noout | openssl pkey -pubin -outform DER | tail -c 65 | xxd -p | tr -d '\n')
@@ -81,8 +99,10 @@ for ident in builtin appkeys; do
     order=$(grep -oE '(X509v3 [A-Za-z ]+|1\.3\.6\.1\.4\.1\.62397\.1\.[0-9])' <<<"$TEXT" | grep -v "X509v3 extensions" | tr '\n' ',')
     assert_eq "extension order (protocol.md §4.6)" "X509v3 Subject Alternative Name,X509v3 Key Usage,X509v3 Extended Key Usage,1.3.6.1.4.1.62397.1.9,1.3.6.1.4.1.62397.1.4,1.3.6.1.4.1.62397.1.8," "$order"
 
-    issue "$SIM_ENDPOINT" /GetTlsKey '{"subject":"zero","not_before":0,"not_after":0}' -no_check_time
-    assert_contains "0/0 accepted like v0.5.11 (1970 certificate)" "$(openssl x509 -in "$C.leaf" -noout -enddate)" "Jan  1 00:00:00 1970 GMT"
+    # .1.9 of 0.6: nine elements, the last init_script_hashes = [] (protocol.md §4.5.3)
+    assert_eq ".1.9 is a 9-element array ending in [] (0.6)" "99 90" "$(app_info_shape "$C.leaf")"
+    curl -sS --unix-socket "$SIM_ENDPOINT" -H 'Content-Type: application/json' -d '{"subject":"zero","not_before":0,"not_after":0}' http://localhost/GetTlsKey >"$DSTACK_TMP/bad.json"
+    assert_eq "0/0 refused (0.6)" "not_before must be earlier than not_after" "$(jq -r .error "$DSTACK_TMP/bad.json")"
     curl -sS --unix-socket "$SIM_ENDPOINT" -H 'Content-Type: application/json' -d '{"not_after":99999999999999}' http://localhost/GetTlsKey >"$DSTACK_TMP/bad.json"
     assert_contains "absurd not_after refused" "$(jq -r .error "$DSTACK_TMP/bad.json")" "Failed to sign the CSR"
     curl -sS --unix-socket "$SIM_ENDPOINT" -H 'Content-Type: application/json' -d '{"alt_names":["bücher.example"]}' http://localhost/GetTlsKey >"$DSTACK_TMP/bad.json"
@@ -112,6 +132,15 @@ for ident in builtin appkeys; do
     fi
     kill -TERM "$SIM_PID"; wait "$SIM_PID"; assert_eq "dstack-sim clean exit" 0 "$?"
 done
+
+# 0.5.11 had no validity check: 0/0 made a 1970 certificate (protocol.md §10.7); its .1.9 has
+# eight elements.
+start_sim certs-v0511 --agent-version 0.5.11 || { fail "sim start"; finish; }
+issue "$SIM_ENDPOINT" /GetTlsKey '{"subject":"zero","not_before":0,"not_after":0}' -no_check_time
+assert_contains "0/0 accepted like v0.5.11 (1970 certificate)" "$(openssl x509 -in "$C.leaf" -noout -enddate)" "Jan  1 00:00:00 1970 GMT"
+issue "$SIM_ENDPOINT" /GetTlsKey '{"subject":"info","with_app_info":true}'
+assert_eq ".1.9 is an 8-element array (0.5.11)" 98 "$(app_info_shape "$C.leaf" | cut -d' ' -f1)"
+kill -TERM "$SIM_PID"; wait "$SIM_PID"; assert_eq "dstack-sim clean exit" 0 "$?"
 
 # The built-in identity is reproducible across runs.
 start_sim certs-again || { fail "sim start"; finish; }

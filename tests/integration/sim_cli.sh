@@ -7,7 +7,7 @@ SIMVER=$("$DSTACK_SIM" --version | cut -d" " -f2)
 
 SIM=$DSTACK_SIM
 out=$("$SIM" --help); assert_eq "--help exit" 0 "$?"; assert_contains "--help text" "$out" "Usage: dstack-sim --dir DIR"
-out=$("$SIM" --version); assert_eq "--version exit" 0 "$?"; check "--version text ($out)" grep -qE '^dstack-sim [0-9]+\.[0-9]+\.[0-9]+ \(dstack agent protocol 0\.5\.11\)$' <<<"$out"
+out=$("$SIM" --version); assert_eq "--version exit" 0 "$?"; check "--version text ($out)" grep -qE '^dstack-sim [0-9]+\.[0-9]+\.[0-9]+ \(dstack agent protocol 0\.6\.0\)$' <<<"$out"
 
 expect_exit() { # expect_exit <what> <code> <stderr needle> args...
     local what=$1 code=$2 needle=$3 err; shift 3
@@ -39,6 +39,14 @@ jq '.key_provider.None.key = "-----BEGIN PRIVATE KEY-----\nMC4CAQAwBQYDK2VwBCIEI
 expect_exit "CA key not matching ca_cert" 1 "not a P-256 key matching ca_cert" --dir "$DSTACK_TMP/d" --appkeys "$DSTACK_TMP/wrong-ca.json"
 printf 'not json' >"$DSTACK_TMP/bad-compose.json"
 expect_exit "bad compose" 1 "must be a JSON object" --dir "$DSTACK_TMP/d" --compose "$DSTACK_TMP/bad-compose.json"
+expect_exit "stripped and full logs" 2 "exclude each other" --dir "$DSTACK_TMP/d" --stripped-event-log --full-event-log
+# app-compose event_log_version (0.6, protocol.md §5.3.1): 1 or 2, an integer
+printf '{"name":"x","event_log_version":3}' >"$DSTACK_TMP/elv3.json"
+expect_exit "event_log_version 3" 1 "unknown event log version: 3" --dir "$DSTACK_TMP/d" --compose "$DSTACK_TMP/elv3.json"
+printf '{"name":"x","event_log_version":"2"}' >"$DSTACK_TMP/elvs.json"
+expect_exit "event_log_version as a string" 1 "event_log_version: invalid type" --dir "$DSTACK_TMP/d" --compose "$DSTACK_TMP/elvs.json"
+start_sim elv-old --agent-version 0.5.11 --compose "$DSTACK_TMP/elv3.json" || fail "0.5.11 ignores event_log_version"
+stop_sim
 head -c 100 /dev/urandom >"$DSTACK_TMP/bad-quote"
 expect_exit "bad quote file" 1 "--quote" --dir "$DSTACK_TMP/d" --quote "$DSTACK_TMP/bad-quote"
 expect_exit "missing dir" 1 "cannot listen" --dir "$DSTACK_TMP/no/such/dir"
@@ -69,8 +77,22 @@ DSTACK_WORKER_ENDPOINT=$SIM_DIR/external.sock
 DSTACK_SIMULATOR_HTTP=$http" "$lines"
 assert_contains "http endpoint" "$http" "http://127.0.0.1:"
 v=$(curl -sS -H 'Content-Type: application/json' -d '{}' "$http/Version")
-assert_eq "Version over --http" "{\"version\":\"0.5.11\",\"rev\":\"dstack-sim $SIMVER\"}" "$v"
+assert_eq "Version over --http" "{\"version\":\"0.6.0\",\"rev\":\"dstack-sim $SIMVER\"}" "$v"
 assert_eq "http connections counted" 1 "$(curl -sS --unix-socket "$SIM_DIR/sim-control.sock" http://localhost/stats | jq .connections.http)"
+# Agent traffic never goes through a proxy, whatever the environment says (architecture.md §11):
+# the proxy named here does not exist, so a proxied request would fail.
+proxied() { # the command with every proxy variable pointing at a dead port
+    (export http_proxy=http://127.0.0.1:9 HTTP_PROXY=http://127.0.0.1:9 \
+        all_proxy=http://127.0.0.1:9 ALL_PROXY=http://127.0.0.1:9 https_proxy=http://127.0.0.1:9 \
+        no_proxy= NO_PROXY=
+     "$@" 2>&1)
+}
+out=$(proxied "$DSTACK_KEYTOOL" --endpoint "$http" show 'dstack:tls/web?cert=none')
+assert_contains "keytool: proxy variables not used for agent traffic" "$out" "public key:"
+out=$(export DSTACK_SIMULATOR_ENDPOINT="$http"
+      proxied run_foreign openssl pkey -provider-path "$DSTACK_PROVIDER_DIR" -provider dstack \
+          -provider default -in 'dstack:tls/web?cert=none' -pubout)
+assert_contains "provider: proxy variables not used for agent traffic" "$out" "BEGIN PUBLIC KEY"
 
 info=$(curl -sS --unix-socket "$SIM_ENDPOINT" http://localhost/Info)
 assert_eq "--app-id" "$APPID" "$(jq -r .app_id <<<"$info")"
@@ -93,6 +115,27 @@ assert_eq "--quote: bytes after report_data untouched" "${fixture_hex:1264}" "${
 k256=$(jq -r .k256_key "$APPKEYS")
 assert_not_contains "app key never printed" "$(cat "$SIM_DIR/sim.out" "$SIM_DIR/sim.err")" "$k256"
 assert_not_contains "no PEM printed" "$(cat "$SIM_DIR/sim.out" "$SIM_DIR/sim.err")" "PRIVATE KEY"
+
+# Sockets honour the umask; --socket-mode widens (or narrows) them on request.
+sim_with_umask() { # sim_with_umask <dir> <socket to wait for> [args...] — sets UPID
+    local dir=$1 sock=$2 saved
+    shift 2
+    mkdir -p "$dir"
+    saved=$(umask)
+    umask 077
+    "$SIM" --dir "$dir" "$@" >"$dir.out" 2>&1 &
+    UPID=$!
+    umask "$saved"
+    for _ in $(seq 100); do [ -S "$dir/$sock" ] && return 0; sleep 0.05; done
+    return 1
+}
+sim_with_umask "$DSTACK_TMP/umask" dstack.sock
+assert_eq "umask 077: socket mode" 700 "$(stat -c %a "$DSTACK_TMP/umask/dstack.sock")"
+kill "$UPID"; wait "$UPID"
+sim_with_umask "$DSTACK_TMP/wide" tappd.sock --socket-mode 0666
+assert_eq "--socket-mode 0666" 666 "$(stat -c %a "$DSTACK_TMP/wide/tappd.sock")"
+kill "$UPID"; wait "$UPID"
+expect_exit "bad --socket-mode" 2 "expected an octal mode" --dir "$DSTACK_TMP/d" --socket-mode rw
 
 # a second simulator on the same --dir must not steal the live sockets
 expect_exit "live sockets are not replaced" 1 "in use by a running server" --dir "$SIM_DIR"

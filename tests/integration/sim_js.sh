@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
-# The official dstack JS SDK (@phala/dstack-sdk, pinned in tests/integration/js) against
-# dstack-sim. sim_js.sh [builtin|appkeys]: with the built-in identity (default), or with the
-# official simulator's appkeys.json (upstream data, protocol.md §9 V2).
-source "$DSTACK_SOURCE_DIR/tests/lib/common.sh"
+# The official dstack JS SDK (@phala/dstack-sdk, pinned in tests/integration/js: the newest
+# the npm registry serves) against dstack-sim. sim_js.sh [builtin|appkeys]: with the built-in
+# identity against every emulated release (default), or with the official simulator's
+# appkeys.json (upstream data, protocol.md §9 V2) against the default release.
+source "$DSTACK_SOURCE_DIR/tests/integration/legacy_lib.sh"
 require node npm
 mode=${1:-builtin}
 [ "$mode" == appkeys ] && require_upstream dstack/appkeys.json
@@ -41,9 +42,16 @@ assert_eq "doc publishes the dev KMS root" 66 "${#SIM_DEV_KMS_ROOT}"
 export SIM_DEV_KMS_ROOT
 
 args=()
-[ "$mode" == appkeys ] && args=(--appkeys "$DSTACK_FIXTURES/dstack/appkeys.json")
-start_sim "js-$mode" "${args[@]}" || { fail "sim start"; finish; }
-check "JS SDK against dstack-sim ($mode)" env DSTACK_SIMULATOR_ENDPOINT="$SIM_ENDPOINT" \
-    TAPPD_SIMULATOR_ENDPOINT="$SIM_TAPPD" node "$SRC/sim_sdk.js" "$JSDIR/node_modules" "$mode"
-kill -TERM "$SIM_PID"; wait "$SIM_PID"; assert_eq "sim exit ($mode)" 0 "$?"
+releases=(0.3 0.4 0.5.5 0.5.11 0.6)
+if [ "$mode" == appkeys ]; then
+    args=(--appkeys "$DSTACK_FIXTURES/dstack/appkeys.json")
+    releases=(0.6)
+fi
+for v in "${releases[@]}"; do
+    start_agent "js-$mode-$v" "$v" "${args[@]}" || { fail "sim start ($v)"; continue; }
+    check "JS SDK against dstack-sim ($mode, $v)" env DSTACK_SIMULATOR_ENDPOINT="$SIM_ENDPOINT" \
+        TAPPD_SIMULATOR_ENDPOINT="$SIM_TAPPD" node "$SRC/sim_sdk.js" "$JSDIR/node_modules" \
+        "$mode" "$v"
+    kill -TERM "$SIM_PID"; wait "$SIM_PID"; assert_eq "sim exit ($mode, $v)" 0 "$?"
+done
 finish

@@ -1,10 +1,13 @@
 #!/usr/bin/env bash
-# dstack-sim wire rules (protocol.md §1.3–§1.5, §2.5): paths per socket, JSON/query decoding,
-# error status + message shape, headers, body limit.
+# dstack-sim wire rules (protocol.md §1.3–§1.5, §2.5, §2.6): paths per socket, JSON/query
+# decoding, error status + message shape, headers, body limit; the default release (0.6) and
+# what 0.5.11 answers differently.
 source "$DSTACK_SOURCE_DIR/tests/lib/common.sh"
 require curl jq head
 SIMVER=$("$DSTACK_SIM" --version | cut -d" " -f2)
 
+start_sim v0511 --agent-version 0.5.11 || { fail "sim start (0.5.11)"; finish; }
+V0511=$SIM_ENDPOINT V0511_TAPPD=$SIM_TAPPD V0511_PID=$SIM_PID
 start_sim wire || { fail "sim start"; finish; }
 
 # req <socket> <path> [curl args...] — sets STATUS, BODY, HDRS
@@ -24,7 +27,7 @@ expect_error() {
 
 # --- success shape and headers -----------------------------------------------------------
 post "$SIM_ENDPOINT" /Version '{}'
-assert_eq "Version" "{\"version\":\"0.5.11\",\"rev\":\"dstack-sim $SIMVER\"}" "$BODY"
+assert_eq "Version" "{\"version\":\"0.6.0\",\"rev\":\"dstack-sim $SIMVER\"}" "$BODY"
 assert_contains "Content-Type json" "$HDRS" "Content-Type: application/json"
 assert_contains "Server header" "$HDRS" "Server: dstack Simulator"
 assert_contains "Content-Length" "$HDRS" "Content-Length: ${#BODY}"
@@ -46,7 +49,7 @@ post "$SIM_TAPPD" /prpc/GetTlsKey '{}';            expect_error "DstackGuest met
 post "$SIM_TAPPD" /prpc/Tappd.Version '{}';        assert_eq "Tappd.Version" 200 "$STATUS"
 post "$SIM_TAPPD" /prpc/Version '{}';              assert_eq "tappd unprefixed" 200 "$STATUS"
 post "$SIM_EXTERNAL" /prpc/Worker.Version '{}';    assert_eq "Worker.Version" 200 "$STATUS"
-assert_contains "X-App-Version on external" "$HDRS" "X-App-Version: v0.5.11 (dstack-sim $SIMVER)"
+assert_contains "X-App-Version on external" "$HDRS" "X-App-Version: v0.6.0 (dstack-sim $SIMVER)"
 req "$SIM_DIR/sim-control.sock" /GetKey;           assert_eq "control socket has no RPCs" 404 "$STATUS"
 
 # --- encoding selection --------------------------------------------------------------------
@@ -119,7 +122,27 @@ post "$SIM_ENDPOINT" /Verify '{"algorithm":"x","data":"","signature":"","public_
 post "$SIM_ENDPOINT" /Verify '{"algorithm":"ed25519","data":"","signature":"","public_key":"00"}'; expect_error "Verify ed25519 key length" "invalid public key"
 post "$SIM_ENDPOINT" /Verify "{\"algorithm\":\"ed25519\",\"data\":\"\",\"signature\":\"00\",\"public_key\":\"$(printf '%064d' 0)\"}"
 expect_error "Verify ed25519 signature length" "signature error"
-post "$SIM_ENDPOINT" /Verify '{"algorithm":"secp256k1","data":"","signature":"","public_key":"02"}'; expect_error "Verify secp256k1 bad key" "invalid public key"
+# the agent's Verify errors (protocol.md §2.6.6), the same in 0.5.11 and 0.6
+sig64=$(printf '%0128d' 0)
+for sock in "$SIM_ENDPOINT" "$V0511"; do
+    post "$sock" /Verify '{"algorithm":"secp256k1","data":"","signature":"","public_key":"02"}'
+    expect_error "Verify secp256k1 short key" "signature error"
+    post "$sock" /Verify "{\"algorithm\":\"k256\",\"data\":\"\",\"signature\":\"$sig64\",\"public_key\":\"05$(printf '%064d' 0)\"}"
+    expect_error "Verify secp256k1 bad tag" "signature error"
+    # y = 2 has no x on Edwards25519: dalek's point decompression error, twice (anyhow chain)
+    post "$sock" /Verify "{\"algorithm\":\"ed25519\",\"data\":\"00\",\"signature\":\"$sig64\",\"public_key\":\"02$(printf '%062d' 0)\"}"
+    expect_error "Verify ed25519 non-point" "signature error: Cannot decompress Edwards point: Cannot decompress Edwards point"
+    # y = 1 (the neutral element) decompresses: a well-formed key, a bad signature
+    post "$sock" /Verify "{\"algorithm\":\"ed25519\",\"data\":\"00\",\"signature\":\"$sig64\",\"public_key\":\"01$(printf '%062d' 0)\"}"
+    assert_eq "Verify ed25519 point, bad signature" '{"valid":false}' "$BODY"
+    # prehashed digests under 16 bytes fail verification, not decoding
+    post "$sock" /Sign '{"algorithm":"secp256k1","data":"00"}'
+    pub=$(jq -r .public_key <<<"$BODY")
+    post "$sock" /Verify "{\"algorithm\":\"secp256k1_prehashed\",\"data\":\"0011\",\"signature\":\"$(printf '%063d1%063d1' 0 0)\",\"public_key\":\"$pub\"}"
+    assert_eq "Verify prehashed short digest" '{"valid":false}' "$BODY"
+    post "$sock" /Verify "{\"algorithm\":\"secp256k1\",\"data\":\"00\",\"signature\":\"$sig64\",\"public_key\":\"$pub\"}"
+    expect_error "Verify secp256k1 zero r/s" "signature error"
+done
 req "$SIM_EXTERNAL" /prpc/GetAttestationForAppKey -H 'Content-Type: application/json' -d '{}'
 expect_error "GetAttestationForAppKey empty algorithm" "Unsupported algorithm"
 req "$SIM_EXTERNAL" /prpc/GetAttestationForAppKey -H 'Content-Type: application/json' -d '{"algorithm":"secp256k1_prehashed"}'
@@ -131,11 +154,29 @@ post "$SIM_TAPPD" /prpc/Tappd.TdxQuote "{\"report_data\":\"$(printf '%0128d' 5)\
 assert_eq "TdxQuote raw" 200 "$STATUS"
 assert_eq "raw echoes empty prefix" "" "$(jq -r .prefix <<<"$BODY")"
 post "$SIM_TAPPD" /prpc/Tappd.TdxQuote '{"report_data":"00","hash_algorithm":"keccak512","prefix":"mine"}'
+assert_eq "0.6 echoes the custom prefix" "mine" "$(jq -r .prefix <<<"$BODY")"
+post "$V0511_TAPPD" /prpc/Tappd.TdxQuote '{"report_data":"00","hash_algorithm":"keccak512","prefix":"mine"}'
 assert_eq "custom prefix echoed as app-data (0.5.11)" "app-data" "$(jq -r .prefix <<<"$BODY")"
+post "$SIM_TAPPD" /prpc/Tappd.TdxQuote '{"report_data":"00"}'
+assert_eq "default prefix echoed" "app-data" "$(jq -r .prefix <<<"$BODY")"
+# GetTlsKey validity order (0.6, protocol.md §2.6.4): checked when both ends are set
+post "$SIM_ENDPOINT" /GetTlsKey '{"not_before":100,"not_after":100}'
+expect_error "GetTlsKey not_before = not_after" "not_before must be earlier than not_after"
+post "$SIM_ENDPOINT" /GetTlsKey '{"not_before":200,"not_after":100,"alt_names":["é"]}'
+expect_error "validity is checked first" "not_before must be earlier than not_after"
+post "$SIM_ENDPOINT" /GetTlsKey '{"not_after":100}';  assert_eq "GetTlsKey one end only" 200 "$STATUS"
+post "$V0511" /GetTlsKey '{"not_before":100,"not_after":100}'; assert_eq "0.5.11 does not check" 200 "$STATUS"
 
 # --- methods -------------------------------------------------------------------------------
 post "$SIM_ENDPOINT" /EmitEvent '{"event":"wire-test","payload":"00"}'
-assert_eq "EmitEvent body" null "$BODY"
+expect_error "EmitEvent is gone in 0.6" "Service not found: EmitEvent"
+post "$V0511" /EmitEvent '{"event":"wire-test","payload":"00"}'
+assert_eq "EmitEvent body (0.5.11)" null "$BODY"
+post "$SIM_ENDPOINT" /GpuInfo '{}';  assert_eq "GpuInfo without GPU" '{"attestation":""}' "$BODY"
+req "$SIM_ENDPOINT" /GpuInfo;        assert_eq "GET GpuInfo" 200 "$STATUS"
+post "$V0511" /GpuInfo '{}';         expect_error "no GpuInfo in 0.5.11" "Service not found: GpuInfo"
+post "$SIM_ENDPOINT" /GetQuote '{}'
+assert_eq "GetQuote on TDX: no attestation field" "quote,event_log,report_data,vm_config" "$(jq -r 'keys_unsorted|join(",")' <<<"$BODY")"
 req "$SIM_EXTERNAL" /prpc/Worker.Info -H 'Content-Type: application/json' -d '{}'
 assert_eq "Worker.Info hides tcb_info (public_tcbinfo false)" "" "$(jq -r .tcb_info <<<"$BODY")"
 assert_eq "Worker.Info hides vm_config" "" "$(jq -r .vm_config <<<"$BODY")"
@@ -144,6 +185,10 @@ assert_ne "Tappd.Info keeps tcb_info" "" "$(jq -r .tcb_info <<<"$BODY")"
 assert_eq "Info field order" "app_id,instance_id,app_cert,tcb_info,app_name,device_id,mr_aggregated,os_image_hash,key_provider_info,compose_hash,vm_config,cloud_vendor,cloud_product" "$(jq -r 'keys_unsorted|join(",")' <<<"$BODY")"
 assert_eq "tcb_info event_log is an array" array "$(jq -r '.tcb_info|fromjson|.event_log|type' <<<"$BODY")"
 assert_eq "built-in app_name" dstack-sim-app "$(jq -r .app_name <<<"$BODY")"
+assert_eq "app_cert: demo cert + CA" 2 "$(jq -r .app_cert <<<"$BODY" | grep -c 'BEGIN CERTIFICATE')"
+jq -r .app_cert <<<"$BODY" | openssl x509 -noout -subject -nameopt RFC2253 -ext extendedKeyUsage >"$DSTACK_TMP/demo" 2>&1
+assert_contains "app_cert leaf is demo-cert" "$(cat "$DSTACK_TMP/demo")" "subject=CN=demo-cert"
+assert_contains "app_cert leaf is a client cert" "$(cat "$DSTACK_TMP/demo")" "TLS Web Client Authentication"
 
 # --- NUL inside strings: refused, never cut short (two paths must not share a key) ----------
 post "$SIM_ENDPOINT" /GetKey '{"path":"a\u0000b"}'
@@ -168,6 +213,7 @@ req "$SIM_ENDPOINT" /GetKey -H 'Content-Type: application/json' --data-binary @"
 expect_error "oversize body" "failed to read data: payload too large"
 post "$SIM_ENDPOINT" /Version '{}'; assert_eq "alive after oversize body" 200 "$STATUS"
 
+stop_sim "$V0511_PID"
 kill -TERM "$SIM_PID"; wait "$SIM_PID"; assert_eq "clean exit on SIGTERM" 0 "$?"
 check "sockets removed" test ! -e "$SIM_DIR/dstack.sock" -a ! -e "$SIM_DIR/tappd.sock" -a ! -e "$SIM_DIR/external.sock" -a ! -e "$SIM_DIR/sim-control.sock"
 finish

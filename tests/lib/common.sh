@@ -109,11 +109,15 @@ run_foreign() {
 # start_sim <name> [dstack-sim args...] — starts a simulator in $DSTACK_TMP/<name>, waits
 # for its sockets and sets SIM_DIR, SIM_PID, SIM_ENDPOINT, SIM_TAPPD, SIM_EXTERNAL (and
 # SIM_PCCS with --pccs).
+# $DSTACK_SIM_ARGS (set by a test registration, e.g. "--agent-version 0.5.11" to run a test
+# against another release) come first, so a test's own arguments win.
 start_sim() {
     local name=$1; shift
+    local extra=()
+    read -r -a extra <<<"${DSTACK_SIM_ARGS:-}"
     SIM_DIR="$DSTACK_TMP/$name"
     mkdir -p "$SIM_DIR"
-    bg "$DSTACK_SIM" --dir "$SIM_DIR" "$@" >"$SIM_DIR/sim.out" 2>"$SIM_DIR/sim.err"
+    bg "$DSTACK_SIM" --dir "$SIM_DIR" "${extra[@]}" "$@" >"$SIM_DIR/sim.out" 2>"$SIM_DIR/sim.err"
     SIM_PID=$BG_PID
     local i
     for i in $(seq 1 200); do

@@ -111,11 +111,13 @@ void te_strip_log(const dstack_event_log *full, bool attestation_form, dstack_ev
         const dstack_event *e = &full->events[i];
         bool runtime = e->event_type == DSTACK_RUNTIME_EVENT_TYPE, named = e->event[0] != '\0';
 
+        dstack_event s = *e; /* version and preimage kept, as the agent keeps them */
+
         if (attestation_form && !runtime && !named)
             continue;
-        QF_REQUIRE(dstack_event_log_append(
-                       out, e->imr, e->event_type, e->digest, runtime ? 0 : e->digest_len, e->event,
-                       e->payload, runtime || named ? e->payload_len : 0, NULL) == DSTACK_OK);
+        s.digest_len = runtime ? 0 : e->digest_len;
+        s.payload_len = runtime || named ? e->payload_len : 0;
+        QF_REQUIRE(dstack_event_log_append_event(out, &s, NULL) == DSTACK_OK);
     }
 }
 
@@ -346,6 +348,319 @@ void te_write_v1(te_buf *w, const dstack_attestation *a, bool bytes_as_bin, bool
         mp_str(w, "event_payload");
         mp_bin(w, ev->payload, ev->payload_len);
     }
+}
+
+/* ---- SCALE (protocol.md §4.4, §4.4.1), independent of libdstack's and the agent side's ---- */
+
+void te_scale_compact(te_buf *b, uint64_t v)
+{
+    if (v < 64) {
+        te_put_le(b, v << 2, 1);
+    } else if (v < (1u << 14)) {
+        te_put_le(b, v << 2 | 1, 2);
+    } else if (v < (1u << 30)) {
+        te_put_le(b, v << 2 | 2, 4);
+    } else {
+        te_put_le(b, (4 - 4) << 2 | 3, 1); /* 4 bytes follow */
+        te_put_le(b, v, 4);
+    }
+}
+
+void te_scale_bytes(te_buf *b, const void *p, size_t n)
+{
+    te_scale_compact(b, n);
+    te_put(b, p, n);
+}
+
+void te_scale_str(te_buf *b, const char *s)
+{
+    te_scale_bytes(b, s, strlen(s));
+}
+
+const uint8_t te_snp_report_data[64] = "snp report_data, 64 bytes at 0x50 of the report";
+
+/* A fake SEV-SNP report: 1184 bytes, REPORT_DATA at 0x50 (protocol.md §4.4.1). */
+static void snp_report(uint8_t out[1184])
+{
+    memset(out, 0x5a, 1184);
+    memcpy(out + 0x50, te_snp_report_data, 64);
+}
+
+/* TdxQuote := quote, event_log (one runtime event). */
+static void sc_tdx_quote(te_buf *b)
+{
+    uint8_t digest[48];
+
+    te_scale_bytes(b, "TDXQ", 4);
+    te_scale_compact(b, 1);
+    te_put_le(b, 3, 4);
+    te_put_le(b, DSTACK_RUNTIME_EVENT_TYPE, 4);
+    dstack_runtime_event_digest("app-id", (const uint8_t *)"id", 2, digest);
+    te_scale_bytes(b, digest, 48);
+    te_scale_str(b, "app-id");
+    te_scale_bytes(b, "id", 2);
+}
+
+/* A V0 attestation of `platform` with the 0.6 payload of its variant, one runtime event,
+ * report_data 0x42… and config "{}". tpm_platform: the TpmQuote's Platform byte. */
+void te_write_v0_platform(te_buf *b, int platform, uint8_t tpm_platform)
+{
+    uint8_t rd[64], report[1184];
+
+    b->len = 0;
+    te_put_le(b, 0, 1); /* VersionedAttestation::V0 */
+    te_put_le(b, (uint64_t)platform, 1);
+    switch (platform) {
+    case DSTACK_PLATFORM_TDX:
+        sc_tdx_quote(b);
+        break;
+    case DSTACK_PLATFORM_GCP_TDX:
+        sc_tdx_quote(b);
+        te_scale_bytes(b, "TPMS_ATTEST message", 19); /* message */
+        te_scale_bytes(b, "signature", 9);
+        te_scale_compact(b, 2); /* pcr_values */
+        for (uint32_t i = 0; i < 2; i++) {
+            te_put_le(b, 14 + i, 4);
+            te_scale_str(b, "sha256");
+            te_scale_bytes(b, rd, 32);
+        }
+        te_scale_bytes(b, "AK cert DER", 11);
+        te_put_le(b, tpm_platform, 1);
+        te_scale_compact(b, 1); /* event_log */
+        te_put_le(b, 14, 4);
+        te_scale_bytes(b, rd, 32);
+        break;
+    case DSTACK_PLATFORM_NITRO_ENCLAVE:
+        te_scale_bytes(b, "\x84\x44\xa1\x01\x38\x22 NSM COSE_Sign1", 22);
+        break;
+    case DSTACK_PLATFORM_AMD_SEV_SNP:
+        snp_report(report);
+        te_scale_bytes(b, report, sizeof(report));
+        te_scale_compact(b, 3); /* cert_chain: VCEK, ASK, ARK */
+        te_scale_bytes(b, "VCEK", 4);
+        te_scale_bytes(b, "ASK", 3);
+        te_scale_bytes(b, "ARK", 3);
+        te_scale_str(b, "{\"app_id\":\"00\",\"version\":3}");
+        break;
+    case DSTACK_PLATFORM_AWS_NITRO_TPM:
+        te_scale_bytes(b, "\x84\x44 NitroTPM COSE_Sign1", 21);
+        break;
+    }
+    te_scale_compact(b, 1); /* runtime_events */
+    te_scale_str(b, "app-id");
+    te_scale_bytes(b, "id", 2);
+    memset(rd, 0x42, sizeof(rd));
+    te_put(b, rd, 64);
+    te_scale_str(b, "{}");
+}
+
+/* ---- V1 msgpack, every platform kind (protocol.md §4.5.4) ------------------------------------ */
+
+static void mp_tdx_fields(te_buf *w, unsigned version, int preimage)
+{
+    static const uint8_t quote[4] = {'T', 'D', 'X', 'Q'};
+    static const char jcs[] = "{\"name\":\"app-id\",\"payload\":\"6964\",\"type\":134217729}";
+    uint8_t digest[48];
+    char hex[2 * sizeof(jcs) + 1];
+
+    mp_str(w, "quote");
+    mp_int_array(w, quote, 4);
+    mp_str(w, "event_log");
+    mp_array(w, 1);
+    mp_map(w, 5 + (version != 1) + (preimage != TE_PRE_NONE));
+    mp_str(w, "imr");
+    mp_uint(w, 3);
+    mp_str(w, "event_type");
+    mp_uint(w, DSTACK_RUNTIME_EVENT_TYPE);
+    mp_str(w, "digest");
+    if (version == 2)
+        dstack_runtime_event_digest_v2("app-id", (const uint8_t *)"id", 2, digest);
+    else
+        dstack_runtime_event_digest("app-id", (const uint8_t *)"id", 2, digest);
+    mp_bin(w, digest, 48);
+    mp_str(w, "event");
+    mp_str(w, "app-id");
+    mp_str(w, "event_payload");
+    mp_bin(w, (const uint8_t *)"id", 2);
+    if (version != 1) {
+        mp_str(w, "version");
+        mp_uint(w, version);
+    }
+    if (preimage == TE_PRE_NONE)
+        return;
+    mp_str(w, "preimage");
+    dstack_hex_encode((const uint8_t *)jcs, strlen(jcs), hex);
+    if (preimage == TE_PRE_NOT_HEX)
+        hex[3] = 'z';
+    if (preimage == TE_PRE_INTEGER)
+        mp_uint(w, 5);
+    else if (preimage == TE_PRE_NIL)
+        te_put(w, "\xc0", 1);
+    else
+        mp_str(w, hex);
+}
+
+static void mp_platform(te_buf *w, int platform, int variation)
+{
+    static const char *const kinds[] = {"tdx", "gcp-tdx", "nitro-enclave", "sev-snp",
+                                        "aws-nitro-tpm"};
+    uint8_t report[1184], pcr[32] = {0};
+    bool missing = variation == TE_MP_MISSING_FIELD, wrong = variation == TE_MP_WRONG_TYPE;
+
+    mp_str(w, "platform");
+    mp_map(w, variation == TE_MP_NO_DATA ? 1 : 2);
+    mp_str(w, "kind");
+    mp_str(w, platform < 5 ? kinds[platform] : "quantum-enclave");
+    if (variation == TE_MP_NO_DATA)
+        return;
+    mp_str(w, "data");
+    switch (platform) {
+    case DSTACK_PLATFORM_TDX:
+        mp_map(w, 2);
+        mp_tdx_fields(w, 1, TE_PRE_NONE);
+        break;
+    case DSTACK_PLATFORM_GCP_TDX:
+        mp_map(w, missing ? 2 : 3);
+        mp_tdx_fields(w, 1, TE_PRE_NONE);
+        if (missing)
+            break;
+        mp_str(w, "tpm_quote");
+        mp_map(w, 6);
+        mp_str(w, "message");
+        mp_bin(w, (const uint8_t *)"TPMS_ATTEST message", 19);
+        mp_str(w, "signature");
+        mp_bin(w, (const uint8_t *)"sig", 3);
+        mp_str(w, "pcr_values");
+        mp_array(w, 2);
+        for (int i = 0; i < 2; i++) {
+            mp_map(w, 3);
+            mp_str(w, "index");
+            mp_uint(w, 14);
+            mp_str(w, "algorithm");
+            mp_str(w, "sha256");
+            mp_str(w, "value");
+            if (wrong)
+                mp_uint(w, 7);
+            else
+                mp_bin(w, pcr, 32);
+        }
+        mp_str(w, "ak_cert");
+        mp_bin(w, (const uint8_t *)"ak", 2);
+        mp_str(w, "platform");
+        mp_str(w, variation == TE_MP_BAD_TPM_PLATFORM ? "azure" : "gcp");
+        mp_str(w, "event_log");
+        mp_array(w, 1);
+        mp_map(w, 2);
+        mp_str(w, "pcr_index");
+        mp_uint(w, 14);
+        mp_str(w, "digest");
+        mp_bin(w, pcr, 32);
+        break;
+    case DSTACK_PLATFORM_NITRO_ENCLAVE:
+    case DSTACK_PLATFORM_AWS_NITRO_TPM:
+        mp_map(w, missing ? 0 : 1);
+        if (missing)
+            break;
+        mp_str(w, platform == DSTACK_PLATFORM_NITRO_ENCLAVE ? "nsm_quote" : "attestation_doc");
+        if (wrong)
+            mp_str(w, "not bytes");
+        else
+            mp_int_array(w, (const uint8_t *)"COSE_Sign1 bytes, plain Vec<u8>",
+                         21 + (platform == 2));
+        break;
+    case DSTACK_PLATFORM_AMD_SEV_SNP:
+        snp_report(report);
+        mp_map(w, missing ? 2 : 3);
+        mp_str(w, "report");
+        mp_int_array(w, report, sizeof(report));
+        mp_str(w, "cert_chain");
+        mp_array(w, 3);
+        mp_int_array(w, (const uint8_t *)"VCEK", 4);
+        mp_int_array(w, (const uint8_t *)"ASK", 3);
+        mp_int_array(w, (const uint8_t *)"ARK", 3);
+        if (missing)
+            break;
+        mp_str(w, "mr_config");
+        if (wrong)
+            mp_uint(w, 3);
+        else
+            mp_str(w, "{\"app_id\":\"00\",\"version\":3}");
+        break;
+    default:
+        mp_map(w, 0);
+    }
+}
+
+/* {"version":1, "platform":…, "stack":{"kind":"dstack","data":{…, one runtime event}}} */
+void te_write_v1_platform(te_buf *w, int platform, int variation, unsigned rt_version)
+{
+    uint8_t rd[64];
+
+    memset(rd, 0x42, sizeof(rd));
+    w->len = 0;
+    mp_map(w, 3);
+    mp_str(w, "version");
+    mp_uint(w, 1);
+    mp_platform(w, platform, variation);
+    mp_str(w, "stack");
+    mp_map(w, 2);
+    mp_str(w, "kind");
+    mp_str(w, "dstack");
+    mp_str(w, "data");
+    mp_map(w, 3);
+    mp_str(w, "report_data");
+    mp_int_array(w, rd, 64);
+    mp_str(w, "runtime_events");
+    mp_array(w, 1);
+    mp_map(w, rt_version == 1 ? 2 : 3);
+    mp_str(w, "event");
+    mp_str(w, "app-id");
+    mp_str(w, "payload");
+    mp_bin(w, (const uint8_t *)"id", 2);
+    if (rt_version != 1) {
+        mp_str(w, "version");
+        mp_uint(w, rt_version);
+    }
+    mp_str(w, "config");
+    mp_str(w, "{}");
+}
+
+/* A V2 boot's Attest (protocol.md §5.3.1): TE and RE say version 2, TE carries the preimage. */
+void te_write_v1_v2_events(te_buf *b, unsigned version, int preimage)
+{
+    uint8_t rd[64];
+
+    memset(rd, 0x42, sizeof(rd));
+    b->len = 0;
+    mp_map(b, 3);
+    mp_str(b, "version");
+    mp_uint(b, 1);
+    mp_str(b, "platform");
+    mp_map(b, 2);
+    mp_str(b, "kind");
+    mp_str(b, "tdx");
+    mp_str(b, "data");
+    mp_map(b, 2);
+    mp_tdx_fields(b, version, preimage);
+    mp_str(b, "stack");
+    mp_map(b, 2);
+    mp_str(b, "kind");
+    mp_str(b, "dstack");
+    mp_str(b, "data");
+    mp_map(b, 3);
+    mp_str(b, "report_data");
+    mp_bin(b, rd, 64);
+    mp_str(b, "runtime_events");
+    mp_array(b, 1);
+    mp_map(b, 3);
+    mp_str(b, "event");
+    mp_str(b, "app-id");
+    mp_str(b, "payload");
+    mp_bin(b, (const uint8_t *)"id", 2);
+    mp_str(b, "version");
+    mp_uint(b, 2);
+    mp_str(b, "config");
+    mp_str(b, "{}");
 }
 
 /* ---- CCEL ------------------------------------------------------------------------------- */

@@ -79,6 +79,28 @@ void mp_int_array(te_buf *w, const uint8_t *p, size_t n);
 void te_write_v1(te_buf *w, const dstack_attestation *a, bool bytes_as_bin, bool extra_keys,
                  const char *stack_kind);
 
+/* ---- every 0.6 platform variant (protocol.md §4.4.1, §4.5.4) ---- */
+/* SCALE primitives: compact integer, Vec<u8>, String. */
+void te_scale_compact(te_buf *b, uint64_t v);
+void te_scale_bytes(te_buf *b, const void *p, size_t n);
+void te_scale_str(te_buf *b, const char *s);
+/* The REPORT_DATA of the fake SEV-SNP reports below (at 0x50 of a 1184-byte report). */
+extern const uint8_t te_snp_report_data[64];
+/* A V0 attestation of `platform` (dstack_platform, or an unknown index) with its 0.6 payload:
+ * tdx/gcp-tdx a 4-byte fake quote "TDXQ" with one runtime event, gcp-tdx a TPM quote (message
+ * of 19 bytes, 2 PCR values, Platform byte `tpm_platform`), nitro-enclave a 22-byte document,
+ * sev-snp a 1184-byte report with 3 certificates and an mr_config, aws-nitro-tpm a 21-byte
+ * document; one runtime event "app-id", report_data 0x42…, config "{}". */
+void te_write_v0_platform(te_buf *b, int platform, uint8_t tpm_platform);
+/* The same in V1 msgpack, well formed (TE_MP_OK) or not; the runtime event with `rt_version`
+ * (1 = no "version" key). */
+enum { TE_MP_OK, TE_MP_NO_DATA, TE_MP_MISSING_FIELD, TE_MP_WRONG_TYPE, TE_MP_BAD_TPM_PLATFORM };
+void te_write_v1_platform(te_buf *w, int platform, int variation, unsigned rt_version);
+/* A V1 TDX attestation of an event-log-V2 boot (protocol.md §5.3.1): the event with
+ * "version": `version` and its preimage as the agent writes it, broken, nil or absent. */
+enum { TE_PRE_NONE, TE_PRE_OK, TE_PRE_NOT_HEX, TE_PRE_INTEGER, TE_PRE_NIL };
+void te_write_v1_v2_events(te_buf *b, unsigned version, int preimage);
+
 /* ---- CCEL (the ACPI table's TCG2 crypto-agile log) ---- */
 /* Spec ID Event03 header declaring `algs` ((id, size) pairs, n of them). */
 void te_ccel_header(te_buf *t, const uint16_t *algs, uint32_t n);

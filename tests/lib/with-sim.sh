@@ -5,9 +5,11 @@
 # An argument @DEV_APPKEYS@ becomes an appkeys.json holding dstack-sim's built-in development
 # identity (`dstack-sim --write-appkeys`, written into that directory first); load it with
 # --app-id "$DSTACK_DEV_APP_ID" so its KMS signature matches.
+# $DSTACK_SIM_ARGS (set by a test registration) come first, so the given arguments win.
 set -uo pipefail
 dir=$(mktemp -d "${TMPDIR:-/tmp}/sim.XXXXXX")
 sim_args=()
+read -r -a sim_args <<<"${DSTACK_SIM_ARGS:-}"
 while [ $# -gt 0 ] && [ "$1" != "--" ]; do
     if [ "$1" == "@DEV_APPKEYS@" ]; then
         if ! "$DSTACK_SIM" --write-appkeys "$dir/dev-appkeys.json"; then

@@ -3,6 +3,8 @@ dstack_unit_test(test_client_json SOURCES ${CMAKE_CURRENT_LIST_DIR}/test_client_
 dstack_unit_test(test_client_endpoint SOURCES ${CMAKE_CURRENT_LIST_DIR}/test_client_endpoint.c)
 # Decoding of bodies the simulator never sends, from a canned HTTP server inside the test.
 dstack_unit_test(test_client_decode SOURCES ${CMAKE_CURRENT_LIST_DIR}/test_client_decode.c)
+# The in-house HTTP/1.1 client against hostile replies from a raw server inside the test.
+dstack_unit_test(test_client_http SOURCES ${CMAKE_CURRENT_LIST_DIR}/test_client_http.c)
 # dstack-sim's development identity; _upstream: the official appkeys.json (protocol.md §9 V2).
 dstack_unit_test(test_client_rpc SOURCES ${CMAKE_CURRENT_LIST_DIR}/test_client_rpc.c SIM ""
                  UPSTREAM UPSTREAM_SIM "--appkeys @FIXTURES@/dstack/appkeys.json")
@@ -26,3 +28,20 @@ set_tests_properties(example_agent_info_no_agent PROPERTIES
 # No key hex left in freed heap memory (malloc/free interposed in the test; skipped under ASan).
 dstack_unit_test(test_client_secrets SOURCES ${CMAKE_CURRENT_LIST_DIR}/test_client_secrets.c)
 set_tests_properties(test_client_secrets PROPERTIES SKIP_RETURN_CODE 77)
+# The RPCs that differ between agent releases, against each emulated release with a guest
+# socket (protocol.md §0, §2.6).
+foreach(_rel 0.4 0.5.5 0.5.11 0.6)
+  string(REPLACE "." "" _tag ${_rel})
+  if(_rel STREQUAL "0.4")
+    dstack_unit_test(test_client_releases SOURCES ${CMAKE_CURRENT_LIST_DIR}/test_client_releases.c
+                     SIM "--agent-version ${_rel}")
+    set(_t test_client_releases)
+  else()
+    set(_t test_client_releases_v${_tag})
+    add_test(NAME ${_t}
+             COMMAND ${DSTACK_RUN_TEST} 120 -- ${PROJECT_SOURCE_DIR}/tests/lib/with-sim.sh
+                     --agent-version ${_rel} -- $<TARGET_FILE:test_client_releases>)
+    dstack_test_properties(${_t} 120 "unit;client")
+  endif()
+  set_property(TEST ${_t} APPEND PROPERTY ENVIRONMENT DSTACK_TEST_RELEASE=${_rel})
+endforeach()

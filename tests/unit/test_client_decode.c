@@ -181,9 +181,63 @@ static void test_bad_quotes_and_misc(void)
     dstack_client_free(c);
 }
 
+/* 0.6 agents without a TDX quote: GetQuote carries the attestation field only (protocol.md
+ * protocol.md §2.6.2); GpuInfo's text (§2.6.3). */
+static void test_v06_bodies(void)
+{
+    /* V0 SCALE, nitro-enclave: document "nsm", no runtime events, report_data 0, config "" */
+    char att_hex[160];
+    dstack_client *c = client(DSTACK_SERVICE_GUEST);
+    dstack_quote_response q;
+    dstack_gpu_info_response g;
+    dstack_attestation a;
+    dstack_error e;
+    char body[512];
+
+    snprintf(att_hex, sizeof(att_hex), "00020c6e736d00%0128d00", 0);
+    snprintf(body, sizeof(body),
+             "{\"quote\":\"\",\"event_log\":\"\",\"report_data\":\"%0128d\",\"vm_config\":"
+             "\"{}\",\"attestation\":\"%s\"}",
+             0, att_hex);
+    set_body(body);
+    CU_ASSERT_EQUAL_FATAL(dstack_get_quote(c, NULL, 0, &q, &e), DSTACK_OK);
+    CU_ASSERT_EQUAL(q.quote.len, 0);
+    CU_ASSERT_EQUAL(q.event_log.count, 0);
+    CU_ASSERT_EQUAL_FATAL(q.attestation.len, strlen(att_hex) / 2);
+    CU_ASSERT_EQUAL_FATAL(dstack_attestation_decode(q.attestation.data, q.attestation.len, &a, &e),
+                          DSTACK_OK);
+    CU_ASSERT_EQUAL(a.platform, DSTACK_PLATFORM_NITRO_ENCLAVE);
+    CU_ASSERT_EQUAL(a.platform_document_len, 3);
+    dstack_attestation_free(&a);
+    dstack_quote_response_free(&q);
+    CU_ASSERT_PTR_NULL(q.attestation.data);
+    set_body("{\"quote\":\"\",\"event_log\":\"\",\"attestation\":7}");
+    expect_protocol(dstack_get_quote(c, NULL, 0, &q, &e), &e, "\"attestation\"");
+    set_body("{\"quote\":\"\",\"event_log\":\"\",\"attestation\":\"0g\"}");
+    expect_protocol(dstack_get_quote(c, NULL, 0, &q, &e), &e, "\"attestation\" is not valid hex");
+    set_body("{\"quote\":\"\",\"event_log\":\"\",\"attestation\":null}");
+    expect_protocol(dstack_get_quote(c, NULL, 0, &q, &e), &e, "\"attestation\"");
+
+    set_body("{\"attestation\":\"{\\\"version\\\":4}\"}");
+    CU_ASSERT_EQUAL_FATAL(dstack_gpu_info(c, &g, &e), DSTACK_OK);
+    CU_ASSERT_STRING_EQUAL(g.attestation, "{\"version\":4}");
+    dstack_gpu_info_response_free(&g);
+    set_body("{}"); /* proto3 default */
+    CU_ASSERT_EQUAL_FATAL(dstack_gpu_info(c, &g, &e), DSTACK_OK);
+    CU_ASSERT_STRING_EQUAL(g.attestation, "");
+    dstack_gpu_info_response_free(&g);
+    set_body("{\"attestation\":{}}");
+    expect_protocol(dstack_gpu_info(c, &g, &e), &e, "\"attestation\" is object");
+    CU_ASSERT_PTR_NULL(g.attestation);
+    set_body("[]");
+    expect_protocol(dstack_gpu_info(c, &g, &e), &e, "JSON array");
+    dstack_client_free(c);
+}
+
 int main(void)
 {
     static const test_case cases[] = {
+        {"0.6: GetQuote attestation field, GpuInfo", test_v06_bodies},
         {"Info: 0.3.x WorkerInfo, non-TDX nulls, defaults", test_legacy_worker_info},
         {"Info: mistyped and malformed fields", test_bad_info},
         {"GetKey/GetTlsKey: wrong lengths and types", test_bad_keys},

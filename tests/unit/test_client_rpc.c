@@ -292,6 +292,16 @@ static void test_get_tls_key(void)
     BIO_free(kb);
     BIO_free(cb);
     dstack_tls_key_response_free(&t);
+
+    /* 0.6 refuses an inverted or empty validity when both ends are given (protocol.md
+     * protocol.md §2.6.4), with the agent's exact text. */
+    req.not_after = req.not_before;
+    CU_ASSERT_EQUAL(dstack_get_tls_key(c, &req, &t, &e), DSTACK_ERR_AGENT);
+    CU_ASSERT_EQUAL(e.http_status, 400);
+    CU_ASSERT_STRING_EQUAL(e.agent_error, "not_before must be earlier than not_after");
+    req.has_not_before = false; /* one end only: no check */
+    CU_ASSERT_EQUAL(dstack_get_tls_key(c, &req, &t, &e), DSTACK_OK);
+    dstack_tls_key_response_free(&t);
     dstack_client_free(c);
 }
 
@@ -317,6 +327,8 @@ static void test_get_quote(void)
     dstack_tdx_quote parsed;
     CU_ASSERT_EQUAL(dstack_tdx_quote_parse(q.quote.data, q.quote.len, &parsed, &e), DSTACK_OK);
     CU_ASSERT(memcmp(parsed.report_data, want, 64) == 0);
+    /* TDX: no attestation field (protocol.md §2.6.2) */
+    CU_ASSERT_EQUAL(q.attestation.len, 0);
     dstack_quote_response_free(&q);
 
     /* > 64 bytes is refused client-side, before any request. */
@@ -384,6 +396,33 @@ static void test_attest(void)
 /* dstack-sim builds Info from its own compose file and measurements (not from the official
  * simulator's attestation.bin), so check what protocol.md §2.4/§5.5 say must hold between
  * fields. */
+/* Info.app_cert: the agent's demo client certificate and its CA, PEMs joined with "\n"
+ * (protocol.md §2.6.5): CN demo-cert, clientAuth only, an RA-TLS attestation of its key. */
+static void check_app_cert(const char *pem)
+{
+    BIO *bio = BIO_new_mem_buf(pem, -1);
+    X509 *leaf = PEM_read_bio_X509(bio, NULL, NULL, NULL);
+    X509 *ca = PEM_read_bio_X509(bio, NULL, NULL, NULL);
+    dstack_ratls_info info;
+    char cn[32] = "";
+
+    CU_ASSERT_PTR_NOT_NULL_FATAL(leaf);
+    CU_ASSERT_PTR_NOT_NULL(ca);
+    CU_ASSERT_PTR_NOT_NULL(strstr(pem, "-----END CERTIFICATE-----\n\n-----BEGIN CERTIFICATE-----"));
+    X509_NAME_get_text_by_NID(X509_get_subject_name(leaf), NID_commonName, cn, sizeof(cn));
+    CU_ASSERT_STRING_EQUAL(cn, "demo-cert");
+    CU_ASSERT_EQUAL(X509_get_extended_key_usage(leaf), XKU_SSL_CLIENT);
+    CU_ASSERT(ca == NULL || X509_verify(leaf, X509_get0_pubkey(ca)) == 1);
+    CU_ASSERT_EQUAL_FATAL(dstack_ratls_inspect(leaf, &info, NULL), DSTACK_OK);
+    CU_ASSERT_TRUE(info.has_attestation);
+    CU_ASSERT_TRUE(info.report_data_binds_key);
+    CU_ASSERT_TRUE(info.rtmr3_matches);
+    dstack_ratls_info_free(&info);
+    X509_free(ca);
+    X509_free(leaf);
+    BIO_free(bio);
+}
+
 static void check_info(const dstack_app_info *i, bool worker)
 {
     uint8_t digest[32], rtmr[4][48];
@@ -401,6 +440,7 @@ static void check_info(const dstack_app_info *i, bool worker)
     CU_ASSERT(i->app_name[0] != '\0');
     CU_ASSERT_PTR_NOT_NULL(i->cloud_vendor);
     CU_ASSERT_FALSE(i->legacy_worker_info);
+    check_app_cert(i->app_cert);
     if (worker) {
         /* Worker.Info hides tcb_info unless public_tcbinfo (protocol.md §2.3). */
         CU_ASSERT_EQUAL(i->tcb_info.present, i->tcb_info_json[0] != '\0');
@@ -511,15 +551,29 @@ static void test_emit_event(void)
     dstack_error e;
     dstack_status rc = dstack_emit_event(c, "test-event", (const uint8_t *)"xy", 2, &e);
 
-    /* The v0.5.9+ simulator refuses runtime events with a fixed message (protocol.md §2.1); an
-     * agent that accepts them answers null. Either way the call must decode cleanly. */
-    if (rc != DSTACK_OK) {
-        CU_ASSERT_EQUAL(rc, DSTACK_ERR_AGENT);
-        CU_ASSERT_STRING_EQUAL(
-            e.agent_error, "runtime event emission is unavailable in simulator mode: test-event");
-    }
+    /* 0.6 removed EmitEvent (protocol.md §2.6.1): the agent's answer, and the Version that
+     * explains it. */
+    CU_ASSERT_EQUAL(rc, DSTACK_ERR_AGENT);
+    CU_ASSERT_STRING_EQUAL(e.agent_error, "Service not found: EmitEvent");
+    CU_ASSERT_PTR_NOT_NULL(strstr(e.message, "the agent is dstack 0.6.0, which removed EmitEvent"));
+    CU_ASSERT_PTR_NOT_NULL(strstr(e.message, "dstack-util extend"));
     CU_ASSERT_EQUAL(dstack_emit_event(c, "", NULL, 0, &e), DSTACK_ERR_USAGE);
     CU_ASSERT_EQUAL(dstack_emit_event(c, NULL, NULL, 0, &e), DSTACK_ERR_USAGE);
+    dstack_client_free(c);
+}
+
+static void test_gpu_info(void)
+{
+    dstack_client *c = sim_client(DSTACK_SERVICE_GUEST, 0);
+    dstack_gpu_info_response g;
+    dstack_error e;
+
+    /* No GPU: an empty attestation (protocol.md §2.6.3). */
+    CU_ASSERT_EQUAL_FATAL(dstack_gpu_info(c, &g, &e), DSTACK_OK);
+    CU_ASSERT_STRING_EQUAL(g.attestation, "");
+    dstack_gpu_info_response_free(&g);
+    CU_ASSERT_PTR_NULL(g.attestation);
+    CU_ASSERT_EQUAL(dstack_gpu_info(c, NULL, &e), DSTACK_ERR_USAGE);
     dstack_client_free(c);
 }
 
@@ -654,14 +708,15 @@ int main(void)
         {"GetKey ed25519: same key bytes, chain", test_get_key_ed25519},
         {"GetKey errors: agent 400, usage", test_get_key_errors},
         {"Tappd DeriveK256Key and DeriveKey", test_tappd_keys},
-        {"GetTlsKey: key matches leaf, 2 PEMs", test_get_tls_key},
+        {"GetTlsKey: key matches leaf, 2 PEMs; validity order", test_get_tls_key},
         {"GetQuote: report_data padded and patched", test_get_quote},
         {"Tappd TdxQuote and RawQuote", test_tappd_quotes},
         {"Attest: decodable, report_data bound", test_attest},
         {"Info and Version on guest, tappd, worker", test_info_and_version},
         {"Sign and Verify roundtrip, tampered", test_sign_verify},
         {"Worker GetAttestationForAppKey", test_worker_attestation},
-        {"EmitEvent", test_emit_event},
+        {"EmitEvent on 0.6: removed, and said so", test_emit_event},
+        {"GpuInfo without GPU", test_gpu_info},
         {"raw calls and method validation", test_raw_calls},
         {"keep-alive: 50 calls, 1 connection", test_keep_alive},
         {"fork: child reconnects, parent keeps its connection", test_fork},

@@ -2,9 +2,10 @@
  *
  * This program replaces malloc/calloc/realloc/free (glibc's __libc_* underneath) so that every
  * block freed by libdstack or json-c is searched for the hex of a key, and realloc() always
- * moves, so a buffer grown by realloc() is caught too. (libcurl's own receive buffer is out of
- * libdstack's reach and not part of this check.) Sanitizer builds own the
- * allocator; there the program reports the test as skipped (ctest SKIP_RETURN_CODE 77).
+ * moves, so a buffer grown by realloc() is caught too. (The receive buffer of the in-house HTTP
+ * client is cleansed too; libcurl's, used only for https://, is out of libdstack's reach.)
+ * Sanitizer builds own the allocator; there the program reports the test as skipped (ctest
+ * SKIP_RETURN_CODE 77).
  */
 #include "test_client_util.h"
 

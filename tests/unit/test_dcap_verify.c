@@ -14,6 +14,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <openssl/x509.h>
+
 #include <dstack/attest.h>
 #include <dstack/collateral.h>
 #include <dstack/ratls.h>
@@ -791,6 +793,14 @@ static void test_verifier_usage(void)
     CU_ASSERT_PTR_NULL(dstack_ratls_ssl_verification(NULL));
     dstack_ratls_verifier_free(v);
     dstack_ratls_verifier_free(NULL);
+    /* The verifier keeps its own reference to the policy's issuer (ASan: no use after free). */
+    policy.issuer = X509_new();
+    vo.policy = &policy;
+    CU_ASSERT_EQUAL(dstack_ratls_verifier_new(&vo, &v, &err), DSTACK_OK);
+    X509_free(policy.issuer);
+    policy.issuer = NULL;
+    dstack_ratls_verifier_free(v);
+    vo.policy = NULL;
     vo.offline_ok = false;
     vo.collateral_file = "/nonexistent/coll.json";
     CU_ASSERT_EQUAL(dstack_ratls_verifier_new(&vo, &v, &err), DSTACK_ERR_USAGE);

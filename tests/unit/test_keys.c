@@ -629,6 +629,87 @@ static void test_pkey_secp256k1_ed25519(void)
                     DSTACK_ERR_USAGE);
 }
 
+/* The DER crypto/key_der.c writes from the table against OpenSSL's own encoders, byte for
+ * byte, for every row of the algorithm table. */
+static void test_key_der_matches_encoder(void)
+{
+    uint8_t secret[32];
+    dstack_error err;
+
+    CU_ASSERT(dstack_alg_count() >= 3);
+    for (size_t a = 0; a < dstack_alg_count(); a++) {
+        dstack_key_alg alg = dstack_alg_at(a)->id;
+        for (int round = 0; round < 8; round++) {
+            EVP_PKEY *pkey = NULL;
+            unsigned char *der = NULL, *spki = NULL;
+            size_t der_len = 0, spki_len = 0;
+            dstack_key_der kd;
+
+            /* Fixed bytes, plus the extremes: leading zero byte and a top bit set. */
+            for (size_t i = 0; i < 32; i++)
+                secret[i] = (uint8_t)(0x5a ^ (i * 37) ^ (round * 101));
+            if (round == 1)
+                secret[0] = 0x00;
+            if (round == 2)
+                secret[0] = 0xfe;
+            CU_ASSERT_EQUAL_FATAL(dstack_pkey_from_secret(alg, secret, &pkey, &err), DSTACK_OK);
+            CU_ASSERT_EQUAL_FATAL(dstack_pkey_to_pkcs8_der(pkey, &der, &der_len, &err), DSTACK_OK);
+            CU_ASSERT_EQUAL_FATAL(dstack_pkey_to_spki_der(pkey, &spki, &spki_len, &err), DSTACK_OK);
+            CU_ASSERT_EQUAL_FATAL(dstack_key_der_from_secret(alg, secret, &kd, &err), DSTACK_OK);
+            CU_ASSERT_EQUAL(kd.pkcs8_len, der_len);
+            CU_ASSERT(kd.pkcs8_len == der_len && memcmp(kd.pkcs8, der, der_len) == 0);
+            CU_ASSERT_EQUAL(kd.spki_len, spki_len);
+            CU_ASSERT(kd.spki_len == spki_len && memcmp(kd.spki, spki, spki_len) == 0);
+            CU_ASSERT(CRYPTO_secure_allocated(kd.pkcs8) || !CRYPTO_secure_malloc_initialized());
+            dstack_key_der_free(&kd);
+            CU_ASSERT_PTR_NULL(kd.pkcs8);
+            OPENSSL_secure_clear_free(der, der_len);
+            OPENSSL_free(spki);
+            EVP_PKEY_free(pkey);
+        }
+    }
+}
+
+static void test_key_der_range(void)
+{
+    static const char *p256_n = "ffffffff00000000ffffffffffffffffbce6faada7179e84f3b9cac2fc632551";
+    static const char *k1_n = "fffffffffffffffffffffffffffffffebaaedce6af48a03bbfd25e8cd0364141";
+    uint8_t secret[32] = {0};
+    dstack_key_der kd;
+    dstack_error err;
+
+    CU_ASSERT_EQUAL(dstack_key_der_from_secret(DSTACK_ALG_P256, secret, &kd, &err),
+                    DSTACK_ERR_CRYPTO);
+    CU_ASSERT_STRING_EQUAL(err.message, "derived scalar out of range for P-256");
+    CU_ASSERT_PTR_NULL(kd.pkcs8);
+    CU_ASSERT_EQUAL(dstack_key_der_from_secret(DSTACK_ALG_SECP256K1, secret, &kd, &err),
+                    DSTACK_ERR_CRYPTO);
+    CU_ASSERT_STRING_EQUAL(err.message, "derived scalar out of range for secp256k1");
+    CU_ASSERT_EQUAL(dstack_key_der_from_secret(DSTACK_ALG_ED25519, secret, &kd, &err), DSTACK_OK);
+    dstack_key_der_free(&kd);
+    from_hex(p256_n, secret, 32);
+    CU_ASSERT_EQUAL(dstack_key_der_from_secret(DSTACK_ALG_P256, secret, &kd, &err),
+                    DSTACK_ERR_CRYPTO);
+    secret[0] = 0xff, secret[31] = 0xff; /* above n, differing only in the last byte */
+    CU_ASSERT_EQUAL(dstack_key_der_from_secret(DSTACK_ALG_P256, secret, &kd, &err),
+                    DSTACK_ERR_CRYPTO);
+    from_hex(p256_n, secret, 32);
+    secret[31]--; /* n - 1 */
+    CU_ASSERT_EQUAL(dstack_key_der_from_secret(DSTACK_ALG_P256, secret, &kd, &err), DSTACK_OK);
+    dstack_key_der_free(&kd);
+    from_hex(k1_n, secret, 32);
+    CU_ASSERT_EQUAL(dstack_key_der_from_secret(DSTACK_ALG_SECP256K1, secret, &kd, &err),
+                    DSTACK_ERR_CRYPTO);
+    secret[31]--;
+    CU_ASSERT_EQUAL(dstack_key_der_from_secret(DSTACK_ALG_SECP256K1, secret, &kd, &err), DSTACK_OK);
+    dstack_key_der_free(&kd);
+    memset(secret, 0xff, sizeof(secret));
+    CU_ASSERT_EQUAL(dstack_key_der_from_secret(DSTACK_ALG_SECP256K1, secret, &kd, &err),
+                    DSTACK_ERR_CRYPTO);
+    CU_ASSERT_EQUAL(dstack_key_der_from_secret((dstack_key_alg)42, secret, &kd, &err),
+                    DSTACK_ERR_USAGE);
+}
+
 int main(void)
 {
     static const test_case cases[] = {
@@ -647,6 +728,8 @@ int main(void)
         {"P-256 PKCS#8 byte-identical (spec V2, DSTACK_DEV_P256_PKCS8)", test_pkey_p256_pkcs8},
         {"scalar range checks", test_pkey_range},
         {"secp256k1 and Ed25519 EVP keys", test_pkey_secp256k1_ed25519},
+        {"key DER from the secret = OpenSSL's encoders", test_key_der_matches_encoder},
+        {"key DER from the secret: scalar range", test_key_der_range},
         {NULL, NULL},
     };
     static const test_case upstream[] = {

@@ -3,8 +3,10 @@
  * after a failed load, nothing more after EOF, expect PKEY / PUBKEY / CERT, search refused;
  * reference PEMs among other PEM blocks; and the provider loaded, unloaded and loaded again
  * in one process (ASan build: nothing leaks, nothing dangles). */
+#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <openssl/err.h>
 #include <openssl/pem.h>
@@ -227,6 +229,57 @@ static void test_reference_among_pem_blocks(void)
     EVP_PKEY_free(expected);
 }
 
+/* A combined file (certificates, then the reference) loads although the caller's error queue
+ * already holds an error: PEM_read_bio_PrivateKey()'s own block walk gives up at the first
+ * certificate then (it looks at the oldest queued error), so the decoder finds the reference
+ * itself. The caller's error stays queued and is the only one. Both a memory BIO and a file
+ * BIO (lighttpd, nginx and Apache read files). */
+static void test_combined_with_queued_error(void)
+{
+    EVP_PKEY *expected = test_load_key(provs.libctx, URI), *got;
+    BIO *mem = BIO_new(BIO_s_mem()), *file = NULL;
+    char path[] = "/tmp/dstack-combined-XXXXXX";
+    int fd = mkstemp(path);
+    unsigned long e;
+    const char *data;
+    int flags;
+
+    CU_ASSERT_FATAL(expected != NULL && mem != NULL && fd >= 0);
+    close(fd);
+    write_cert(mem);
+    write_cert(mem);
+    write_ref(mem, URI, "dstack key URI v1");
+    file = BIO_new_file(path, "w");
+    CU_ASSERT_FATAL(file != NULL);
+    {
+        char *p;
+        long n = BIO_get_mem_data(mem, &p);
+
+        CU_ASSERT(BIO_write(file, p, (int)n) == (int)n);
+    }
+    BIO_free(file);
+
+    for (int round = 0; round < 2; round++) {
+        BIO *in = round == 0 ? mem : BIO_new_file(path, "r");
+
+        CU_ASSERT_FATAL(in != NULL);
+        ERR_clear_error();
+        ERR_raise_data(ERR_LIB_SYS, ENOENT, "an error the caller left queued");
+        got = read_key(in);
+        CU_ASSERT(got != NULL && EVP_PKEY_eq(got, expected) == 1);
+        EVP_PKEY_free(got);
+        e = ERR_get_error_all(NULL, NULL, NULL, &data, &flags);
+        CU_ASSERT(ERR_GET_LIB(e) == ERR_LIB_SYS && ERR_GET_REASON(e) == ENOENT);
+        CU_ASSERT(ERR_peek_error() == 0);
+        if (round == 1)
+            BIO_free(in);
+    }
+    ERR_clear_error();
+    BIO_free(mem);
+    unlink(path);
+    EVP_PKEY_free(expected);
+}
+
 /* Load → unload → load in the same library context, then in a fresh one: the provider's
  * teardown frees its resolver and child context, and a second instance works the same. */
 static void test_unload_reload(void)
@@ -272,6 +325,7 @@ int main(void)
         {"failed load: error, then EOF, then nothing", test_failed_load_then_eof},
         {"search criteria refused", test_search_refused},
         {"reference PEM among other PEM blocks", test_reference_among_pem_blocks},
+        {"combined file with an error already queued", test_combined_with_queued_error},
         {"unload and load again", test_unload_reload},
         {"unload", test_teardown},
         {NULL, NULL},

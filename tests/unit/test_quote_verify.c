@@ -448,28 +448,35 @@ static void test_custom_root_and_policy(void)
 static const uint8_t test_app_id[20] = {0x5b, 0xb4, 1,  2,  3,  4,  5,  6,  7,  8,
                                         9,    10,   11, 12, 13, 14, 15, 16, 17, 18};
 
+/* How the certificate around the attestation is made. */
+typedef enum { ISSUED_BY_ROOT, SELF_SIGNED, TWO_ATTESTATIONS } cert_form;
+
 /* An RA-TLS leaf for `key` whose .1.8 attestation holds a synthetic quote binding it; when
  * `bind` is false the quote binds some other key. */
-static X509 *ratls_cert(const qf_pki *p, EVP_PKEY *key, bool bind, bool replay_ok)
+static X509 *ratls_cert(const qf_pki *p, EVP_PKEY *key, bool bind, bool replay_ok, cert_form form)
 {
     dstack_attestation att;
     dstack_event_log none = {NULL, 0};
     uint8_t body[632], compose[32], *enc = NULL, *spki = NULL;
     size_t enc_len = 0, spki_len = 0;
-    dstack_cert_ext ext;
+    dstack_cert_ext ext[2];
     dstack_cert_spec spec;
     X509 *cert = NULL;
 
     memset(&att, 0, sizeof(att));
     memset(compose, 0xc0, sizeof(compose));
     att.runtime_events = calloc(4, sizeof(dstack_runtime_event));
-    att.runtime_events[0] = (dstack_runtime_event){strdup("app-id"), malloc(20), 20};
+    att.runtime_events[0] =
+        (dstack_runtime_event){strdup("app-id"), malloc(20), 20, DSTACK_EVENT_LOG_V1};
     memcpy(att.runtime_events[0].payload, test_app_id, 20);
-    att.runtime_events[1] = (dstack_runtime_event){strdup("compose-hash"), malloc(32), 32};
+    att.runtime_events[1] =
+        (dstack_runtime_event){strdup("compose-hash"), malloc(32), 32, DSTACK_EVENT_LOG_V1};
     memcpy(att.runtime_events[1].payload, compose, 32);
-    att.runtime_events[2] = (dstack_runtime_event){strdup("boot-mr-done"), NULL, 0};
+    att.runtime_events[2] =
+        (dstack_runtime_event){strdup("boot-mr-done"), NULL, 0, DSTACK_EVENT_LOG_V1};
     /* After boot-mr-done: an app-emitted "app-id" must not count. */
-    att.runtime_events[3] = (dstack_runtime_event){strdup("app-id"), calloc(1, 20), 20};
+    att.runtime_events[3] =
+        (dstack_runtime_event){strdup("app-id"), calloc(1, 20), 20, DSTACK_EVENT_LOG_V1};
     att.runtime_events_len = 4;
     att.config = strdup("{}");
     qf_body(body, NULL, NULL);
@@ -496,15 +503,17 @@ static X509 *ratls_cert(const qf_pki *p, EVP_PKEY *key, bool bind, bool replay_o
     att.quote = synth_quote(p, body, &att.quote_len);
     att.tdx_event_log = none;
     CU_ASSERT_FATAL(dstack_attestation_encode_v0(&att, &enc, &enc_len, NULL) == DSTACK_OK);
-    ext = (dstack_cert_ext){DSTACK_OID_ATTESTATION, enc, enc_len};
+    ext[0] = ext[1] = (dstack_cert_ext){DSTACK_OID_ATTESTATION, enc, enc_len};
     memset(&spec, 0, sizeof(spec));
     spec.common_name = "ratls.test";
     spec.not_before = 157766400;
     spec.not_after = 2524607999;
-    spec.exts = &ext;
-    spec.n_exts = 1;
+    spec.exts = ext;
+    spec.n_exts = form == TWO_ATTESTATIONS ? 2 : 1;
     spec.ca_pathlen = -1;
-    CU_ASSERT_FATAL(dstack_cert_build(&spec, key, p->root_key, p->root, &cert, NULL) == DSTACK_OK);
+    CU_ASSERT_FATAL(dstack_cert_build(&spec, key, form == SELF_SIGNED ? NULL : p->root_key,
+                                      form == SELF_SIGNED ? NULL : p->root, &cert,
+                                      NULL) == DSTACK_OK);
     free(enc);
     OPENSSL_free(spki);
     dstack_attestation_free(&att);
@@ -523,15 +532,16 @@ static void test_ratls_verify(void)
     uint8_t compose[32];
 
     qf_pki_init(&pki, "Test Root A", 1, true);
-    good = ratls_cert(&pki, key, true, true);
-    unbound = ratls_cert(&pki, key, false, true);
-    bad_replay = ratls_cert(&pki, key, true, false);
+    good = ratls_cert(&pki, key, true, true, ISSUED_BY_ROOT);
+    unbound = ratls_cert(&pki, key, false, true, ISSUED_BY_ROOT);
+    bad_replay = ratls_cert(&pki, key, true, false, ISSUED_BY_ROOT);
     memset(&policy, 0, sizeof(policy));
     policy.struct_size = sizeof(policy);
     qopts = (dstack_quote_verify_opts){DSTACK_OPTIONS_INIT(dstack_quote_verify_opts),
                                        .trusted_root_pem = pki.root_pem,
                                        .verification_time = T_2027_01_01, .flags = 0};
     policy.quote = &qopts;
+    policy.issuer = pki.root;
 
     CU_ASSERT_EQUAL(dstack_ratls_verify(good, &policy, &v, &err), DSTACK_OK);
     CU_ASSERT(v.verified && v.report_data_binds_key && v.rtmr3_matches && v.quote_result.verified);
@@ -582,6 +592,69 @@ static void test_ratls_verify(void)
     X509_free(good);
     X509_free(unbound);
     X509_free(bad_replay);
+    qf_pki_free(&pki);
+    EVP_PKEY_free(key);
+}
+
+/* The certificate around the attestation (protocol.md §4.7, before step 1): the same
+ * extensions signed by someone else, outside their validity, or twice in one certificate
+ * are refused, each with its own message. */
+static void test_ratls_verify_certificate(void)
+{
+    qf_pki pki, other;
+    EVP_PKEY *key = qf_p256(9);
+    X509 *issued, *self, *twice;
+    dstack_ratls_policy policy;
+    dstack_quote_verify_opts qopts;
+    dstack_ratls_verification v;
+    dstack_error err;
+
+    qf_pki_init(&pki, "Test Root A", 1, true);
+    qf_pki_init(&other, "Test Root B", 1, true);
+    issued = ratls_cert(&pki, key, true, true, ISSUED_BY_ROOT);
+    self = ratls_cert(&pki, key, true, true, SELF_SIGNED);
+    twice = ratls_cert(&pki, key, true, true, TWO_ATTESTATIONS);
+    memset(&policy, 0, sizeof(policy));
+    policy.struct_size = sizeof(policy);
+    qopts = (dstack_quote_verify_opts){DSTACK_OPTIONS_INIT(dstack_quote_verify_opts),
+                                       .trusted_root_pem = pki.root_pem,
+                                       .verification_time = T_2027_01_01};
+    policy.quote = &qopts;
+
+    /* cert=self: its own key signed it; no issuer needed. */
+    CU_ASSERT_EQUAL(dstack_ratls_verify(self, &policy, &v, &err), DSTACK_OK);
+    CU_ASSERT(v.cert_signature_ok && v.cert_time_ok && v.verified);
+    /* An issued certificate without its issuer, or with another one. */
+    CU_ASSERT_EQUAL(dstack_ratls_verify(issued, &policy, &v, &err), DSTACK_ERR_CRYPTO);
+    CU_ASSERT(!v.cert_signature_ok && !v.verified && v.report_data_binds_key);
+    CU_ASSERT_PTR_NOT_NULL(strstr(err.message, "not self-signed"));
+    policy.issuer = other.root;
+    CU_ASSERT_EQUAL(dstack_ratls_verify(issued, &policy, &v, &err), DSTACK_ERR_CRYPTO);
+    CU_ASSERT_PTR_NOT_NULL(strstr(err.message, "not signed by the given issuer"));
+    policy.issuer = pki.root;
+    CU_ASSERT_EQUAL(dstack_ratls_verify(issued, &policy, &v, &err), DSTACK_OK);
+    /* A self-signed certificate does not pass as issued by a root. */
+    CU_ASSERT_EQUAL(dstack_ratls_verify(self, &policy, &v, &err), DSTACK_ERR_CRYPTO);
+    policy.issuer = NULL;
+    /* Validity at the verification time: before notBefore (1975), after notAfter (2049). */
+    qopts.verification_time = 100000000;
+    CU_ASSERT_EQUAL(dstack_ratls_verify(self, &policy, &v, &err), DSTACK_ERR_CRYPTO);
+    CU_ASSERT(v.cert_signature_ok && !v.cert_time_ok);
+    CU_ASSERT_PTR_NOT_NULL(strstr(err.message, "RA-TLS certificate: the certificate is not valid"));
+    qopts.verification_time = 2600000000;
+    CU_ASSERT_EQUAL(dstack_ratls_verify(self, &policy, &v, &err), DSTACK_ERR_CRYPTO);
+    CU_ASSERT(!v.cert_time_ok);
+    CU_ASSERT_PTR_NOT_NULL(strstr(err.message, "not valid at 2600000000"));
+    qopts.verification_time = T_2027_01_01;
+    /* Two attestation extensions: unreadable, whatever signs it. */
+    CU_ASSERT_EQUAL(dstack_ratls_verify(twice, &policy, &v, &err), DSTACK_ERR_PROTOCOL);
+    CU_ASSERT_PTR_NOT_NULL(strstr(err.message, "more than one " DSTACK_OID_ATTESTATION));
+    CU_ASSERT(!v.verified);
+
+    X509_free(issued);
+    X509_free(self);
+    X509_free(twice);
+    qf_pki_free(&other);
     EVP_PKEY_free(key);
     qf_pki_free(&pki);
 }
@@ -724,6 +797,8 @@ int main(void)
         {"custom trusted root, foreign root, debug/MRSIGNERSEAM policy",
          test_custom_root_and_policy},
         {"RA-TLS certificate verification and policy", test_ratls_verify},
+        {"RA-TLS: the certificate itself (signature, validity, one attestation)",
+         test_ratls_verify_certificate},
         {NULL, NULL},
     };
     static const test_case upstream[] = {

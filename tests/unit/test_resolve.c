@@ -163,9 +163,10 @@ static void test_kms_root(void)
     dstack_resolver_free(r);
 
     r = tr_resolver(false, cfg_wrong_kms_root);
-    tr_resolve_fails(
-        r, "dstack:tls/web", DSTACK_WANT_KEY, DSTACK_ERR_CRYPTO,
-        (const char *const[]){"dstack:tls/web: ", "does not lead to kms-root-pubkey", NULL});
+    tr_resolve_fails(r, "dstack:tls/web", DSTACK_WANT_KEY, DSTACK_ERR_CRYPTO,
+                     (const char *const[]){
+                         "dstack:tls/web: key refused by the kms-root-pubkey check: GetKey on ",
+                         "signature chain", NULL});
     dstack_resolver_free(r);
 }
 

@@ -1,7 +1,9 @@
 /* dstack-sim attestation consistency, checked with libdstack's parsers against a running
  * simulator (started by with-sim.sh with the development identity, built in or loaded from
- * an appkeys.json): quote layout, RTMR replay before/after EmitEvent, Attest V0, Info
- * consistency, RA-TLS certificate binding, TdxQuote hashing. */
+ * an appkeys.json, as the release its registration names): quote layout, RTMR replay
+ * before/after EmitEvent (0.5.x; 0.6 has none), Attest V0 — or V1 msgpack on an event-log-V2
+ * boot (DSTACK_TEST_EVENT_LOG_V2=1) with preimages checked, a forged one rejected — Info
+ * consistency, RA-TLS certificate binding, TdxQuote hashing and prefix echo. */
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -75,6 +77,10 @@ static json_object *rpc(const char *env, const char *path, const char *body, lon
     curl_easy_cleanup(c);
     return obj;
 }
+
+/* What the simulator under test is: a 0.6 agent (no EmitEvent, prefix echo), and whether its
+ * boot uses event log V2 (set by the registration that gives it such a compose). */
+static bool agent_v06, event_log_v2;
 
 static const char *field(json_object *o, const char *name)
 {
@@ -153,6 +159,14 @@ static void test_quote_replay_and_emit(void)
 
     o = rpc("DSTACK_SIMULATOR_ENDPOINT", "/EmitEvent",
             "{\"event\":\"sim-test\",\"payload\":\"deadbeef\"}", &status, &raw);
+    if (agent_v06) { /* removed in 0.6 (protocol.md §2.6.1) */
+        CU_ASSERT_EQUAL(status, 400);
+        CU_ASSERT_STRING_EQUAL(field(o, "error"), "Service not found: EmitEvent");
+        free(raw);
+        json_object_put(o);
+        dstack_event_log_free(&before.log);
+        return;
+    }
     CU_ASSERT_EQUAL(status, 200);
     CU_ASSERT_STRING_EQUAL(raw ? raw : "", "null");
     free(raw);
@@ -222,6 +236,10 @@ static void test_quote_consistent_under_emit(void)
     long t;
     void *failures;
 
+    if (agent_v06) {
+        puts("(0.6 has no EmitEvent: covered by the 0.5.11 registration)");
+        return;
+    }
     prev = get_quote("aa");
     start = prev.log.count;
     for (t = 0; t < EMITTERS; t++)
@@ -270,10 +288,22 @@ static void test_attest_v0(void)
     CU_ASSERT_EQUAL(status, 200);
     bytes = o ? unhex(field(o, "attestation"), &len) : NULL;
     CU_ASSERT_PTR_NOT_NULL_FATAL(bytes);
-    CU_ASSERT_EQUAL(bytes[0], 0x00); /* V0 SCALE like the real agent */
+    /* V0 SCALE like the real agent; V1 msgpack once the boot uses event log V2 (protocol.md
+     * protocol.md §4.5.4) */
+    CU_ASSERT_EQUAL(bytes[0], event_log_v2 ? 0x83 : 0x00);
     memset(&att, 0, sizeof(att));
     CU_ASSERT_EQUAL_FATAL(dstack_attestation_decode(bytes, len, &att, NULL), DSTACK_OK);
-    CU_ASSERT_EQUAL(att.version, 0);
+    CU_ASSERT_EQUAL(att.version, event_log_v2 ? 1 : 0);
+    CU_ASSERT_EQUAL(att.platform, DSTACK_PLATFORM_TDX);
+    for (size_t i = 0; i < att.runtime_events_len; i++)
+        CU_ASSERT_EQUAL(att.runtime_events[i].version, event_log_v2 ? 2u : 1u);
+    /* Attest's V2 events carry preimages that hold (protocol.md §5.3.1) */
+    for (size_t i = 0; i < att.tdx_event_log.count; i++) {
+        const dstack_event *e = &att.tdx_event_log.events[i];
+        if (e->event_type == DSTACK_RUNTIME_EVENT_TYPE)
+            CU_ASSERT_EQUAL(e->has_preimage, event_log_v2);
+    }
+    CU_ASSERT_EQUAL(dstack_event_log_check_preimages(&att.tdx_event_log, NULL), DSTACK_OK);
     CU_ASSERT_EQUAL(memcmp(att.report_data, rd, 64), 0);
     CU_ASSERT_EQUAL_FATAL(dstack_tdx_quote_parse(att.quote, att.quote_len, &q, NULL), DSTACK_OK);
     CU_ASSERT_EQUAL(memcmp(q.report_data, rd, 64), 0);
@@ -332,6 +362,13 @@ static void test_info_consistency(void)
     memset(&log, 0, sizeof(log));
     CU_ASSERT_EQUAL_FATAL(dstack_event_log_from_json(arr, &log, NULL), DSTACK_OK);
     CU_ASSERT_EQUAL(dstack_event_log_check_quote(&log, &qe.q, 0xF, NULL), DSTACK_OK);
+    /* tcb_info: "version": 2 on V2 events, never a preimage (protocol.md §5.3.1) */
+    for (size_t i = 0; i < log.count; i++) {
+        if (log.events[i].event_type != DSTACK_RUNTIME_EVENT_TYPE)
+            continue;
+        CU_ASSERT_EQUAL(log.events[i].version, event_log_v2 ? 2u : 1u);
+        CU_ASSERT_FALSE(log.events[i].has_preimage);
+    }
     rtmr3 = unhex(field(tcb, "rtmr3"), &n);
     CU_ASSERT_EQUAL(n, 48);
     free(rtmr3);
@@ -419,7 +456,8 @@ static void check_tdx_quote(const char *alg, const char *prefix, const EVP_MD *m
              "7465737420636f6e74656e74" /* "test content" */, alg, prefix);
     o = rpc("TAPPD_SIMULATOR_ENDPOINT", "/prpc/Tappd.TdxQuote", body, &status, NULL);
     CU_ASSERT_EQUAL_FATAL(status, 200);
-    CU_ASSERT_STRING_EQUAL(field(o, "prefix"), "app-data"); /* v0.5.11 echo quirk */
+    /* v0.5.11 echoes "app-data" whatever the prefix; 0.6 the one it used (protocol.md §2.2) */
+    CU_ASSERT_STRING_EQUAL(field(o, "prefix"), agent_v06 && prefix[0] ? prefix : "app-data");
     CU_ASSERT_STRING_EQUAL(field(o, "hash_algorithm"), alg[0] ? alg : "sha512");
     snprintf(input, sizeof(input), "%s:test content", prefix[0] ? prefix : "app-data");
     memset(expected, 0, sizeof(expected));
@@ -454,13 +492,79 @@ static void test_tdx_quote_hashes(void)
     json_object_put(o);
 }
 
+/* The quote log of an event-log-V2 boot (protocol.md §5.3.1): every runtime event says
+ * version 2 and carries the preimage of its digest; the log replays to RTMR3; a preimage that
+ * does not hash to its digest, or does not describe its event, is rejected. */
+static void test_event_log_v2(void)
+{
+    quote_ev qe = get_quote("5e");
+    dstack_event *app_id = NULL;
+    dstack_error err;
+    size_t runtime = 0;
+
+    CU_ASSERT_EQUAL(dstack_event_log_check_quote(&qe.log, &qe.q, 0xF, NULL), DSTACK_OK);
+    for (size_t i = 0; i < qe.log.count; i++) {
+        dstack_event *e = &qe.log.events[i];
+
+        if (e->event_type != DSTACK_RUNTIME_EVENT_TYPE)
+            continue;
+        runtime++;
+        CU_ASSERT_EQUAL(e->version, event_log_v2 ? 2u : 1u);
+        CU_ASSERT_EQUAL(e->has_preimage, event_log_v2);
+        if (strcmp(e->event, "app-id") == 0)
+            app_id = e;
+    }
+    CU_ASSERT(runtime >= 9);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(app_id);
+    if (!event_log_v2) {
+        dstack_event_log_free(&qe.log);
+        return;
+    }
+    /* the preimage is the JCS text of the event (protocol.md §5.3.1) */
+    CU_ASSERT_TRUE(app_id->preimage_len > 20 &&
+                   memcmp(app_id->preimage, "{\"name\":\"app-id\",\"payload\":\"", 28) == 0);
+    /* a quote log with digests: forge one whose preimage does not hash to it */
+    if (app_id->digest_len == 0) {
+        app_id->digest = malloc(48);
+        app_id->digest_len = 48;
+        dstack_runtime_event_digest_v2(app_id->event, app_id->payload, app_id->payload_len,
+                                       app_id->digest);
+    }
+    CU_ASSERT_EQUAL(dstack_event_log_check_quote(&qe.log, &qe.q, 0xF, NULL), DSTACK_OK);
+    app_id->digest[0] ^= 1;
+    dstack_error_clear(&err);
+    CU_ASSERT_EQUAL(dstack_event_log_check_quote(&qe.log, &qe.q, 0xF, &err), DSTACK_ERR_CRYPTO);
+    CU_ASSERT_PTR_NOT_NULL(strstr(err.message, "does not hash to its digest"));
+    app_id->digest[0] ^= 1;
+    /* a preimage of another payload: hashes to its digest, but not for this event */
+    app_id->payload[0] ^= 1;
+    CU_ASSERT_EQUAL(dstack_event_log_check_quote(&qe.log, &qe.q, 0x7, &err), DSTACK_ERR_CRYPTO);
+    CU_ASSERT_PTR_NOT_NULL(strstr(err.message, "not the canonical JSON"));
+    dstack_event_log_free(&qe.log);
+}
+
+static void detect_agent(void)
+{
+    long status;
+    json_object *o = rpc("DSTACK_SIMULATOR_ENDPOINT", "/Version", "{}", &status, NULL);
+    const char *v = getenv("DSTACK_TEST_EVENT_LOG_V2");
+
+    agent_v06 = status == 200 && strncmp(field(o, "version"), "0.6", 3) == 0;
+    event_log_v2 = v != NULL && strcmp(v, "1") == 0;
+    printf("agent %s, event log %s\n", o ? field(o, "version") : "?", event_log_v2 ? "V2" : "V1");
+    json_object_put(o);
+}
+
 int main(void)
 {
     static const test_case cases[] = {
         {"quote RTMRs = event-log replay, before and after EmitEvent", test_quote_replay_and_emit},
+        {"quote logs of the boot's event-log version; forged V2 preimages rejected",
+         test_event_log_v2},
         {"every quote replays to its own log while events are emitted",
          test_quote_consistent_under_emit},
-        {"Attest returns V0 SCALE with the requested report_data", test_attest_v0},
+        {"Attest returns V0 SCALE (V1 msgpack on V2 boots) with the requested report_data",
+         test_attest_v0},
         {"Info is consistent with compose, quote and event log", test_info_consistency},
         {"RA-TLS leaves bind SHA-512(ratls-cert:||SPKI)", test_ratls_certs},
         {"TdxQuote hash algorithms and prefix", test_tdx_quote_hashes},
@@ -469,6 +573,7 @@ int main(void)
     int rc;
 
     curl_global_init(CURL_GLOBAL_DEFAULT);
+    detect_agent();
     rc = test_run_suite("sim_attest", cases);
     curl_global_cleanup();
     return rc;
