@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
-# Python's ssl module (Debian 12: Python 3.11, OpenSSL 3.0) with dstack keys: load_cert_chain()
-# reads a reference PEM written by `dstack-keytool export --key-ref` as the private key, for a
-# server and for a client certificate, when the dstack provider is active in the process, i.e.
+# Python's ssl module (Debian 12: Python 3.11, OpenSSL 3.0; Debian 13: Python 3.13, OpenSSL 3.5)
+# with dstack keys: load_cert_chain() reads a reference PEM written by `dstack-keytool export
+# --key-ref` as the private key, for a server and for a client certificate, when the dstack provider is active in the process, i.e.
 # when Python starts with OPENSSL_CONF pointing at conf/openssl-dstack.cnf (Python's ssl module
 # initialises OpenSSL with the default configuration file, so the variable is all it takes):
 #
@@ -40,6 +40,11 @@ def server(port, cert, key, client_ca=None):
 
 def client(port, host, ca, cert=None, key=None):
     ctx = ssl.create_default_context(cafile=ca)
+    # Python 3.13 made X509_STRICT the default, which requires an Authority Key Identifier on
+    # every issued certificate; the dstack agent's leaves carry none (rcgen's layout,
+    # protocol.md §4.6), so strict mode rejects every certificate the agent issues. The chain,
+    # name and validity checks stay as they are.
+    ctx.verify_flags &= ~getattr(ssl, "VERIFY_X509_STRICT", 0)
     if cert:
         ctx.load_cert_chain(cert, key)
     with socket.create_connection(("127.0.0.1", int(port)), timeout=10) as sock:

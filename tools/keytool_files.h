@@ -17,7 +17,8 @@ typedef struct kt_file_owner {
     gid_t gid;
 } kt_file_owner;
 
-#define KT_OWNER_KEEP ((kt_file_owner){(uid_t)-1, (gid_t)-1})
+/* chown(2)'s "leave unchanged" for both ids. */
+#define KT_OWNER_KEEP ((kt_file_owner){.uid = (uid_t)~0u, .gid = (gid_t)~0u})
 
 /* Parses "USER[:GROUP]" (names or numeric ids; GROUP defaults to USER's primary group).
  * On failure writes a message naming the unknown part into msg and returns false. */

@@ -14,7 +14,7 @@ opinion on what that key is (the first is the openssl CLI on the exported certif
     dev_key.py pin PATH [ALG]        sha256//<base64 SPKI SHA-256>, curl's --pinnedpubkey
     dev_key.py spki-sha256 PATH [ALG] hex SPKI SHA-256
     dev_key.py spki PATH [ALG]        hex SubjectPublicKeyInfo DER
-    dev_key.py ssh PATH               OpenSSH public key line (ecdsa-sha2-nistp256, P-256 only)
+    dev_key.py ssh PATH [ALG]         OpenSSH public key line (p256 or ed25519)
 ALG: p256 (default), secp256k1 (k256), ed25519. PATH is the URI's path (dstack:tls/www -> tls/www).
 """
 import base64
@@ -135,9 +135,14 @@ def spki(path, alg="p256"):
     raise SystemExit(f"dev_key.py: unknown alg {alg!r}")
 
 
-def ssh_pub(path):
+def ssh_pub(path, alg="p256"):
     def string(b):
         return len(b).to_bytes(4, "big") + b
+    if alg == "ed25519":
+        blob = string(b"ssh-ed25519") + string(spki(path, alg)[-32:])
+        return "ssh-ed25519 " + base64.b64encode(blob).decode()
+    if alg != "p256":
+        raise SystemExit(f"dev_key.py: OpenSSH has no key type for {alg!r}")
     point = spki(path)[-65:]
     blob = string(b"ecdsa-sha2-nistp256") + string(b"nistp256") + string(point)
     return "ecdsa-sha2-nistp256 " + base64.b64encode(blob).decode()
@@ -147,7 +152,7 @@ def main(argv):
     if len(argv) < 3 or argv[1] not in ("pin", "spki-sha256", "spki", "ssh"):
         raise SystemExit(__doc__)
     if argv[1] == "ssh":
-        print(ssh_pub(argv[2]))
+        print(ssh_pub(argv[2], argv[3] if len(argv) > 3 else "p256"))
         return
     der = spki(argv[2], argv[3] if len(argv) > 3 else "p256")
     if argv[1] == "spki":
