@@ -9,8 +9,9 @@
 # directory, runs every figure side by side for BENCH_ROUNDS rounds, and writes RESULTS.md.
 #
 # Environment: BENCH_ROUNDS (default 3), BENCH_WRK_SECONDS (5), BENCH_COLD (20 processes per
-# round), BENCH_NOTE (free text for the "conditions" line of RESULTS.md), BENCH_OUT (default
-# bench/RESULTS.md), BENCH_SKIP_BUILD=1 (reuse build/bench as it is).
+# round), BENCH_HANDSHAKES (300, figure 7), BENCH_NOTE (free text for the "conditions" line of
+# RESULTS.md), BENCH_OUT (default bench/RESULTS.md), BENCH_SKIP_BUILD=1 (reuse build/bench as it
+# is); DSTACK_FIXTURES (default: the test build's setting) for dcap-qvl's sample (figure 6).
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -33,6 +34,7 @@ say() { printf '[bench %s] %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
 
 cleanup() {
     local f pid
+    [ -n "${RATLS_PID:-}" ] && kill "$RATLS_PID" 2>/dev/null || true
     for f in "${NGINX_PIDFILES[@]}"; do
         if [ -s "$f" ]; then
             pid=$(cat "$f")
@@ -112,13 +114,15 @@ fi
 
 # ---- 2. simulator and configuration --------------------------------------------------------
 mkdir -p "$RUN/sim"
-"$SIM" --dir "$RUN/sim" >"$RUN/sim.out" 2>"$RUN/sim.err" &
+# --pccs: the simulated Intel's collateral for figure 7 (RA-TLS handshakes)
+"$SIM" --dir "$RUN/sim" --pccs 127.0.0.1:0 >"$RUN/sim.out" 2>"$RUN/sim.err" &
 SIM_PID=$!
 for _ in $(seq 1 200); do
     [ -S "$RUN/sim/dstack.sock" ] && [ -S "$RUN/sim/tappd.sock" ] && break
     sleep 0.05
 done
 [ -S "$RUN/sim/dstack.sock" ] || { say "dstack-sim did not start"; cat "$RUN/sim.err" >&2; exit 1; }
+PCCS=$(sed -n 's/^DSTACK_SIMULATOR_PCCS=//p' "$RUN/sim.out")
 EP="$RUN/sim/dstack.sock"
 TAPPD="$RUN/sim/tappd.sock"
 export DSTACK_SIMULATOR_ENDPOINT="$EP" TAPPD_SIMULATOR_ENDPOINT="$TAPPD"
@@ -219,6 +223,46 @@ run_wrk() { # label round port
         "$1" "$2" "$rate" "${errors//\"/}" >>"$RESULTS"
 }
 
+# ---- 3b. figures 6 and 7: DCAP verification and RA-TLS handshakes (issue 13) -----------------
+# Figure 6 compares against dcap-qvl's WASM build, which trusts only Intel's root: it needs a
+# quote and collateral Intel signed — dcap-qvl's own sample, read from the upstream fixtures.
+# DSTACK_FIXTURES, else the test build's setting of it (tests/CMakeLists.txt)
+fixtures=${DSTACK_FIXTURES:-$(sed -n 's/^DSTACK_FIXTURES:PATH=//p' "$ROOT/build/test/CMakeCache.txt" 2>/dev/null)}
+DCAP_DIR="$fixtures/dcap-qvl"
+DCAP_AT=1751328000 # 2025-07-01, inside the sample collateral's validity
+F6_OK=0
+[ -e "$DCAP_DIR/tdx_quote" ] && [ -e "$DCAP_DIR/tdx_quote_collateral.json" ] && F6_OK=1
+[ "$F6_OK" = 1 ] || say "no dcap-qvl sample under $DCAP_DIR: figure 6 is not measured"
+CLIENT="$BUILD/examples/example-ratls_client"
+HANDSHAKES=${BENCH_HANDSHAKES:-300}
+RATLS_PORT=$(free_port)
+DSTACK_SIMULATOR_ENDPOINT="$EP" TAPPD_SIMULATOR_ENDPOINT="$TAPPD" OPENSSL_MODULES="$BUILD/ossl-modules" \
+    openssl s_server -provider-path "$BUILD/ossl-modules" -provider dstack -provider default \
+    -accept "127.0.0.1:$RATLS_PORT" -key 'dstack:bench/ratls?cert=self' \
+    -cert 'dstack:bench/ratls?cert=self' -quiet >"$RUN/ratls-server.log" 2>&1 &
+RATLS_PID=$!
+for _ in $(seq 1 200); do (exec 3<>"/dev/tcp/127.0.0.1/$RATLS_PORT") 2>/dev/null && break; sleep 0.05; done
+openssl s_client -connect "127.0.0.1:$RATLS_PORT" </dev/null 2>/dev/null | openssl x509 \
+    >"$RUN/ratls-cert.pem" 2>/dev/null || true
+F7_OK=0
+if [ -n "$PCCS" ] && [ -s "$RUN/ratls-cert.pem" ] && "$CLIENT" --pccs-url "$PCCS" \
+    --trusted-root "$RUN/sim/sim-intel-root.pem" "127.0.0.1:$RATLS_PORT" >>"$LOG" 2>&1; then
+    F7_OK=1
+else
+    say "the RA-TLS server or client does not work: figure 7 is not measured"
+fi
+handshakes() { # label round client-args... — N sequential full handshakes, their rate
+    local label=$1 round=$2 out rate
+    shift 2
+    if ! out=$("$CLIENT" --count "$HANDSHAKES" "$@" "127.0.0.1:$RATLS_PORT" 2>>"$LOG"); then
+        record_error "$label" "$round" "ratls_client failed: $(tail -n 1 "$LOG")"
+        return
+    fi
+    rate=$(sed -n 's/^handshakes: .*(\([0-9.]*\)\/s)$/\1/p' <<<"$out")
+    printf '{"label":"%s","round":%s,"unit":"handshakes/s","value":%s,"handshakes":%s}\n' \
+        "$label" "$round" "${rate:-0}" "$HANDSHAKES" >>"$RESULTS"
+}
+
 # ---- 4. the rounds ---------------------------------------------------------------------------
 # CPU time the simulator spent (µs) — the agent's share of a round trip (figures 4 and 5).
 CLK_TCK=$(getconf CLK_TCK)
@@ -310,7 +354,41 @@ for r in $(seq 1 "$ROUNDS"); do
     else
         record_error "f5/js-sdk" "$r" "npm install of @phala/dstack-sdk failed"
     fi
+
+    say "round $r: figure 6 (one DCAP verification with collateral in memory)"
+    if [ "$F6_OK" = 1 ]; then
+        measure "f6/libdstack" "$r" "$PROGS/bench-dcap-verify" --quote "$DCAP_DIR/tdx_quote" \
+            --collateral "$DCAP_DIR/tdx_quote_collateral.json" --at "$DCAP_AT" \
+            --label "f6/libdstack" --round "$r"
+        if [ "$JS_OK" = 1 ]; then
+            measure "f6/dcap-qvl-wasm" "$r" node "$BENCH/js_dcap_verify.mjs" --dir "$WORK" \
+                --quote "$DCAP_DIR/tdx_quote" --collateral "$DCAP_DIR/tdx_quote_collateral.json" \
+                --at "$DCAP_AT" --label "f6/dcap-qvl-wasm" --round "$r"
+        else
+            record_error "f6/dcap-qvl-wasm" "$r" "npm install of @phala/dcap-qvl-web failed"
+        fi
+    else
+        record_error "f6/libdstack" "$r" "dcap-qvl sample not found"
+    fi
+
+    say "round $r: figure 7 (RA-TLS handshakes, $HANDSHAKES per variant)"
+    if [ "$F7_OK" = 1 ]; then
+        # the order rotates per round, as in figure 3
+        variants=(cached nocache plain)
+        for v in "${variants[@]:$(((r - 1) % 3))}" "${variants[@]:0:$(((r - 1) % 3))}"; do
+            case $v in
+            cached) handshakes f7/ratls-cached "$r" --pccs-url "$PCCS" \
+                --trusted-root "$RUN/sim/sim-intel-root.pem" ;;
+            nocache) handshakes f7/ratls-nocache "$r" --pccs-url "$PCCS" \
+                --trusted-root "$RUN/sim/sim-intel-root.pem" --no-verdict-cache ;;
+            plain) handshakes f7/plain "$r" --plain "$RUN/ratls-cert.pem" ;;
+            esac
+        done
+    else
+        record_error "f7/ratls-cached" "$r" "RA-TLS server or client not working"
+    fi
 done
+kill "$RATLS_PID" 2>/dev/null || true
 
 # Server memory after all handshakes: resident set of each nginx worker (and master).
 for route in "${ROUTES[@]}"; do

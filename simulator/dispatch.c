@@ -74,6 +74,8 @@ const char *sim_service_name(sim_service svc)
         return "external";
     case SIM_SVC_HTTP:
         return "http";
+    case SIM_SVC_PCCS:
+        return "pccs";
     case SIM_SVC_CONTROL:
     case SIM_SVC_COUNT:
         break;
@@ -114,6 +116,7 @@ bool sim_route(sim_service svc, const char *path, char *method_out, size_t metho
             *qualified = true;
         }
         return copy_segment(path, method_out, method_len);
+    case SIM_SVC_PCCS: /* not RPCs: listener.c routes them to pccs.c */
     case SIM_SVC_CONTROL:
     case SIM_SVC_COUNT:
         break;

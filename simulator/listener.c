@@ -35,8 +35,8 @@ typedef struct sim_listener {
 struct sim_server {
     sim_ctx *ctx;
     sim_listener l[SIM_SVC_COUNT];
-    unsigned http_port;
-    char http_host[64];
+    unsigned http_port, pccs_port;
+    char http_host[64], pccs_host[64];
     char *guest_path; /* DIR/dstack.sock, announced even when the emulated agent has none */
 };
 
@@ -192,8 +192,8 @@ static enum MHD_Result serve_control(sim_listener *l, struct MHD_Connection *c, 
                                      const char *method)
 {
     sim_ctx *ctx = l->srv->ctx;
-    static const sim_service order[] = {SIM_SVC_DSTACK, SIM_SVC_TAPPD, SIM_SVC_WORKER,
-                                        SIM_SVC_HTTP};
+    static const sim_service order[] = {SIM_SVC_DSTACK, SIM_SVC_TAPPD, SIM_SVC_WORKER, SIM_SVC_HTTP,
+                                        SIM_SVC_PCCS};
     json_object *obj, *conns, *reqs;
     sim_reply reply = {0};
     size_t i;
@@ -296,6 +296,93 @@ static bool json_requested(struct MHD_Connection *c, bool is_get)
         MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_TYPE));
 }
 
+/* The delay of a fault plan, then its terminal action unless that is `truncate` (applied to the
+ * reply by the caller). true when the request is answered (*rc set). */
+static bool apply_fault(sim_listener *l, struct MHD_Connection *c, const sim_fault_plan *plan,
+                        enum MHD_Result *rc)
+{
+    sim_reply reply = {0};
+
+    if (plan->delay_ms)
+        sim_sleep_ms(l->srv->ctx, plan->delay_ms);
+    if (!plan->has_action)
+        return false;
+    switch (plan->action) {
+    case SIM_FAULT_CLOSE:
+        *rc = MHD_NO; /* MHD drops the connection without a response */
+        return true;
+    case SIM_FAULT_GARBAGE: {
+        static const char junk[] = "\x00\xff\x13garbage not http\r\n\r\n";
+        const union MHD_ConnectionInfo *ci =
+            MHD_get_connection_info(c, MHD_CONNECTION_INFO_CONNECTION_FD);
+
+        if (ci != NULL && send(ci->connect_fd, junk, sizeof(junk) - 1, MSG_NOSIGNAL) < 0)
+            fprintf(stderr, "dstack-sim: garbage fault: %s\n", strerror(errno));
+        *rc = MHD_NO;
+        return true;
+    }
+    case SIM_FAULT_STATUS:
+        sim_reply_status(&reply, (unsigned)plan->status, "injected fault: status %lu",
+                         plan->status);
+        *rc = queue_reply(l, c, &reply);
+        return true;
+    case SIM_FAULT_OVERSIZE:
+        *rc = queue(l, c,
+                    MHD_create_response_from_callback(SIM_OVERSIZE_BYTES, 65536, oversize_reader,
+                                                      NULL, NULL),
+                    200, "application/json");
+        return true;
+    case SIM_FAULT_DELAY:
+    case SIM_FAULT_TRUNCATE:
+        break;
+    }
+    return false;
+}
+
+/* ---- the simulated Intel's PCCS (pccs.c) ---------------------------------------------------- */
+
+static enum MHD_Result serve_pccs(sim_listener *l, struct MHD_Connection *c, const char *url,
+                                  const char *method)
+{
+    const char *name = sim_pccs_method(url);
+    sim_pccs_query q;
+    sim_fault_plan plan;
+    sim_pccs_reply r;
+    sim_reply as_reply;
+    struct MHD_Response *resp;
+    enum MHD_Result rc;
+
+    if (name == NULL || (strcmp(method, "GET") != 0 && strcmp(method, "HEAD") != 0))
+        return queue_not_found(l, c);
+    sim_faults_plan(&l->srv->ctx->faults, name, &plan);
+    if (apply_fault(l, c, &plan, &rc))
+        return rc;
+    q.ca = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "ca");
+    q.encoding = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "encoding");
+    q.fmspc = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "fmspc");
+    if (!sim_pccs_answer(l->srv->ctx, name, &q, &r)) {
+        sim_pccs_reply_free(&r);
+        return MHD_NO;
+    }
+    if (plan.has_action && plan.action == SIM_FAULT_TRUNCATE) {
+        as_reply = (sim_reply){r.status, r.body, r.len};
+        r.body = NULL;
+        sim_pccs_reply_free(&r);
+        return queue_truncated(l, c, &as_reply);
+    }
+    resp = MHD_create_response_from_buffer(r.len, r.body, MHD_RESPMEM_MUST_FREE);
+    if (resp == NULL) {
+        sim_pccs_reply_free(&r);
+        return MHD_NO;
+    }
+    r.body = NULL; /* owned by MHD now */
+    if (r.header_name != NULL)
+        MHD_add_response_header(resp, r.header_name, r.header_value);
+    rc = queue(l, c, resp, r.status, r.content_type);
+    sim_pccs_reply_free(&r);
+    return rc;
+}
+
 static enum MHD_Result serve_rpc(sim_listener *l, struct MHD_Connection *c, const char *url,
                                  const char *method, conn_req *req)
 {
@@ -313,35 +400,8 @@ static enum MHD_Result serve_rpc(sim_listener *l, struct MHD_Connection *c, cons
         return queue_not_found(l, c);
 
     sim_faults_plan(&ctx->faults, name, &plan);
-    if (plan.delay_ms)
-        sim_sleep_ms(ctx, plan.delay_ms);
-    if (plan.has_action) {
-        switch (plan.action) {
-        case SIM_FAULT_CLOSE:
-            return MHD_NO; /* MHD drops the connection without a response */
-        case SIM_FAULT_GARBAGE: {
-            static const char junk[] = "\x00\xff\x13garbage not http\r\n\r\n";
-            const union MHD_ConnectionInfo *ci =
-                MHD_get_connection_info(c, MHD_CONNECTION_INFO_CONNECTION_FD);
-
-            if (ci != NULL && send(ci->connect_fd, junk, sizeof(junk) - 1, MSG_NOSIGNAL) < 0)
-                fprintf(stderr, "dstack-sim: garbage fault: %s\n", strerror(errno));
-            return MHD_NO;
-        }
-        case SIM_FAULT_STATUS:
-            sim_reply_status(&reply, (unsigned)plan.status, "injected fault: status %lu",
-                             plan.status);
-            return queue_reply(l, c, &reply);
-        case SIM_FAULT_OVERSIZE:
-            return queue(l, c,
-                         MHD_create_response_from_callback(SIM_OVERSIZE_BYTES, 65536,
-                                                           oversize_reader, NULL, NULL),
-                         200, "application/json");
-        case SIM_FAULT_DELAY:
-        case SIM_FAULT_TRUNCATE:
-            break;
-        }
-    }
+    if (apply_fault(l, c, &plan, &rc))
+        return rc;
 
     if (req->too_large) {
         /* ra-rpc read_data(): 400 "failed to read data: payload too large" (protocol.md §1.3) */
@@ -408,6 +468,8 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
     atomic_fetch_add(&l->srv->ctx->requests[l->svc], 1);
     if (l->svc == SIM_SVC_CONTROL)
         return serve_control(l, c, url, method);
+    if (l->svc == SIM_SVC_PCCS)
+        return serve_pccs(l, c, url, method);
     return serve_rpc(l, c, url, method, req);
 }
 
@@ -498,8 +560,8 @@ static int bind_unix(const char *path, int mode, char *msg, size_t msg_len)
 }
 
 /* "127.0.0.1:PORT" or "[::1]:PORT"; port 0 picks a free one. */
-static int bind_tcp(const char *addr, char *host, size_t host_len, unsigned *port_out, char *msg,
-                    size_t msg_len)
+static int bind_tcp(const char *option, const char *addr, char *host, size_t host_len,
+                    unsigned *port_out, char *msg, size_t msg_len)
 {
     struct sockaddr_storage ss;
     socklen_t sl;
@@ -553,8 +615,8 @@ static int bind_tcp(const char *addr, char *host, size_t host_len, unsigned *por
                                         : ((struct sockaddr_in6 *)&ss)->sin6_port);
     return fd;
 bad:
-    snprintf(msg, msg_len,
-             "--http '%s': expected HOST:PORT with a numeric IP (e.g. 127.0.0.1:8090)", addr);
+    snprintf(msg, msg_len, "%s '%s': expected HOST:PORT with a numeric IP (e.g. 127.0.0.1:8090)",
+             option, addr);
     return -1;
 }
 
@@ -580,11 +642,11 @@ static bool start_daemon(sim_listener *l, char *msg, size_t msg_len)
     return true;
 }
 
-sim_server *sim_server_start(sim_ctx *ctx, const char *dir, const char *http_addr, char *msg,
-                             size_t msg_len)
+sim_server *sim_server_start(sim_ctx *ctx, const char *dir, const char *http_addr,
+                             const char *pccs_addr, char *msg, size_t msg_len)
 {
-    static const char *const files[] = {"dstack.sock", "tappd.sock", "external.sock", NULL,
-                                        "sim-control.sock"};
+    static const char *const files[] = {"dstack.sock", "tappd.sock", "external.sock",
+                                        NULL,          NULL,         "sim-control.sock"};
     sim_server *srv = calloc(1, sizeof(*srv));
     int i;
 
@@ -621,9 +683,14 @@ sim_server *sim_server_start(sim_ctx *ctx, const char *dir, const char *http_add
                 l->path = NULL;
                 goto err;
             }
-        } else if (http_addr != NULL) {
-            l->fd = bind_tcp(http_addr, srv->http_host, sizeof(srv->http_host), &srv->http_port,
-                             msg, msg_len);
+        } else if (i == SIM_SVC_HTTP && http_addr != NULL) {
+            l->fd = bind_tcp("--http", http_addr, srv->http_host, sizeof(srv->http_host),
+                             &srv->http_port, msg, msg_len);
+            if (l->fd < 0)
+                goto err;
+        } else if (i == SIM_SVC_PCCS && pccs_addr != NULL) {
+            l->fd = bind_tcp("--pccs", pccs_addr, srv->pccs_host, sizeof(srv->pccs_host),
+                             &srv->pccs_port, msg, msg_len);
             if (l->fd < 0)
                 goto err;
         } else {
@@ -650,6 +717,12 @@ void sim_server_announce(const sim_server *srv)
 
         printf("DSTACK_SIMULATOR_HTTP=http://%s%s%s:%u\n", v6 ? "[" : "", srv->http_host,
                v6 ? "]" : "", srv->http_port);
+    }
+    if (srv->l[SIM_SVC_PCCS].daemon != NULL) {
+        bool v6 = strchr(srv->pccs_host, ':') != NULL;
+
+        printf("DSTACK_SIMULATOR_PCCS=http://%s%s%s:%u\n", v6 ? "[" : "", srv->pccs_host,
+               v6 ? "]" : "", srv->pccs_port);
     }
     fflush(stdout);
 }

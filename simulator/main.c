@@ -1,7 +1,8 @@
 /* dstack-sim — command line, configuration and lifecycle (architecture.md §8).
  *
  *   dstack-sim --dir D [--appkeys F] [--app-id HEX] [--compose F] [--quote F]
- *              [--http HOST:PORT] [--socket-mode MODE] [--stripped-event-log | --full-event-log]
+ *              [--http HOST:PORT] [--pccs HOST:PORT] [--tcb-status STATUS]
+ *              [--socket-mode MODE] [--stripped-event-log | --full-event-log]
  *              [--fault SPEC]...
  *              [--agent-version 0.3|0.4|0.5.5|0.5.11|0.6]
  *   dstack-sim --write-appkeys FILE
@@ -18,6 +19,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <openssl/crypto.h>
 #include <openssl/sha.h>
@@ -42,6 +44,7 @@ typedef struct sim_options {
     const char *compose;
     const char *quote;
     const char *http;
+    const char *pccs;
     const char *write_appkeys;
     bool has_app_id;
     uint8_t app_id[20];
@@ -61,6 +64,10 @@ static void usage(FILE *out)
                  "  --quote FILE          patch report_data into this real TDX quote instead of\n"
                  "                        synthesising quotes\n"
                  "  --http HOST:PORT      also serve DstackGuest over TCP (port 0 = any)\n"
+                 "  --pccs HOST:PORT      serve the simulated Intel's collateral on the PCCS v4\n"
+                 "                        API (root CA: DIR/sim-intel-root.pem)\n"
+                 "  --tcb-status STATUS   TCB status of the simulated platform in that\n"
+                 "                        collateral (default UpToDate; Intel's names)\n"
                  "  --socket-mode MODE    chmod the sockets to this octal mode (default: as\n"
                  "                        created under the umask; 0666 lets any user connect)\n"
                  "  --stripped-event-log  strip GetQuote/TdxQuote event logs (the default of\n"
@@ -221,7 +228,9 @@ static int parse_args(int argc, char **argv, sim_options *o, sim_ctx *ctx)
         OPT_FULL,
         OPT_AGENT_VERSION,
         OPT_WRITE_APPKEYS,
-        OPT_SOCKET_MODE
+        OPT_SOCKET_MODE,
+        OPT_PCCS,
+        OPT_TCB_STATUS
     };
     static const struct option longopts[] = {
         {"dir", required_argument, NULL, 'd'},
@@ -230,6 +239,8 @@ static int parse_args(int argc, char **argv, sim_options *o, sim_ctx *ctx)
         {"compose", required_argument, NULL, 'c'},
         {"quote", required_argument, NULL, 'q'},
         {"http", required_argument, NULL, 'H'},
+        {"pccs", required_argument, NULL, OPT_PCCS},
+        {"tcb-status", required_argument, NULL, OPT_TCB_STATUS},
         {"fault", required_argument, NULL, 'f'},
         {"stripped-event-log", no_argument, NULL, OPT_STRIPPED},
         {"full-event-log", no_argument, NULL, OPT_FULL},
@@ -267,6 +278,25 @@ static int parse_args(int argc, char **argv, sim_options *o, sim_ctx *ctx)
             break;
         case 'H':
             o->http = optarg;
+            break;
+        case OPT_PCCS:
+            o->pccs = optarg;
+            break;
+        case OPT_TCB_STATUS:
+            ctx->intel.tcb_status = NULL;
+            for (int s = DSTACK_TCB_UP_TO_DATE; s <= DSTACK_TCB_REVOKED; s++) {
+                if (strcmp(optarg, dstack_tcb_status_name((dstack_tcb_status)s)) == 0)
+                    ctx->intel.tcb_status = dstack_tcb_status_name((dstack_tcb_status)s);
+            }
+            if (ctx->intel.tcb_status == NULL) {
+                fprintf(stderr,
+                        "dstack-sim: --tcb-status '%s': expected one of Intel's TCB "
+                        "statuses (UpToDate, SWHardeningNeeded, ConfigurationNeeded, "
+                        "ConfigurationAndSWHardeningNeeded, OutOfDate, "
+                        "OutOfDateConfigurationNeeded, Revoked)\n",
+                        optarg);
+                return 2;
+            }
             break;
         case 'f':
             if (!sim_faults_add(&ctx->faults, optarg, msg, sizeof(msg))) {
@@ -353,6 +383,7 @@ static int parse_args(int argc, char **argv, sim_options *o, sim_ctx *ctx)
 static void ctx_free(sim_ctx *ctx)
 {
     sim_attest_free(&ctx->att);
+    sim_intel_free(&ctx->intel);
     sim_identity_free(&ctx->id);
     sim_faults_free(&ctx->faults);
     free(ctx->compose);
@@ -381,6 +412,7 @@ int main(int argc, char **argv)
     static sim_ctx ctx;
     sim_options opts;
     sim_server *srv = NULL;
+    char *root_path = NULL;
     sigset_t set;
     char msg[512];
     int rc, sig = 0;
@@ -431,9 +463,13 @@ int main(int argc, char **argv)
     attest_ready = true;
     if (!sim_attest_init(&ctx, opts.quote, msg, sizeof(msg)))
         goto fail;
-    srv = sim_server_start(&ctx, opts.dir, opts.http, msg, sizeof(msg));
+    srv = sim_server_start(&ctx, opts.dir, opts.http, opts.pccs, msg, sizeof(msg));
     if (srv == NULL)
         goto fail;
+    if (!sim_intel_write_root(&ctx, opts.dir, &root_path, msg, sizeof(msg))) {
+        sim_server_stop(srv);
+        goto fail;
+    }
     if (ctx.id.builtin)
         fprintf(stderr, "dstack-sim: using the built-in INSECURE development identity "
                         "(never use it for anything real)\n");
@@ -449,6 +485,9 @@ int main(int argc, char **argv)
 fail:
     fprintf(stderr, "dstack-sim: %s\n", msg[0] ? msg : "initialisation failed");
 done:
+    if (root_path != NULL)
+        unlink(root_path);
+    free(root_path);
     if (!attest_ready)
         pthread_mutex_init(&ctx.att.lock, NULL); /* so sim_attest_free is always valid */
     ctx_free(&ctx);

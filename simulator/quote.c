@@ -4,9 +4,10 @@
  * ECDSA-P256 signature-data section shaped like Intel's: quote signature over header+body,
  * attestation public key, certification data type 6 carrying a QE report (its report_data
  * binds the attestation key as SHA-256(attest_pub || auth_data)), the QE report signature,
- * auth data, and an inner type-5 PEM chain. All signing keys are the simulator's own: the
- * structure parses like a real quote but DCAP verification fails by design — nobody must
- * mistake a simulated quote for a TDX one.
+ * auth data, and an inner type-5 PEM chain. Every signing key is the simulator's own, under the
+ * simulated Intel of intel.c: a quote verifies (offline, or with the collateral of --pccs) only
+ * against <dir>/sim-intel-root.pem, never against Intel's root — nobody must mistake a
+ * simulated quote for a TDX one.
  */
 #include "sim.h"
 
@@ -48,7 +49,7 @@ static void put_le32(uint8_t *p, uint32_t v)
 }
 
 /* ECDSA-P256-SHA256 over data as raw r||s (the quote format's encoding). */
-static bool sign_raw(EVP_PKEY *key, const uint8_t *data, size_t len, uint8_t out[64])
+bool sim_sign_raw(EVP_PKEY *key, const uint8_t *data, size_t len, uint8_t out[64])
 {
     EVP_MD_CTX *md = EVP_MD_CTX_new();
     unsigned char der[80];
@@ -85,7 +86,7 @@ static bool raw_point(EVP_PKEY *key, uint8_t out[64])
     return true;
 }
 
-static bool derived_p256(const sim_ctx *ctx, const char *label, EVP_PKEY **out)
+bool sim_derived_p256(const sim_ctx *ctx, const char *label, EVP_PKEY **out)
 {
     uint8_t secret[32];
     bool ok = dstack_derive_key(ctx->id.app_key, (const uint8_t *)label, strlen(label), secret,
@@ -99,36 +100,13 @@ static bool derived_p256(const sim_ctx *ctx, const char *label, EVP_PKEY **out)
 bool sim_quote_keys_init(sim_ctx *ctx, char *msg, size_t msg_len)
 {
     sim_attest *att = &ctx->att;
-    dstack_cert_spec spec;
-    X509 *cert = NULL;
-    BIO *bio = NULL;
-    char *data = NULL;
-    long n;
-    bool ok = false;
 
-    memset(&spec, 0, sizeof(spec));
-    if (!derived_p256(ctx, "dstack-sim quote attestation key", &att->quote_key) ||
-        !derived_p256(ctx, "dstack-sim simulated PCK key", &att->pck_key))
-        goto done;
-    spec.common_name = "dstack-sim simulated PCK (not Intel)";
-    spec.organization = "dstack-sim";
-    spec.not_before = 157766400; /* 1975-01-01 */
-    spec.not_after = 2524607999; /* 2049-12-31 */
-    spec.serial_from_key = true;
-    if (dstack_cert_build(&spec, att->pck_key, NULL, NULL, &cert, NULL) != DSTACK_OK)
-        goto done;
-    bio = BIO_new(BIO_s_mem());
-    if (bio == NULL || PEM_write_bio_X509(bio, cert) != 1)
-        goto done;
-    n = BIO_get_mem_data(bio, &data);
-    att->pck_pem = n > 0 ? strndup(data, (size_t)n) : NULL;
-    ok = att->pck_pem != NULL;
-done:
-    if (!ok)
+    if (!sim_derived_p256(ctx, "dstack-sim quote attestation key", &att->quote_key) ||
+        !sim_derived_p256(ctx, "dstack-sim simulated PCK key", &att->pck_key)) {
         snprintf(msg, msg_len, "cannot create the simulated quote signing keys");
-    BIO_free(bio);
-    X509_free(cert);
-    return ok;
+        return false;
+    }
+    return sim_intel_init(ctx, msg, msg_len);
 }
 
 static void fill_header_body(const sim_attest *att, const uint8_t rtmr[4][48],
@@ -142,7 +120,9 @@ static void fill_header_body(const sim_attest *att, const uint8_t rtmr[4][48],
     memcpy(q + 12, intel_qe_vendor_id, 16);
     memcpy(body, att->tee_tcb_svn, 16);
     memcpy(body + 16, att->mr_seam, 48);
-    /* MRSIGNERSEAM, SEAMATTRIBUTES, TDATTRIBUTES (not debug) stay zero */
+    /* MRSIGNERSEAM and SEAMATTRIBUTES stay zero; TDATTRIBUTES: only SEPT_VE_DISABLE (bit 28),
+     * as a production TD has it (protocol.md §5.6) */
+    body[120 + 3] = 0x10;
     memcpy(body + 128, att->xfam, 8);
     memcpy(body + 136, att->mrtd, 48);
     /* MRCONFIGID, MROWNER, MROWNERCONFIG: zero (unused, protocol.md §5.1) */
@@ -167,19 +147,24 @@ bool sim_quote_synthesize(const sim_attest *att, const uint8_t rtmr[4][48],
     fill_header_body(att, rtmr, report_data, q);
     put_le32(q + HEADER_LEN + BODY_LEN, (uint32_t)sig_len);
     sig = q + HEADER_LEN + BODY_LEN + 4;
-    if (!sign_raw(att->quote_key, q, HEADER_LEN + BODY_LEN, sig) ||
+    if (!sim_sign_raw(att->quote_key, q, HEADER_LEN + BODY_LEN, sig) ||
         !raw_point(att->quote_key, sig + 64))
         goto err;
     put_le16(sig + 128, 6); /* certification data: QE report */
     put_le32(sig + 130, (uint32_t)qe_cert_len);
     qe = sig + 134;
-    /* QE report body: MRENCLAVE at 64, report_data at 320 = SHA-256(attest_pub||auth) */
+    /* QE report body (protocol.md §5.1): ATTRIBUTES, MRENCLAVE, MRSIGNER, ISVPRODID, ISVSVN as
+     * the simulated QE identity expects them; report_data = SHA-256(attest_pub||auth) */
+    qe[48] = 0x11;
     SHA256((const uint8_t *)"dstack-sim QE", 13, qe + 64);
+    SHA256((const uint8_t *)SIM_QE_SIGNER_LABEL, strlen(SIM_QE_SIGNER_LABEL), qe + 128);
+    put_le16(qe + 256, SIM_QE_ISVPRODID);
+    put_le16(qe + 258, SIM_QE_ISVSVN);
     memcpy(binding, sig + 64, 64);
     for (i = 0; i < AUTH_DATA_LEN; i++)
         binding[64 + i] = (uint8_t)i;
     SHA256(binding, sizeof(binding), qe + 320);
-    if (!sign_raw(att->pck_key, qe, QE_REPORT_LEN, qe + QE_REPORT_LEN))
+    if (!sim_sign_raw(att->pck_key, qe, QE_REPORT_LEN, qe + QE_REPORT_LEN))
         goto err;
     p = qe + QE_REPORT_LEN + 64;
     put_le16(p, AUTH_DATA_LEN);

@@ -38,6 +38,7 @@ typedef enum sim_service {
     SIM_SVC_TAPPD,      /* tappd.sock: /prpc/[Tappd.]<Method> */
     SIM_SVC_WORKER,     /* external.sock: /prpc/[Worker.]<Method> */
     SIM_SVC_HTTP,       /* --http: DstackGuest over TCP */
+    SIM_SVC_PCCS,       /* --pccs: the simulated Intel's collateral (pccs.c) */
     SIM_SVC_CONTROL,    /* sim-control.sock: GET /stats (never faulted) */
     SIM_SVC_COUNT
 } sim_service;
@@ -175,6 +176,53 @@ typedef struct sim_attest {
     size_t real_quote_len;
 } sim_attest;
 
+/* ---- the simulated Intel (intel.c, pccs.c; protocol.md §5.6–§5.8) ---------------------------- */
+struct sim_ctx;
+
+/* The QE of the simulated quotes; the simulated QE identity names the same. */
+#define SIM_QE_SIGNER_LABEL "dstack-sim QE signer" /* MRSIGNER = SHA-256 of this */
+#define SIM_QE_ISVPRODID 2
+#define SIM_QE_ISVSVN 8
+
+typedef struct sim_intel {
+    const char *tcb_status; /* --tcb-status: the platform level's status (default UpToDate) */
+    EVP_PKEY *root_key, *tcb_key, *ca_key; /* the PCK leaf's key is att.pck_key */
+    X509 *root, *tcb, *ca, *pck;
+    char *root_pem, *tcb_chain_pem, *ca_chain_pem;
+    uint8_t *root_crl, *pck_crl; /* DER */
+    size_t root_crl_len, pck_crl_len;
+    char *tcb_info, *qe_identity; /* signed as they stand */
+    uint8_t tcb_info_sig[64], qe_identity_sig[64];
+    char fmspc_hex[13];
+} sim_intel;
+
+/* The hierarchy (sets att.pck_pem to the PCK chain) and the collateral; needs att.pck_key. */
+bool sim_intel_init(struct sim_ctx *ctx, char *msg, size_t msg_len);
+/* Writes the root CA to <dir>/sim-intel-root.pem (*path malloc'd, removed by the caller). */
+bool sim_intel_write_root(const struct sim_ctx *ctx, const char *dir, char **path, char *msg,
+                          size_t msg_len);
+void sim_intel_free(sim_intel *in);
+
+typedef struct sim_pccs_query {
+    const char *ca, *encoding, *fmspc; /* query parameters, NULL when absent */
+} sim_pccs_query;
+
+typedef struct sim_pccs_reply {
+    unsigned status;
+    char *body; /* malloc'd */
+    size_t len;
+    const char *content_type;
+    const char *header_name; /* the issuer-chain header, NULL for none */
+    char *header_value;      /* percent-encoded PEM, malloc'd */
+} sim_pccs_reply;
+
+/* The fault name of a PCCS path ("PCCS.tcb", …); NULL when the path is not served (404). */
+const char *sim_pccs_method(const char *path);
+/* The answer for `method`; false on OOM. */
+bool sim_pccs_answer(const struct sim_ctx *ctx, const char *method, const sim_pccs_query *q,
+                     sim_pccs_reply *r);
+void sim_pccs_reply_free(sim_pccs_reply *r);
+
 /* ---- the simulator ---------------------------------------------------------------------- */
 typedef struct sim_ctx {
     const sim_profile *profile; /* emulated agent release (--agent-version) */
@@ -197,6 +245,7 @@ typedef struct sim_ctx {
     char *app_cert;                /* Info.app_cert, made on the first Info */
     int socket_mode;               /* --socket-mode; -1: as created under the umask */
     sim_attest att;
+    sim_intel intel;
     sim_faults faults;
     atomic_bool stopping;
     atomic_ulong connections[SIM_SVC_COUNT];
@@ -311,6 +360,10 @@ bool sim_attestation_encode(sim_ctx *ctx, const sim_evidence *ev, const uint8_t 
 bool sim_quote_synthesize(const sim_attest *att, const uint8_t rtmr[4][48],
                           const uint8_t report_data[64], uint8_t **out, size_t *out_len);
 bool sim_quote_keys_init(sim_ctx *ctx, char *msg, size_t msg_len);
+/* A P-256 key derived from the app key for `label` (the simulator's own keys). */
+bool sim_derived_p256(const sim_ctx *ctx, const char *label, EVP_PKEY **out);
+/* ECDSA-P256-SHA256 as raw r||s (the quote and collateral encoding). */
+bool sim_sign_raw(EVP_PKEY *key, const uint8_t *data, size_t len, uint8_t out[64]);
 
 /* mr_aggregated and mr_system of a snapshot (protocol.md §5.5). */
 void sim_mr_system(sim_ctx *ctx, const dstack_tdx_quote *q, uint8_t out[32]);
@@ -324,8 +377,8 @@ bool sim_key_pub(sim_key_kind kind, const uint8_t key[32], uint8_t pub[33], size
 
 /* ---- listeners ----------------------------------------------------------------------------- */
 typedef struct sim_server sim_server;
-sim_server *sim_server_start(sim_ctx *ctx, const char *dir, const char *http_addr, char *msg,
-                             size_t msg_len);
+sim_server *sim_server_start(sim_ctx *ctx, const char *dir, const char *http_addr,
+                             const char *pccs_addr, char *msg, size_t msg_len);
 /* Prints the endpoint lines of the startup contract to stdout. */
 void sim_server_announce(const sim_server *srv);
 void sim_server_stop(sim_server *srv);

@@ -27,8 +27,8 @@ enum { OPT_CONFIG = 0x1000, OPT_JSON = 0x1800, OPT_HELP };
 #define N_GLOBAL (N_CONFIG_MAX + 2)
 
 static const kt_command *const commands[] = {
-    &kt_cmd_show,   &kt_cmd_export,  &kt_cmd_info,   &kt_cmd_quote,
-    &kt_cmd_verify, &kt_cmd_version, &kt_cmd_doctor,
+    &kt_cmd_show,   &kt_cmd_export,     &kt_cmd_info,    &kt_cmd_quote,
+    &kt_cmd_verify, &kt_cmd_collateral, &kt_cmd_version, &kt_cmd_doctor,
 };
 #define N_COMMANDS (sizeof(commands) / sizeof(commands[0]))
 
@@ -44,7 +44,7 @@ static void print_global_help(FILE *out)
         "\n"
         "Commands:\n");
     for (i = 0; i < N_COMMANDS; i++)
-        fprintf(out, "  %-8s %s\n", commands[i]->name, commands[i]->summary);
+        fprintf(out, "  %-10s %s\n", commands[i]->name, commands[i]->summary);
     fprintf(
         out,
         "\n"
@@ -83,6 +83,15 @@ static bool hex_param(const kt_options *opts, const char *name, uint8_t *out, si
 bool kt_app_id(const kt_options *opts, uint8_t app_id[32], size_t *len)
 {
     return hex_param(opts, "app-id", app_id, 32, len);
+}
+
+unsigned kt_timeout_ms(const kt_options *opts)
+{
+    char text[32];
+
+    if (dstack_config_get(opts->cfg, "timeout-ms", text, sizeof(text), NULL) != DSTACK_OK)
+        return 5000;
+    return (unsigned)strtoul(text, NULL, 10);
 }
 
 bool kt_kms_root(const kt_options *opts, uint8_t kms_root[33])

@@ -14,7 +14,7 @@
 /* Exit codes (documented in docs/dstack-keytool.md and in --help). */
 enum {
     KT_EXIT_OK = 0,
-    KT_EXIT_AGENT = 1,  /* agent unreachable, timed out, answered an error or garbage */
+    KT_EXIT_AGENT = 1,  /* agent (or server, PCCS) unreachable, timed out, answered an error */
     KT_EXIT_USAGE = 2,  /* bad command line, bad URI, bad option value */
     KT_EXIT_CRYPTO = 3, /* verification failed: signature chain, RTMR replay, key range */
     KT_EXIT_IO = 4      /* an output file could not be written */
@@ -30,6 +30,9 @@ typedef struct kt_options {
 /* The configured app id / KMS root, decoded; false when not set. */
 bool kt_app_id(const kt_options *opts, uint8_t app_id[32], size_t *len);
 bool kt_kms_root(const kt_options *opts, uint8_t kms_root[33]);
+/* --timeout-ms (the configuration's timeout-ms): also bounds each PCCS request and the
+ * handshake of verify --connect. */
+unsigned kt_timeout_ms(const kt_options *opts);
 
 /* One subcommand: name, one-line summary, and its entry point. `argv[0]` is the subcommand
  * name; getopt state is reset before the call. */
@@ -78,6 +81,7 @@ extern const kt_command kt_cmd_export;
 extern const kt_command kt_cmd_info;
 extern const kt_command kt_cmd_quote;
 extern const kt_command kt_cmd_verify;
+extern const kt_command kt_cmd_collateral;
 extern const kt_command kt_cmd_version;
 extern const kt_command kt_cmd_doctor;
 

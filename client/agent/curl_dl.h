@@ -1,7 +1,8 @@
 /* libdstack internal — libcurl, loaded with dlopen() the first time an https:// endpoint is
- * used (curl_dl.c). Only transport_curl.c and batch_curl.c include this header: the macros
- * below turn their ordinary curl_* calls into calls through the loaded function table, so
- * that code reads as plain libcurl code while libdstack has no link-time dependency on it. */
+ * used (curl_dl.c). Only transport_curl.c, batch_curl.c and verify/pccs_http.c include this
+ * header: the macros below turn their ordinary curl_* calls into calls through the loaded
+ * function table, so that code reads as plain libcurl code while libdstack has no link-time
+ * dependency on it. */
 #ifndef DSTACK_CURL_DL_H
 #define DSTACK_CURL_DL_H
 

@@ -79,15 +79,15 @@ static bool conn_alive(const dstack_http_conn *conn)
     return poll(&p, 1, 0) == 0;
 }
 
-bool dstack_http_start(dstack_http_xfer *x, const dstack_client *c, dstack_transfer *t,
-                       dstack_http_conn *conn, const char *path, const char *body, size_t body_len,
-                       long timeout_ms, long connect_ms, unsigned long *connections)
+/* A POST with `body`, or a GET (body NULL: no Content-Length either). */
+static bool start_request(dstack_http_xfer *x, const dstack_client *c, dstack_transfer *t,
+                          dstack_http_conn *conn, const char *path, const char *body,
+                          size_t body_len, long timeout_ms, long connect_ms)
 {
     const char *prefix = c->http.path_base != NULL ? c->http.path_base : "";
     int head;
     double start = now_ms();
 
-    (void)connections; /* counted when the first step connects */
     memset(x, 0, offsetof(dstack_http_xfer, rbuf));
     x->c = c;
     x->t = t;
@@ -96,14 +96,22 @@ bool dstack_http_start(dstack_http_xfer *x, const dstack_client *c, dstack_trans
     x->connect_deadline_ms = start + (double)(connect_ms < timeout_ms ? connect_ms : timeout_ms);
     if (c->http.bad_url != NULL)
         return !fail(x, DSTACK_HTTP_BAD_URL, "%s", c->http.bad_url);
-    head = snprintf(NULL, 0, "POST %s%s HTTP/1.1\r\n%sContent-Length: %zu\r\n\r\n", prefix, path,
-                    c->http.headers, body_len);
+    if (body == NULL)
+        head = snprintf(NULL, 0, "GET %s%s HTTP/1.1\r\n%s\r\n", prefix, path, c->http.headers);
+    else
+        head = snprintf(NULL, 0, "POST %s%s HTTP/1.1\r\n%sContent-Length: %zu\r\n\r\n", prefix,
+                        path, c->http.headers, body_len);
     if (head < 0 || (size_t)head > SIZE_MAX - body_len - 1 ||
         (x->req = OPENSSL_malloc((size_t)head + body_len + 1)) == NULL)
         return !fail(x, DSTACK_HTTP_NOMEM, "out of memory");
-    snprintf(x->req, (size_t)head + 1, "POST %s%s HTTP/1.1\r\n%sContent-Length: %zu\r\n\r\n",
-             prefix, path, c->http.headers, body_len);
-    memcpy(x->req + head, body, body_len);
+    if (body == NULL)
+        snprintf(x->req, (size_t)head + 1, "GET %s%s HTTP/1.1\r\n%s\r\n", prefix, path,
+                 c->http.headers);
+    else
+        snprintf(x->req, (size_t)head + 1, "POST %s%s HTTP/1.1\r\n%sContent-Length: %zu\r\n\r\n",
+                 prefix, path, c->http.headers, body_len);
+    if (body_len > 0)
+        memcpy(x->req + head, body, body_len);
     x->req_len = (size_t)head + body_len;
 
     if (conn->fd >= 0 && conn->pid != getpid())
@@ -113,6 +121,21 @@ bool dstack_http_start(dstack_http_xfer *x, const dstack_client *c, dstack_trans
     x->reused = conn->fd >= 0;
     x->state = x->reused ? ST_SEND : ST_CONNECT;
     return true;
+}
+
+bool dstack_http_start(dstack_http_xfer *x, const dstack_client *c, dstack_transfer *t,
+                       dstack_http_conn *conn, const char *path, const char *body, size_t body_len,
+                       long timeout_ms, long connect_ms, unsigned long *connections)
+{
+    (void)connections; /* counted when the first step connects */
+    return start_request(x, c, t, conn, path, body != NULL ? body : "", body_len, timeout_ms,
+                         connect_ms);
+}
+
+bool dstack_http_start_get(dstack_http_xfer *x, dstack_client *c, dstack_transfer *t,
+                           const char *path, long timeout_ms)
+{
+    return start_request(x, c, t, &c->conn, path, NULL, 0, timeout_ms, c->connect_timeout_ms);
 }
 
 /* ---- connecting ----------------------------------------------------------------------- */

@@ -75,6 +75,15 @@ bool dstack_http_start(dstack_http_xfer *x, const dstack_client *c, dstack_trans
                        dstack_http_conn *conn, const char *path, const char *body, size_t body_len,
                        long timeout_ms, long connect_ms, unsigned long *connections);
 
+/* Prepares a GET of `path` (query included) on `c`'s http:// endpoint over the client's own
+ * connection: for other HTTP services than the agent (the PCCS client,
+ * verify/pccs_http.c), which run it with dstack_http_run(). */
+bool dstack_http_start_get(dstack_http_xfer *x, dstack_client *c, dstack_transfer *t,
+                           const char *path, long timeout_ms);
+
+/* Steps a started transfer on `c`'s connection to its end (poll() in between). */
+void dstack_http_run(dstack_http_xfer *x, dstack_client *c);
+
 /* poll() events the transfer waits for (0 when done), and the descriptor. */
 short dstack_http_events(const dstack_http_xfer *x);
 

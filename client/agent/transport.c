@@ -447,6 +447,19 @@ dstack_status dstack_http_outcome_status(const dstack_client *c, const dstack_ht
                             "%s on %s: out of memory receiving the response", m, ep);
 }
 
+void dstack_http_run(dstack_http_xfer *x, dstack_client *c)
+{
+    while (!dstack_http_step(x, &c->connections)) {
+        struct pollfd p = {.fd = c->conn.fd, .events = dstack_http_events(x)};
+        int wait = dstack_http_wait_ms(x);
+        if (poll(&p, 1, wait) < 0 && errno != EINTR) {
+            x->outcome = DSTACK_HTTP_LOST;
+            snprintf(x->t->errbuf, sizeof(x->t->errbuf), "poll failed: %s", strerror(errno));
+            break;
+        }
+    }
+}
+
 static dstack_status http_call(dstack_client *c, const char *method, const char *body,
                                long timeout_ms, dstack_raw_response *out, dstack_error *err)
 {
@@ -464,17 +477,8 @@ static dstack_status http_call(dstack_client *c, const char *method, const char 
         return dstack_error_set(err, DSTACK_ERR_INTERNAL, t.method, c->endpoint, "out of memory");
     }
     if (dstack_http_start(x, c, &t, &c->conn, path, body, strlen(body), total,
-                          c->connect_timeout_ms, &c->connections)) {
-        while (!dstack_http_step(x, &c->connections)) {
-            struct pollfd p = {.fd = c->conn.fd, .events = dstack_http_events(x)};
-            int wait = dstack_http_wait_ms(x);
-            if (poll(&p, 1, wait) < 0 && errno != EINTR) {
-                x->outcome = DSTACK_HTTP_LOST;
-                snprintf(t.errbuf, sizeof(t.errbuf), "poll failed: %s", strerror(errno));
-                break;
-            }
-        }
-    }
+                          c->connect_timeout_ms, &c->connections))
+        dstack_http_run(x, c);
     rc = dstack_http_outcome_status(c, x, total, out, err);
     dstack_http_end(x);
     OPENSSL_free(x);

@@ -1,9 +1,11 @@
-/* Offline DCAP verification of TDX v4 quotes (protocol.md §5.1; §4.7 step 3).
+/* DCAP verification of TDX v4/v5 quotes (protocol.md §5.1; §4.7 step 3): the entry point, and
+ * the offline checks.
  *
- * Everything a quote carries is checked: the quote signature by the attestation key, the QE
- * report binding that key, the QE report signature by the PCK leaf, and the PCK chain up to a
- * pinned Intel SGX Root CA. TCB status, CRLs and QE identity need Intel collateral (PCS/PCCS)
- * and are reported as unchecked rather than guessed (see include/dstack/attest.h).
+ * Offline, everything a quote carries is checked: the quote signature by the attestation key,
+ * the QE report binding that key, the QE report signature by the PCK leaf, and the PCK chain up
+ * to a pinned Intel SGX Root CA. TCB status, CRLs and QE identity need Intel collateral and
+ * are reported as unchecked rather than guessed; with collateral the whole of dcap-qvl's
+ * verification runs instead (quote_verify_dcap.c, protocol.md §5.6).
  */
 #include <dstack/attest.h>
 
@@ -24,10 +26,11 @@
 #include <openssl/x509.h>
 #include <openssl/x509_vfy.h>
 
-/* Quote v4 layout (protocol.md §5.1): header || TD report body, u32 signature-data length, then
- * the ECDSA-P256 quote signature data. */
-#define SIGNED_LEN 632u /* header (48) + TD report body (584) */
-#define SIG_DATA_OFF 636u
+#include "attest/dcap_internal.h"
+#include "base/api_internal.h"
+
+/* Quote layout (protocol.md §5.1): header (|| v5 body descriptor) || TD report body, u32
+ * signature-data length, then the ECDSA-P256 quote signature data. */
 #define ECDSA_SIG_LEN 64u
 #define ATT_KEY_LEN 64u
 #define CERT_HDR_LEN 6u /* type u16 + size u32 */
@@ -177,52 +180,6 @@ static dstack_status parse_sig_data(const uint8_t *sig, size_t len, sig_data *ou
     return DSTACK_OK;
 }
 
-/* P-256 public key from the quote's raw x||y; NULL if the point is not on the curve. */
-static EVP_PKEY *p256_from_raw(const uint8_t xy[64])
-{
-    uint8_t point[65];
-    OSSL_PARAM params[3];
-    EVP_PKEY_CTX *ctx = EVP_PKEY_CTX_new_from_name(NULL, "EC", NULL);
-    EVP_PKEY *pkey = NULL;
-    char group[] = "prime256v1";
-
-    point[0] = 0x04;
-    memcpy(point + 1, xy, 64);
-    params[0] = OSSL_PARAM_construct_utf8_string(OSSL_PKEY_PARAM_GROUP_NAME, group, 0);
-    params[1] = OSSL_PARAM_construct_octet_string(OSSL_PKEY_PARAM_PUB_KEY, point, sizeof(point));
-    params[2] = OSSL_PARAM_construct_end();
-    if (ctx == NULL || EVP_PKEY_fromdata_init(ctx) != 1 ||
-        EVP_PKEY_fromdata(ctx, &pkey, EVP_PKEY_PUBLIC_KEY, params) != 1)
-        pkey = NULL;
-    EVP_PKEY_CTX_free(ctx);
-    return pkey;
-}
-
-/* ECDSA-P256-SHA256 with the quote's raw r||s signature encoding. */
-static bool verify_raw_sig(EVP_PKEY *key, const uint8_t *data, size_t len, const uint8_t rs[64])
-{
-    ECDSA_SIG *sig = ECDSA_SIG_new();
-    BIGNUM *r = BN_bin2bn(rs, 32, NULL), *s = BN_bin2bn(rs + 32, 32, NULL);
-    EVP_MD_CTX *md = EVP_MD_CTX_new();
-    unsigned char *der = NULL;
-    int der_len = -1;
-    bool ok = false;
-
-    if (sig == NULL || r == NULL || s == NULL || md == NULL || ECDSA_SIG_set0(sig, r, s) != 1)
-        goto done;
-    r = s = NULL; /* owned by sig now */
-    der_len = i2d_ECDSA_SIG(sig, &der);
-    ok = der_len > 0 && EVP_DigestVerifyInit(md, NULL, EVP_sha256(), NULL, key) == 1 &&
-         EVP_DigestVerify(md, der, (size_t)der_len, data, len) == 1;
-done:
-    OPENSSL_free(der);
-    EVP_MD_CTX_free(md);
-    BN_free(r);
-    BN_free(s);
-    ECDSA_SIG_free(sig);
-    return ok;
-}
-
 /* Every certificate of a PEM text, in order; NULL when there is none, when any block fails
  * to parse, or when there are more than `max`. */
 static STACK_OF(X509) * read_pem_certs(const char *pem, size_t len, int max)
@@ -331,7 +288,8 @@ static void check_pck(const sig_data *sd, STACK_OF(X509) * anchors,
         EVP_PKEY_get_utf8_string_param(key, OSSL_PKEY_PARAM_GROUP_NAME, group, sizeof(group),
                                        NULL) == 1 &&
         strcmp(group, "prime256v1") == 0)
-        out->qe_report_signature_ok = verify_raw_sig(key, sd->qe_report, QE_REPORT_LEN, sd->qe_sig);
+        out->qe_report_signature_ok =
+            dcap_verify_raw_sig(key, sd->qe_report, QE_REPORT_LEN, sd->qe_sig, ECDSA_SIG_LEN);
 done:
     sk_X509_pop_free(chain, X509_free);
 }
@@ -361,7 +319,7 @@ static bool qe_report_binds(const sig_data *sd)
 }
 
 static dstack_status first_failure(const dstack_quote_verify_result *r, unsigned flags,
-                                   dstack_error *err)
+                                   const char *attr_why, dstack_error *err)
 {
     if (!r->quote_signature_ok)
         return dstack_error_set(err, DSTACK_ERR_CRYPTO, NULL, NULL,
@@ -383,61 +341,70 @@ static dstack_status first_failure(const dstack_quote_verify_result *r, unsigned
     if (r->debug_td && !(flags & DSTACK_QV_ALLOW_DEBUG))
         return dstack_error_set(err, DSTACK_ERR_CRYPTO, NULL, NULL,
                                 "TDX quote is from a debug TD (td_attributes bit 0 set)");
+    if (!r->td_attributes_ok)
+        return dstack_error_set(err, DSTACK_ERR_CRYPTO, NULL, NULL, "TDX quote TD attributes: %s",
+                                attr_why);
+    if (!r->mr_signer_seam_zero && !(flags & DSTACK_QV_ALLOW_SEAM_SIGNER))
+        return dstack_error_set(err, DSTACK_ERR_CRYPTO, NULL, NULL,
+                                "TDX quote MRSIGNERSEAM is not all zero (not Intel's TDX module)");
     return dstack_error_set(err, DSTACK_ERR_CRYPTO, NULL, NULL,
-                            "TDX quote MRSIGNERSEAM is not all zero (not Intel's TDX module)");
+                            "TDX quote MRSERVICETD is not all zero (a service TD is bound)");
 }
 
-dstack_status dstack_tdx_quote_verify(const uint8_t *quote, size_t len,
-                                      const dstack_quote_verify_opts *opts,
-                                      dstack_quote_verify_result *out, dstack_error *err)
+/* (f): TD attributes (dcap-qvl's rules, the debug bit under DSTACK_QV_ALLOW_DEBUG), MRSIGNERSEAM
+ * and MRSERVICETD. */
+static const char *check_policy(const dstack_tdx_quote *q, unsigned flags,
+                                dstack_quote_verify_result *out)
 {
-    static const dstack_quote_verify_opts defaults;
     static const uint8_t zero48[48];
-    STACK_OF(X509) *anchors = NULL;
-    const char *root_pem;
+    uint8_t attrs[8];
+    const char *why;
+    bool service_td_ok;
+
+    out->debug_td = q->debug;
+    out->mr_signer_seam_zero = memcmp(q->mr_signer_seam, zero48, 48) == 0;
+    /* the debug bit is judged on its own (debug_td), the other rules here */
+    memcpy(attrs, q->td_attributes, 8);
+    attrs[0] &= (uint8_t)~1u;
+    why = dcap_td_attributes_check(attrs, false);
+    out->td_attributes_ok = why == NULL;
+    service_td_ok =
+        memcmp(q->mr_servicetd, zero48, 48) == 0 || (flags & DSTACK_QV_ALLOW_SERVICE_TD);
+    out->policy_ok = (!out->debug_td || (flags & DSTACK_QV_ALLOW_DEBUG)) && out->td_attributes_ok &&
+                     (out->mr_signer_seam_zero || (flags & DSTACK_QV_ALLOW_SEAM_SIGNER)) &&
+                     service_td_ok;
+    return why;
+}
+
+/* Offline: every check a quote can be given without collateral. */
+static dstack_status verify_offline(const uint8_t *quote, size_t len,
+                                    const dstack_quote_verify_opts *opts, STACK_OF(X509) * anchors,
+                                    dstack_quote_verify_result *out, dstack_error *err)
+{
     dstack_tdx_quote q;
     EVP_PKEY *att_key = NULL;
     sig_data sd;
+    const char *attr_why;
     dstack_status rc;
 
-    if (out != NULL)
-        memset(out, 0, sizeof(*out));
     memset(&sd, 0, sizeof(sd));
-    if (quote == NULL || out == NULL)
-        return dstack_error_set(err, DSTACK_ERR_USAGE, NULL, NULL,
-                                "dstack_tdx_quote_verify: no quote or no result");
-    if (opts == NULL)
-        opts = &defaults;
-    root_pem = opts->trusted_root_pem != NULL ? opts->trusted_root_pem : intel_sgx_root_ca_pem;
-    ERR_set_mark();
-    anchors = read_pem_certs(root_pem, strlen(root_pem), PCK_CHAIN_MAX_CERTS);
-    if (anchors == NULL) {
-        rc = dstack_error_set(err, DSTACK_ERR_USAGE, NULL, NULL,
-                              "the trusted root is not a PEM certificate list");
-        goto done;
-    }
     if ((rc = dstack_tdx_quote_parse(quote, len, &q, err)) != DSTACK_OK)
-        goto done;
-    if (q.attestation_key_type != ATT_KEY_TYPE_ECDSA_P256) {
-        rc = dstack_error_set(err, DSTACK_ERR_PROTOCOL, NULL, NULL,
-                              "TDX quote attestation key type %u is not supported (only 2, "
-                              "ECDSA-P256)",
-                              q.attestation_key_type);
-        goto done;
-    }
-    if ((rc = parse_sig_data(quote + SIG_DATA_OFF, q.signature_data_len, &sd, err)) != DSTACK_OK)
-        goto done;
+        return rc;
+    if (q.attestation_key_type != ATT_KEY_TYPE_ECDSA_P256)
+        return dstack_error_set(err, DSTACK_ERR_PROTOCOL, NULL, NULL,
+                                "TDX quote attestation key type %u is not supported (only 2, "
+                                "ECDSA-P256)",
+                                q.attestation_key_type);
+    if ((rc = parse_sig_data(quote + q.signed_len + 4, q.signature_data_len, &sd, err)) !=
+        DSTACK_OK)
+        return rc;
     out->structure_ok = true;
-
-    /* (f) policy, protocol.md §4.7 step 3 */
-    out->debug_td = q.debug;
-    out->mr_signer_seam_zero = memcmp(q.mr_signer_seam, zero48, 48) == 0;
-    out->policy_ok = (!out->debug_td || (opts->flags & DSTACK_QV_ALLOW_DEBUG)) &&
-                     (out->mr_signer_seam_zero || (opts->flags & DSTACK_QV_ALLOW_SEAM_SIGNER));
+    attr_why = check_policy(&q, opts->flags, out);
     /* (a) */
-    att_key = p256_from_raw(sd.att_key);
-    out->quote_signature_ok =
-        att_key != NULL && verify_raw_sig(att_key, quote, SIGNED_LEN, sd.signature);
+    att_key = dcap_p256_from_raw(sd.att_key);
+    out->quote_signature_ok = att_key != NULL && dcap_verify_raw_sig(att_key, quote, q.signed_len,
+                                                                     sd.signature, ECDSA_SIG_LEN);
+    EVP_PKEY_free(att_key);
     /* (c) */
     out->qe_report_binds_key = qe_report_binds(&sd);
     read_qe_identity(sd.qe_report, out);
@@ -446,10 +413,42 @@ dstack_status dstack_tdx_quote_verify(const uint8_t *quote, size_t len,
 
     out->verified = out->quote_signature_ok && out->qe_report_binds_key &&
                     out->qe_report_signature_ok && out->pck_chain_ok && out->policy_ok;
-    rc = out->verified ? DSTACK_OK : first_failure(out, opts->flags, err);
-done:
+    return out->verified ? DSTACK_OK : first_failure(out, opts->flags, attr_why, err);
+}
+
+dstack_status dstack_tdx_quote_verify(const uint8_t *quote, size_t len,
+                                      const dstack_quote_verify_opts *opts_in,
+                                      dstack_quote_verify_result *out, dstack_error *err)
+{
+    dstack_quote_verify_opts opts;
+    STACK_OF(X509) *anchors = NULL;
+    const char *root_pem;
+    dstack_status rc;
+
+    if (out != NULL)
+        memset(out, 0, sizeof(*out));
+    if (quote == NULL || out == NULL)
+        return dstack_error_set(err, DSTACK_ERR_USAGE, NULL, NULL,
+                                "dstack_tdx_quote_verify: no quote or no result");
+    if ((rc = dstack_options_read(opts_in, &opts, sizeof(opts), "dstack_quote_verify_opts", err)) !=
+        DSTACK_OK)
+        return rc;
+    if (opts.collateral != NULL && (opts.flags & DSTACK_QV_NO_TIME_CHECK))
+        return dstack_error_set(err, DSTACK_ERR_USAGE, NULL, NULL,
+                                "DSTACK_QV_NO_TIME_CHECK cannot be combined with collateral: its "
+                                "checks are all about time");
+    root_pem = opts.trusted_root_pem != NULL ? opts.trusted_root_pem : intel_sgx_root_ca_pem;
+    ERR_set_mark();
+    if (opts.collateral != NULL) {
+        rc = dcap_quote_verify_collateral(quote, len, &opts, root_pem, out, err);
+    } else if ((anchors = read_pem_certs(root_pem, strlen(root_pem), PCK_CHAIN_MAX_CERTS)) ==
+               NULL) {
+        rc = dstack_error_set(err, DSTACK_ERR_USAGE, NULL, NULL,
+                              "the trusted root is not a PEM certificate list");
+    } else {
+        rc = verify_offline(quote, len, &opts, anchors, out, err);
+    }
     ERR_pop_to_mark(); /* failed checks are reported in `out`, not on the error queue */
-    EVP_PKEY_free(att_key);
     sk_X509_pop_free(anchors, X509_free);
     return rc;
 }

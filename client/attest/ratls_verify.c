@@ -1,6 +1,7 @@
 /* Verifying an RA-TLS certificate end to end (protocol.md §4.7): the attestation it carries, the
- * TDX quote's DCAP signatures (offline, quote_verify.c), the report_data binding of the
- * certificate key, RTMR3 replay of the runtime events, and an optional app policy.
+ * TDX quote's DCAP verification (quote_verify.c: offline, or with collateral and a TCB status
+ * policy), the report_data binding of the certificate key, RTMR3 replay of the runtime events,
+ * and an optional app policy.
  */
 #include <dstack/attest.h>
 
@@ -12,6 +13,8 @@
 #include <openssl/err.h>
 #include <openssl/x509.h>
 #include <openssl/x509v3.h>
+
+#include "base/api_internal.h"
 
 #define APP_ID_LEN 20
 #define COMPOSE_HASH_LEN 32
@@ -72,11 +75,12 @@ static const char *check_policy(const dstack_ratls_policy *policy, dstack_ratls_
  * the attestation would accept the same extensions re-signed by anyone, or long expired.
  * Returns the first problem, NULL when both checks hold. */
 static const char *check_certificate(X509 *cert, const dstack_ratls_policy *policy,
+                                     const dstack_quote_verify_opts *quote_opts,
                                      dstack_ratls_verification *out, char *why, size_t why_len)
 {
     X509 *signer = policy->issuer != NULL ? policy->issuer : cert;
     EVP_PKEY *key = X509_get0_pubkey(signer);
-    int64_t at = policy->quote.verification_time;
+    int64_t at = quote_opts->verification_time;
     time_t when = at != 0 ? (time_t)at : time(NULL);
 
     /* An issuer must be a CA for this certificate (names, key identifiers, keyCertSign); a
@@ -87,7 +91,7 @@ static const char *check_certificate(X509 *cert, const dstack_ratls_policy *poli
 
     out->cert_signature_ok = key != NULL && names_ok && X509_verify(cert, key) == 1;
     ERR_clear_error();
-    out->cert_time_ok = (policy->quote.flags & DSTACK_QV_NO_TIME_CHECK) != 0 ||
+    out->cert_time_ok = (quote_opts->flags & DSTACK_QV_NO_TIME_CHECK) != 0 ||
                         (X509_cmp_time(X509_get0_notBefore(cert), &when) < 0 &&
                          X509_cmp_time(X509_get0_notAfter(cert), &when) > 0);
     if (!out->cert_signature_ok) {
@@ -113,10 +117,11 @@ static const char *check_certificate(X509 *cert, const dstack_ratls_policy *poli
     return NULL;
 }
 
-dstack_status dstack_ratls_verify(X509 *cert, const dstack_ratls_policy *policy,
+dstack_status dstack_ratls_verify(X509 *cert, const dstack_ratls_policy *policy_in,
                                   dstack_ratls_verification *out, dstack_error *err)
 {
-    static const dstack_ratls_policy defaults;
+    dstack_ratls_policy policy_copy, *policy = &policy_copy;
+    dstack_quote_verify_opts quote_opts;
     dstack_ratls_info info;
     dstack_error quote_err;
     dstack_status rc, quote_rc;
@@ -128,9 +133,12 @@ dstack_status dstack_ratls_verify(X509 *cert, const dstack_ratls_policy *policy,
         return dstack_error_set(err, DSTACK_ERR_USAGE, NULL, NULL,
                                 "dstack_ratls_verify: no certificate or no result");
     memset(out, 0, sizeof(*out));
-    if (policy == NULL)
-        policy = &defaults;
-    cert_why = check_certificate(cert, policy, out, why, sizeof(why));
+    if ((rc = dstack_options_read(policy_in, &policy_copy, sizeof(policy_copy),
+                                  "dstack_ratls_policy", err)) != DSTACK_OK ||
+        (rc = dstack_options_read(policy->quote, &quote_opts, sizeof(quote_opts),
+                                  "dstack_quote_verify_opts", err)) != DSTACK_OK)
+        return rc;
+    cert_why = check_certificate(cert, policy, &quote_opts, out, why, sizeof(why));
     if ((rc = dstack_ratls_inspect(cert, &info, err)) != DSTACK_OK)
         goto done;
     out->has_attestation = info.has_attestation;
@@ -145,7 +153,7 @@ dstack_status dstack_ratls_verify(X509 *cert, const dstack_ratls_policy *policy,
         dstack_tdx_quote unused;
         rc = dstack_attestation_tdx_quote(&info.attestation, &unused, err);
         if (rc == DSTACK_OK) /* cannot happen: inspect parsed what this parses */
-            rc = dstack_error_set(err, DSTACK_ERR_PROTOCOL, NULL, NULL, "no TDX v4 quote");
+            rc = dstack_error_set(err, DSTACK_ERR_PROTOCOL, NULL, NULL, "no TDX v4/v5 quote");
         dstack_error_context(err, "certificate attestation");
         goto done;
     }
@@ -157,7 +165,7 @@ dstack_status dstack_ratls_verify(X509 *cert, const dstack_ratls_policy *policy,
     policy_why = check_policy(policy, out);
     dstack_error_clear(&quote_err);
     quote_rc = dstack_tdx_quote_verify(info.attestation.quote, info.attestation.quote_len,
-                                       &policy->quote, &out->quote_result, &quote_err);
+                                       policy->quote, &out->quote_result, &quote_err);
     out->verified = cert_why == NULL && out->report_data_binds_key && out->rtmr3_matches &&
                     quote_rc == DSTACK_OK && out->policy_ok;
     /* The order of the messages follows protocol.md §4.7: certificate, binding, quote, replay,

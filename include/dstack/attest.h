@@ -29,7 +29,7 @@ typedef struct x509_st X509;
 #define DSTACK_OID_ATTESTATION "1.3.6.1.4.1.62397.1.8"
 #define DSTACK_OID_APP_INFO "1.3.6.1.4.1.62397.1.9"
 
-/* ---- TDX quote v4 (protocol.md §5.1) ------------------------------------------------------ */
+/* ---- TDX quote v4 and v5 (protocol.md §5.1) ------------------------------------------------ */
 typedef struct dstack_tdx_quote {
     uint16_t version;
     uint16_t attestation_key_type;
@@ -48,11 +48,16 @@ typedef struct dstack_tdx_quote {
     uint8_t rtmr[4][48];
     uint8_t report_data[64];
     uint32_t signature_data_len;
-    bool debug; /* td_attributes[0] & 1 */
+    bool debug;               /* td_attributes[0] & 1 */
+    uint16_t body_type;       /* 2 = TD report 1.0, 3 = TD report 1.5 (v4 quotes: 2) */
+    uint32_t signed_len;      /* header (+ v5 body descriptor) + body: 632, 638 or 702 */
+    uint8_t tee_tcb_svn2[16]; /* TD 1.5 only, else zero */
+    uint8_t mr_servicetd[48]; /* TD 1.5 only, else zero */
 } dstack_tdx_quote;
 
-/* Accepts v4 quotes (trailing padding allowed); rejects short input, wrong version/TEE type
- * and a signature-data length that runs past the buffer. */
+/* Accepts v4 quotes and v5 quotes with a TD 1.0 or 1.5 body (trailing padding allowed; the v5
+ * body descriptor's size is not checked, as in dcap-qvl); rejects short input, other versions,
+ * a TEE type other than TDX and a signature-data length that runs past the buffer. */
 dstack_status dstack_tdx_quote_parse(const uint8_t *buf, size_t len, dstack_tdx_quote *out,
                                      dstack_error *err);
 
@@ -207,60 +212,129 @@ typedef struct dstack_ratls_info {
 dstack_status dstack_ratls_inspect(X509 *cert, dstack_ratls_info *out, dstack_error *err);
 void dstack_ratls_info_free(dstack_ratls_info *info);
 
-/* ---- Offline DCAP verification of a TDX quote (protocol.md §5.1, §4.7 step 3) -------------------
- * What is checked, for a v4 quote with attestation key type 2 (ECDSA-P256):
- *   (a) the quote signature (raw r||s) over SHA-256(header || TD report body) verifies with
- *       the attestation public key (raw x||y) carried in the quote;
+/* ---- TCB status (protocol.md §5.6) ------------------------------------------------------------
+ * Intel's TCB statuses, in dcap-qvl's order of severity (the merge of two statuses keeps the
+ * more severe). Revoked is never a verdict: a revoked TCB level rejects the quote. */
+typedef enum dstack_tcb_status {
+    DSTACK_TCB_UP_TO_DATE = 0,
+    DSTACK_TCB_SW_HARDENING_NEEDED,
+    DSTACK_TCB_CONFIGURATION_NEEDED,
+    DSTACK_TCB_CONFIGURATION_AND_SW_HARDENING_NEEDED,
+    DSTACK_TCB_OUT_OF_DATE,
+    DSTACK_TCB_OUT_OF_DATE_CONFIGURATION_NEEDED,
+    DSTACK_TCB_REVOKED
+} dstack_tcb_status;
+#define DSTACK_TCB_STATUS_BIT(s) (1u << (s))
+
+/* Intel's name: "UpToDate", "SWHardeningNeeded", "ConfigurationNeeded",
+ * "ConfigurationAndSWHardeningNeeded", "OutOfDate", "OutOfDateConfigurationNeeded", "Revoked";
+ * "unknown" for any other value. */
+const char *dstack_tcb_status_name(dstack_tcb_status status);
+/* A comma- or space-separated list of Intel's names (exact case) as DSTACK_TCB_STATUS_BIT
+ * bits. An unknown name, "Revoked" and an empty list are DSTACK_ERR_USAGE. */
+dstack_status dstack_tcb_status_mask(const char *list, unsigned *mask, dstack_error *err);
+
+/* Intel collateral for a quote (include/dstack/collateral.h). */
+typedef struct dstack_collateral dstack_collateral;
+
+/* ---- DCAP verification of a TDX quote (protocol.md §5.1, §5.6, §4.7 step 3) ---------------------
+ * Without collateral (offline), for a v4 or v5 quote with attestation key type 2 (ECDSA-P256):
+ *   (a) the quote signature (raw r||s) over header || TD report body verifies with the
+ *       attestation public key (raw x||y) carried in the quote;
  *   (b) the certification data is type 6 (QE report) and parses exactly: QE report (384-byte
  *       SGX report body), its signature, QE auth data, inner type 5 (PCK chain, PEM);
  *   (c) QE report_data[0..32] == SHA-256(attestation key || QE auth data), [32..64] zero;
  *   (d) the QE report signature verifies with the PCK leaf certificate's key;
  *   (e) the PCK chain from the quote verifies (X509_verify_cert) to a pinned Intel SGX Root
  *       CA, and the leaf carries Intel's SGX extension (1.2.840.113741.1.13.1);
- *   (f) policy: no debug TD (td_attributes bit 0) and an all-zero MRSIGNERSEAM.
- * What is NOT checked, because it needs Intel PCS/PCCS collateral that an offline library
- * does not have: TCB status (TCB info, FMSPC level, up-to-date vs out-of-date), PCK and root
- * CRLs (revocation), and the QE identity (QE MRSIGNER/ISVSVN policy). The result says so
- * (tcb_status_checked, revocation_checked, qe_identity_checked are always false); a relying
- * party that needs them must add a collateral-based verifier. */
-#define DSTACK_QV_ALLOW_DEBUG 0x1u       /* accept a debug TD */
-#define DSTACK_QV_ALLOW_SEAM_SIGNER 0x2u /* accept a non-zero MRSIGNERSEAM */
-#define DSTACK_QV_NO_TIME_CHECK 0x4u     /* ignore certificate validity periods */
+ *   (f) policy: the TD attributes (no debug TD, no reserved bit, SEPT_VE_DISABLE set), an
+ *       all-zero MRSIGNERSEAM, and for a TD 1.5 body an all-zero MRSERVICETD.
+ * Offline, TCB status, revocation and the QE identity are not checked (tcb_status_checked,
+ * revocation_checked, qe_identity_checked stay false).
+ *
+ * With collateral (opts->collateral), the quote is verified the way Phala's dcap-qvl does it,
+ * in its order, stopping at the first failure (protocol.md §5.6): root CA CRL, quote header,
+ * TCB info (window, chain, signature), QE identity (window, chain, signature, id), PCK chain
+ * with CRLs and the SGX extension, QE report signature and binding, QE identity policy and QE
+ * TCB level, quote signature, TCB level matching (FMSPC, PCE-ID, SGX and TDX components, TDX
+ * module identity), the status merge, then the TD attributes. dcap_ok tells whether every
+ * check held; `verified` further needs the merged status in allowed_tcb_statuses. The one
+ * deliberate difference from dcap-qvl: the TCB info's PCE-ID must equal the PCK
+ * certificate's (an Intel rule dcap-qvl skips). */
+#define DSTACK_QV_ALLOW_DEBUG 0x1u /* accept a debug TD */
+#define DSTACK_QV_ALLOW_SEAM_SIGNER                                                                \
+    0x2u /* offline: accept a non-zero MRSIGNERSEAM (with                                          \
+          * collateral the TDX module identity decides) */
+#define DSTACK_QV_NO_TIME_CHECK                                                                    \
+    0x4u                                /* offline: ignore certificate validity periods (refused   \
+                                         * with collateral, whose checks are all about time) */
+#define DSTACK_QV_ALLOW_SERVICE_TD 0x8u /* accept a non-zero MRSERVICETD (TD 1.5) */
 
+/* Versioned (api.h): initialise with DSTACK_OPTIONS_INIT(dstack_quote_verify_opts). */
 typedef struct dstack_quote_verify_opts {
-    /* PEM of the trust anchor(s) replacing the embedded Intel SGX Root CA; NULL = Intel. */
+    size_t struct_size;
+    /* PEM of the trust anchor(s) replacing the embedded Intel SGX Root CA; NULL = Intel. With
+     * collateral it must hold exactly one certificate. */
     const char *trusted_root_pem;
-    /* Certificate validity is checked at this UNIX time; 0 = now. */
+    /* Certificates, CRLs and collateral are checked at this UNIX time; 0 = now. */
     int64_t verification_time;
     unsigned flags; /* DSTACK_QV_* */
+    /* Intel collateral for this quote; NULL = offline checks only. Not copied: it must outlive
+     * the call. */
+    const dstack_collateral *collateral;
+    /* DSTACK_TCB_STATUS_BIT mask of the statuses `verified` accepts; 0 = UpToDate only (what
+     * dstack's KMS requires). */
+    unsigned allowed_tcb_statuses;
 } dstack_quote_verify_opts;
+
+#define DSTACK_ADVISORY_IDS_MAX 2048 /* bytes of the comma-separated advisory-ID list */
 
 typedef struct dstack_quote_verify_result {
     bool structure_ok;           /* (b): signature data and certification data parsed */
     bool quote_signature_ok;     /* (a) */
     bool qe_report_binds_key;    /* (c) */
     bool qe_report_signature_ok; /* (d) */
-    bool pck_chain_ok;           /* (e) */
+    bool pck_chain_ok;           /* (e); with collateral also not revoked */
     bool debug_td;               /* td_attributes bit 0 */
     bool mr_signer_seam_zero;
-    bool policy_ok;            /* (f) under the DSTACK_QV_ALLOW_* flags */
-    bool verified;             /* all of the above hold */
-    bool tcb_status_checked;   /* always false: needs PCCS TCB info */
-    bool revocation_checked;   /* always false: needs PCCS CRLs */
-    bool qe_identity_checked;  /* always false: needs PCCS QE identity */
+    bool td_attributes_ok;   /* no reserved bit, SEPT_VE_DISABLE set (debug: debug_td) */
+    bool policy_ok;          /* (f) under the DSTACK_QV_ALLOW_* flags */
+    bool verified;           /* every check held (with collateral: dcap_ok and an allowed status) */
+    bool tcb_status_checked; /* collateral was used and a TCB level matched */
+    bool revocation_checked; /* collateral was used and the CRLs were applied */
+    bool qe_identity_checked;  /* collateral was used and the QE identity policy held */
     uint8_t qe_mr_enclave[32]; /* from the QE report, for callers with QE identity data */
     uint8_t qe_mr_signer[32];
     uint16_t qe_isv_prod_id;
     uint16_t qe_isv_svn;
     char pck_subject[128]; /* one-line subject of the PCK leaf, "" if not parsed */
     char chain_error[128]; /* why (e) failed (X509 verify error text), "" otherwise */
+    /* ---- with collateral ---- */
+    bool collateral_used;
+    bool dcap_ok;                 /* every DCAP check held and a TCB level matched (whatever
+                                   * the status policy says) */
+    char dcap_error[384];         /* dcap-qvl's text for the first failed check, "" if dcap_ok */
+    dstack_tcb_status tcb_status; /* the merged status, when tcb_status_checked */
+    dstack_tcb_status platform_tcb_status; /* platform level merged with the TDX module's */
+    dstack_tcb_status qe_tcb_status;       /* the QE identity level */
+    bool tcb_status_allowed;               /* tcb_status is in allowed_tcb_statuses */
+    /* The union of the advisory IDs of the platform, TDX module and QE levels, in dcap-qvl's
+     * order, comma-separated ("" when none). */
+    char advisory_ids[DSTACK_ADVISORY_IDS_MAX];
+    size_t advisory_id_count;
+    int64_t collateral_expires; /* the collateral's earliest nextUpdate (UNIX seconds) */
+    uint8_t fmspc[6];           /* from the PCK certificate, when pck_chain_ok */
+    uint16_t pce_svn;
+    uint8_t cpu_svn[16];
 } dstack_quote_verify_result;
 
-/* Runs every check it can (a failed signature does not stop the chain check) and fills
- * `out`. DSTACK_OK only when out->verified; DSTACK_ERR_PROTOCOL for a malformed quote (bad
- * header, sizes that do not add up, wrong key or certification-data type); DSTACK_ERR_CRYPTO
- * when a well-formed quote fails a check (the message names the first failing one);
- * DSTACK_ERR_USAGE for NULL arguments or an unusable trusted_root_pem. `opts` may be NULL. */
+/* Fills `out` (offline: every check it can, a failed signature does not stop the chain check;
+ * with collateral: in dcap-qvl's order up to the first failure). DSTACK_OK only when
+ * out->verified; DSTACK_ERR_PROTOCOL for a malformed quote (bad header, sizes that do not add
+ * up, wrong key or certification-data type); DSTACK_ERR_CRYPTO when a well-formed quote fails a
+ * check or its status is not allowed (the message names the first failure);
+ * DSTACK_ERR_USAGE for NULL arguments, a bad struct_size (api.h), an unusable trusted_root_pem or
+ * DSTACK_QV_NO_TIME_CHECK with collateral. `opts` may be NULL. */
 dstack_status dstack_tdx_quote_verify(const uint8_t *quote, size_t len,
                                       const dstack_quote_verify_opts *opts,
                                       dstack_quote_verify_result *out, dstack_error *err);
@@ -269,8 +343,12 @@ dstack_status dstack_tdx_quote_verify(const uint8_t *quote, size_t len,
 const char *dstack_intel_sgx_root_ca_pem(void);
 
 /* ---- Verifying an RA-TLS certificate (protocol.md §4.7) -------------------------------------- */
+/* Versioned (api.h): initialise with DSTACK_OPTIONS_INIT(dstack_ratls_policy). */
 typedef struct dstack_ratls_policy {
-    dstack_quote_verify_opts quote;
+    size_t struct_size;
+    /* How the quote is verified (root, time, flags, collateral, allowed TCB statuses); NULL =
+     * the defaults (Intel root, now, offline). */
+    const dstack_quote_verify_opts *quote;
     bool has_app_id; /* require the "app-id" runtime event (20 bytes) to equal app_id */
     uint8_t app_id[20];
     bool has_compose_hash; /* require the "compose-hash" runtime event to equal this */
@@ -283,13 +361,13 @@ typedef struct dstack_ratls_policy {
 } dstack_ratls_policy;
 
 typedef struct dstack_ratls_verification {
-    bool cert_signature_ok;     /* signed by policy->issuer, or self-signed when that is NULL */
-    bool cert_time_ok;          /* valid at policy->quote.verification_time (or skipped by flag) */
-    bool has_attestation;       /* the certificate carries .1.8 or .1.1+.1.2 */
-    bool from_legacy_oids;      /* rebuilt from .1.1/.1.2 */
-    bool quote_parsed;          /* a TDX v4 quote was found */
-    bool report_data_binds_key; /* protocol.md §4.7 steps 2 and 5 */
-    bool rtmr3_matches;         /* protocol.md §4.7 step 4 */
+    bool cert_signature_ok; /* signed by policy->issuer, or self-signed when that is NULL */
+    bool cert_time_ok;      /* valid at policy->quote's verification_time (or skipped by flag) */
+    bool has_attestation;   /* the certificate carries .1.8 or .1.1+.1.2 */
+    bool from_legacy_oids;  /* rebuilt from .1.1/.1.2 */
+    bool quote_parsed;      /* a TDX v4/v5 quote was found */
+    bool report_data_binds_key;              /* protocol.md §4.7 steps 2 and 5 */
+    bool rtmr3_matches;                      /* protocol.md §4.7 step 4 */
     dstack_quote_verify_result quote_result; /* protocol.md §4.7 step 3 */
     dstack_tdx_quote quote;
     bool has_app_id; /* from the "app-id" runtime event (bound by RTMR3) */
@@ -304,11 +382,12 @@ typedef struct dstack_ratls_verification {
 
 /* protocol.md §4.7: the certificate itself (signature by policy->issuer or its own key,
  * validity at the verification time unless DSTACK_QV_NO_TIME_CHECK, at most one extension of
- * each attestation OID), dstack_ratls_inspect, then DCAP-verify the quote offline
- * (dstack_tdx_quote_verify with policy->quote), the report_data binding, RTMR3 replay and the
- * optional policy. Fills `out` as far as it got. DSTACK_OK only when out->verified;
- * DSTACK_ERR_CRYPTO when a check failed (the message names the first); DSTACK_ERR_PROTOCOL for an
- * unreadable attestation or a certificate without one. `policy` may be NULL (Intel root, now, no
+ * each attestation OID), dstack_ratls_inspect, then DCAP-verify the quote
+ * (dstack_tdx_quote_verify with policy->quote: offline, or with its collateral and status
+ * policy), the report_data binding, RTMR3 replay and the optional policy. Fills `out` as far as
+ * it got. DSTACK_OK only when out->verified; DSTACK_ERR_CRYPTO when a check failed (the message
+ * names the first); DSTACK_ERR_PROTOCOL for an unreadable attestation or a certificate without
+ * one; DSTACK_ERR_USAGE for a bad struct_size. `policy` may be NULL (Intel root, now, offline, no
  * app policy). */
 dstack_status dstack_ratls_verify(X509 *cert, const dstack_ratls_policy *policy,
                                   dstack_ratls_verification *out, dstack_error *err);

@@ -17,7 +17,7 @@ set(_fz ${CMAKE_CURRENT_LIST_DIR})
 # reference-PEM DER, URIs), regenerated whenever the generator changes.
 set(_gen ${CMAKE_CURRENT_BINARY_DIR}/fuzz-seeds)
 add_executable(gen_seeds ${_fz}/gen_seeds.c ${DSTACK_TEST_EVIDENCE_SOURCES})
-target_include_directories(gen_seeds PRIVATE ${PROJECT_SOURCE_DIR}/tests/lib)
+target_include_directories(gen_seeds PRIVATE ${PROJECT_SOURCE_DIR}/tests/lib ${_fz})
 target_link_libraries(gen_seeds PRIVATE dstack_agent_side dstack_static)
 add_custom_command(OUTPUT ${_gen}/stamp
                    COMMAND ${CMAKE_COMMAND} -E rm -rf ${_gen}
@@ -49,13 +49,34 @@ set(_seeds_json "dir:${_gen}/json" "dir:${_fz}/seeds/json" "opt:file:${_fx}/quot
     "opt:file:${_fx}/appkeys.json" "opt:file:${_fx}/sys-config.json"
     "opt:file:${_fx}/app-compose.json")
 
+# Intel collateral (protocol.md §5.6–§5.7), and dcap-qvl's samples when present.
+set(_dq ${DSTACK_FIXTURES}/dcap-qvl)
+set(_seeds_collateral "dir:${_gen}/collateral" "opt:file:${_dq}/tdx_quote_collateral.json"
+    "opt:file:${_dq}/tdx_quote_outdated_collateral.json")
+set(_seeds_tcb_info "dir:${_gen}/tcb_info" "opt:json-str:${_dq}/tdx_quote_collateral.json:tcb_info"
+    "opt:json-str:${_dq}/tdx_quote_outdated_collateral.json:tcb_info")
+set(_seeds_qe_identity "dir:${_gen}/qe_identity"
+    "opt:json-str:${_dq}/tdx_quote_collateral.json:qe_identity")
+set(_seeds_crl "dir:${_gen}/crl" "opt:json-hex:${_dq}/tdx_quote_collateral.json:root_ca_crl"
+    "opt:json-hex:${_dq}/tdx_quote_collateral.json:pck_crl")
+# The harnesses that verify against a forged Intel (dcap_world.h) need the forge.
+set(DSTACK_FUZZ_DCAP_HARNESSES collateral tcb_info qe_identity crl)
+set(_dcap_sources ${PROJECT_SOURCE_DIR}/tests/lib/quote_forge.c
+    ${PROJECT_SOURCE_DIR}/tests/lib/collateral_forge.c)
+
 # http: the in-house HTTP client's response parser; byte 0 piece size, byte 1 body cap.
 set(_seeds_http "dir:${_fz}/seeds/http")
 
-set(DSTACK_FUZZ_HARNESSES uri attestation eventlog quote ccel keyref ratls json http)
+set(DSTACK_FUZZ_HARNESSES uri attestation eventlog quote ccel keyref ratls json http
+    ${DSTACK_FUZZ_DCAP_HARNESSES})
 
 foreach(h ${DSTACK_FUZZ_HARNESSES})
-  add_executable(fuzz_replay_${h} ${_fz}/fuzz_${h}.c ${_fz}/driver.c)
+  set(_extra "")
+  if(h IN_LIST DSTACK_FUZZ_DCAP_HARNESSES)
+    set(_extra ${_dcap_sources})
+  endif()
+  add_executable(fuzz_replay_${h} ${_fz}/fuzz_${h}.c ${_fz}/driver.c ${_extra})
+  target_include_directories(fuzz_replay_${h} PRIVATE ${PROJECT_SOURCE_DIR}/tests/lib)
   target_link_libraries(fuzz_replay_${h} PRIVATE dstack_agent_side dstack_static)
   add_dependencies(fuzz_replay_${h} fuzz_seeds)
   add_test(NAME fuzz_${h} COMMAND fuzz_replay_${h} --seconds ${DSTACK_FUZZ_SECONDS} ${_seeds_${h}})
@@ -77,7 +98,12 @@ if(DSTACK_FUZZ)
   target_link_libraries(dstack_fuzz_objects PUBLIC PkgConfig::OPENSSL PkgConfig::CURL
                         PkgConfig::JSONC PkgConfig::SECP256K1 Threads::Threads)
   foreach(h ${DSTACK_FUZZ_HARNESSES})
-    add_executable(fuzz_${h} ${_fz}/fuzz_${h}.c)
+    set(_extra "")
+    if(h IN_LIST DSTACK_FUZZ_DCAP_HARNESSES)
+      set(_extra ${_dcap_sources})
+    endif()
+    add_executable(fuzz_${h} ${_fz}/fuzz_${h}.c ${_extra})
+    target_include_directories(fuzz_${h} PRIVATE ${PROJECT_SOURCE_DIR}/tests/lib)
     target_compile_options(fuzz_${h} PRIVATE -fsanitize=fuzzer ${_fuzz_flags})
     target_link_options(fuzz_${h} PRIVATE -fsanitize=fuzzer ${_fuzz_flags})
     target_link_libraries(fuzz_${h} PRIVATE dstack_fuzz_objects)

@@ -13,7 +13,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     dstack_error err;
     char *summary;
 
-    dstack_quote_verify_opts opts = {.verification_time = 1798761600 /* 2027-01-01 */};
+    dstack_quote_verify_opts opts = {DSTACK_OPTIONS_INIT(dstack_quote_verify_opts),
+                                     .verification_time = 1798761600 /* 2027-01-01 */};
     dstack_quote_verify_result vr;
     dstack_status vrc = dstack_tdx_quote_verify(data, size, &opts, &vr, &err);
     if ((vrc == DSTACK_OK) != vr.verified)

@@ -6,8 +6,10 @@
  * format: dstack: URIs (uri), V0 and V1 attestations with events, of every 0.6 platform
  * (attestation), event-log JSON, V2 included (eventlog), v4 quotes with a PCK chain under a test
  * PKI (quote), CCEL tables (ccel), reference-PEM DER (keyref), RA-TLS certificates and their
- * extensions (ratls, mode byte first) and agent JSON replies (json). Everything comes from
- * tests/lib/quote_forge.h and tests/lib/test_evidence.h; no upstream data. */
+ * extensions (ratls, mode byte first), agent JSON replies (json), and Intel collateral forged
+ * under a test root: collateral JSON, TCB info, QE identity and CRLs (collateral, tcb_info,
+ * qe_identity, crl). Everything comes from tests/lib/quote_forge.h, tests/lib/collateral_forge.h
+ * and tests/lib/test_evidence.h; no upstream data. */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -19,11 +21,13 @@
 #include <openssl/x509.h>
 
 #include <dstack/attest.h>
+#include <dstack/collateral.h>
 #include <dstack/keys.h>
 #include <dstack/uri.h>
 
 #include "attest/attest_internal.h"
 #include "crypto/pkey_util.h"
+#include "dcap_world.h"
 #include "test_evidence.h"
 #include "agent_side.h"
 
@@ -272,7 +276,9 @@ static void gen_evidence(const qf_pki *pki)
     write_log("gen-stripped.txt", &stripped);
     dstack_event_log_free(&stripped);
     {
-        dstack_quote_verify_opts opts = {pki->root_pem, 1798761600 /* 2027-01-01 */, 0};
+        dstack_quote_verify_opts opts = {
+            DSTACK_OPTIONS_INIT(dstack_quote_verify_opts), .trusted_root_pem = pki->root_pem,
+            .verification_time = 1798761600 /* 2027-01-01 */, .flags = 0};
         dstack_quote_verify_result r;
 
         expect(dstack_tdx_quote_verify(att.quote, att.quote_len, &opts, &r, NULL) == DSTACK_OK &&
@@ -539,6 +545,61 @@ static void gen_json(const qf_pki *pki)
     dstack_attestation_free(&att);
 }
 
+/* Collateral for the harnesses' forged world (dcap_world.h), so the seeds reach every step. */
+static void gen_dcap(void)
+{
+    const dcap_world *w = dcap_world_get();
+    cf_tcb_spec ts;
+    cf_qe_spec es;
+    cf_collateral c = {0};
+    char *text, *json;
+    uint8_t *der;
+    size_t len;
+    dstack_collateral *parsed;
+
+    json = cf_collateral_json(&w->pki, NULL);
+    expect(dstack_collateral_from_json(json, strlen(json), &parsed, NULL) == DSTACK_OK,
+           "forged collateral parses");
+    dstack_collateral_free(parsed);
+    write_text("collateral", "gen-default.txt", json);
+    free(json);
+    cf_tcb_spec_default(&ts);
+    ts.levels[1] = ts.levels[0];
+    ts.levels[1].pcesvn = 5;
+    ts.levels[1].status = "OutOfDate";
+    ts.levels[1].advisories = "[\"INTEL-SA-00001\",\"INTEL-SA-00837\"]";
+    ts.n_levels = 2;
+    ts.module_levels[1] = (cf_module_level){2, "OutOfDate", "[\"INTEL-SA-01036\"]"};
+    ts.n_module_levels = 2;
+    text = cf_tcb_info_text(&ts);
+    write_text("tcb_info", "gen-two-levels.txt", text);
+    c.tcb_info = text;
+    c.ca_revokes[0] = w->pki.pck;
+    json = cf_collateral_json(&w->pki, &c);
+    write_text("collateral", "gen-revoked-pck.txt", json);
+    free(json);
+    free(text);
+    cf_tcb_spec_default(&ts);
+    text = cf_tcb_info_text(&ts);
+    write_text("tcb_info", "gen-default.txt", text);
+    free(text);
+    ts.no_module = true;
+    ts.n_module_levels = 0;
+    text = cf_tcb_info_text(&ts);
+    write_text("tcb_info", "gen-no-module.txt", text);
+    free(text);
+    cf_qe_spec_default(&es);
+    text = cf_qe_identity_text(&es);
+    write_text("qe_identity", "gen-default.txt", text);
+    free(text);
+    der = cf_crl(w->pki.root, w->pki.root_key, CF_ISSUE, CF_NEXT, NULL, 0, &len);
+    write_seed("crl", "gen-root-empty.bin", der, len);
+    free(der);
+    der = cf_crl(w->pki.ca, w->pki.ca_key, CF_ISSUE, CF_NEXT, &w->pki.pck, 1, &len);
+    write_seed("crl", "gen-pck-revoked.bin", der, len);
+    free(der);
+}
+
 int main(int argc, char **argv)
 {
     qf_pki pki;
@@ -558,6 +619,7 @@ int main(int argc, char **argv)
     gen_v06(&pki);
     gen_ratls(&pki);
     gen_json(&pki);
+    gen_dcap();
     qf_pki_free(&pki);
     return 0;
 }

@@ -4,7 +4,7 @@
 # scripts/lib/host-apt.sh) where, with no environment variable and no build tree:
 #   - `openssl list -providers -provider dstack` finds the provider in OpenSSL's own directory
 #     (what a default `cmake --install` also gives: the packages install with it);
-#   - libdstack.so.0 is known to the dynamic linker (the package's ldconfig trigger);
+#   - libdstack.so.1 is known to the dynamic linker (the package's ldconfig trigger);
 #   - dstack-sim from its package serves /var/run/dstack.sock, the default endpoint;
 #   - `openssl s_server -key dstack:… -cert dstack:…` serves TLS, pinned from the host;
 #   - the installed nginx recipe (conf rendered with the installed paths) serves HTTPS;
@@ -30,7 +30,7 @@ mkdir -p "$pkg/src"
 (cd "$pkg/src" && dpkg-buildpackage -us -uc -b >"$pkg/build.log" 2>&1) ||
     { fail "dpkg-buildpackage: $(tail -20 "$pkg/build.log")"; finish; }
 debs=()
-for p in libdstack0 libdstack-dev openssl-provider-dstack dstack-keytool dstack-sim; do
+for p in libdstack1 libdstack-dev openssl-provider-dstack dstack-keytool dstack-sim; do
     f=$(ls "$pkg/${p}_"*.deb 2>/dev/null | head -n1)
     check "package $p built" test -n "$f"
     debs+=("$f")
@@ -120,7 +120,7 @@ pass
 out=$(in_root openssl list -providers -provider dstack 2>&1)
 assert_contains "openssl list -providers -provider dstack, no environment" "$out" "dstack"
 assert_contains "... the provider is active" "$out" "status: active"
-assert_contains "libdstack.so.0 known to the dynamic linker" "$(in_root ldconfig -p)" "libdstack.so.0"
+assert_contains "libdstack.so.1 known to the dynamic linker" "$(in_root ldconfig -p)" "libdstack.so.1"
 
 # dstack-sim from its package on the default endpoint.
 in_root mkdir -p /var/run

@@ -19,7 +19,7 @@ libdir=$(dirname "$(find "$stage$prefix" -name dstack.pc -path '*/pkgconfig/*' |
 check "dstack.pc installed" test -f "$libdir/pkgconfig/dstack.pc"
 check "provider installed into OpenSSL's modules directory ($modulesdir)" test -f "$stage$modulesdir/dstack.so"
 check "engine installed into OpenSSL's engines directory ($enginesdir)" test -f "$stage$enginesdir/dstack.so"
-check "libdstack.so.0 installed" test -e "$libdir/libdstack.so.0"
+check "libdstack.so.1 installed" test -e "$libdir/libdstack.so.1"
 check "keytool installed" test -x "$stage$prefix/bin/dstack-keytool"
 check "simulator installed" test -x "$stage$prefix/bin/dstack-sim"
 check "man page provider-dstack(7) installed" test -f "$stage$prefix/share/man/man7/provider-dstack.7"

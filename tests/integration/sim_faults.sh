@@ -80,7 +80,7 @@ curl -sS --unix-socket "$SIM_ENDPOINT" -o /dev/null -o /dev/null -o /dev/null \
 after=$(stats)
 assert_eq "3 requests on one connection: +1 connection" 1 $(( $(jq .connections.dstack <<<"$after") - $(jq .connections.dstack <<<"$before") ))
 assert_eq "3 requests on one connection: +3 requests" 3 $(( $(jq .requests.dstack <<<"$after") - $(jq .requests.dstack <<<"$before") ))
-assert_eq "stats shape" "connections:dstack,tappd,external,http requests:dstack,tappd,external,http" \
+assert_eq "stats shape" "connections:dstack,tappd,external,http,pccs requests:dstack,tappd,external,http,pccs" \
     "$(jq -r '[to_entries[] | .key + ":" + (.value|keys_unsorted|join(","))] | join(" ")' <<<"$after")"
 check "tappd connections counted" test "$(jq .connections.tappd <<<"$after")" -ge 2
 

@@ -107,7 +107,8 @@ run_foreign() {
 }
 
 # start_sim <name> [dstack-sim args...] — starts a simulator in $DSTACK_TMP/<name>, waits
-# for its sockets and sets SIM_DIR, SIM_PID, SIM_ENDPOINT, SIM_TAPPD, SIM_EXTERNAL.
+# for its sockets and sets SIM_DIR, SIM_PID, SIM_ENDPOINT, SIM_TAPPD, SIM_EXTERNAL (and
+# SIM_PCCS with --pccs).
 # $DSTACK_SIM_ARGS (set by a test registration, e.g. "--agent-version 0.5.11" to run a test
 # against another release) come first, so a test's own arguments win.
 start_sim() {
@@ -125,6 +126,8 @@ start_sim() {
             SIM_ENDPOINT="$SIM_DIR/dstack.sock"
             SIM_TAPPD="$SIM_DIR/tappd.sock"
             SIM_EXTERNAL="$SIM_DIR/external.sock"
+            # with --pccs: the simulated Intel's PCCS URL (root: $SIM_DIR/sim-intel-root.pem)
+            SIM_PCCS=$(sed -n 's/^DSTACK_SIMULATOR_PCCS=//p' "$SIM_DIR/sim.out")
             return 0
         fi
         if ! kill -0 "$SIM_PID" 2>/dev/null; then

@@ -169,6 +169,7 @@ void qf_body(uint8_t out[QF_SIGNED_LEN], const uint8_t rtmr[4][48], const uint8_
     memcpy(out + 12, intel_qe_vendor_id, 16);
     memcpy(out + 48, tee_tcb_svn, 16);
     SHA384((const uint8_t *)"dstack tests MRSEAM", 19, out + 64);
+    out[QF_OFF_TD_ATTRIBUTES + 3] = 0x10; /* SEPT_VE_DISABLE, as production TDs have it */
     memcpy(out + 176, xfam, 8);
     SHA384((const uint8_t *)"dstack tests MRTD", 17, out + QF_OFF_MRTD);
     if (rtmr != NULL)

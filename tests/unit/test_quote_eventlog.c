@@ -110,9 +110,12 @@ static void test_quote_negative(void)
     CU_ASSERT_EQUAL(dstack_tdx_quote_parse(buf, len, &q, &err), DSTACK_ERR_PROTOCOL);
     CU_ASSERT_PTR_NOT_NULL(strstr(err.message, "runs past"));
     qf_put_le(buf + 632, e.sig_len, 4);
-    buf[0] = 5;
+    buf[0] = 6;
     CU_ASSERT_EQUAL(dstack_tdx_quote_parse(buf, len, &q, &err), DSTACK_ERR_PROTOCOL);
-    CU_ASSERT_PTR_NOT_NULL(strstr(err.message, "version 5"));
+    CU_ASSERT_PTR_NOT_NULL(strstr(err.message, "version 6"));
+    buf[0] = 5; /* a v4 layout read as v5: the report body's first bytes as the body type */
+    CU_ASSERT_EQUAL(dstack_tdx_quote_parse(buf, len, &q, &err), DSTACK_ERR_PROTOCOL);
+    CU_ASSERT_PTR_NOT_NULL(strstr(err.message, "body type"));
     buf[0] = 4;
     buf[4] = 0x00; /* SGX */
     CU_ASSERT_EQUAL(dstack_tdx_quote_parse(buf, len, &q, &err), DSTACK_ERR_PROTOCOL);

@@ -145,7 +145,9 @@ static uint8_t *make_quote(const forged *f, const char *pem, size_t *len)
 static dstack_status verify(const uint8_t *q, size_t len, const char *root,
                             dstack_quote_verify_result *r, dstack_error *err)
 {
-    dstack_quote_verify_opts opts = {root, T_2027_01_01, 0};
+    dstack_quote_verify_opts opts = {DSTACK_OPTIONS_INIT(dstack_quote_verify_opts),
+                                     .trusted_root_pem = root, .verification_time = T_2027_01_01,
+                                     .flags = 0};
 
     dstack_error_clear(err);
     return dstack_tdx_quote_verify(q, len, &opts, r, err);

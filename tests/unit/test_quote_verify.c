@@ -30,7 +30,9 @@
 
 #define QUOTE_PAD 70
 
-static const dstack_quote_verify_opts at_2027 = {NULL, T_2027_01_01, 0};
+static const dstack_quote_verify_opts at_2027 = {DSTACK_OPTIONS_INIT(dstack_quote_verify_opts),
+                                                 .trusted_root_pem = NULL,
+                                                 .verification_time = T_2027_01_01, .flags = 0};
 
 /* A quote of test VM 1 (RTMRs = its boot's replay) under `p`, padded like the agent's. */
 static uint8_t *own_quote(const qf_pki *p, size_t *len)
@@ -72,7 +74,9 @@ static void own_init(own *o)
 {
     qf_pki_init(&o->pki, "Test Root A", 1, true);
     o->q = own_quote(&o->pki, &o->len);
-    o->opts = (dstack_quote_verify_opts){o->pki.root_pem, T_2027_01_01, 0};
+    o->opts = (dstack_quote_verify_opts){DSTACK_OPTIONS_INIT(dstack_quote_verify_opts),
+                                         .trusted_root_pem = o->pki.root_pem,
+                                         .verification_time = T_2027_01_01, .flags = 0};
 }
 
 static void own_free(own *o)
@@ -117,7 +121,9 @@ static void test_verification_time(void)
     qf_pki pki;
     size_t len;
     uint8_t *q;
-    dstack_quote_verify_opts at = {NULL, T_2027_01_01, 0};
+    dstack_quote_verify_opts at = {DSTACK_OPTIONS_INIT(dstack_quote_verify_opts),
+                                   .trusted_root_pem = NULL, .verification_time = T_2027_01_01,
+                                   .flags = 0};
     dstack_quote_verify_result r;
     dstack_error err;
 
@@ -335,7 +341,8 @@ static void test_hostile_sizes_and_types(void)
         {QF_OFF_INNER_TYPE + 2, {0xff, 0xff, 0xff, 0x7f}, 4, "PCK chain size"},
         {QF_OFF_PEM + 30, {0}, 1, "NUL"},
         {2, {3, 0}, 2, "attestation key type 3"},
-        {0, {5, 0}, 2, "version 5"},
+        {0, {6, 0}, 2, "version 6"},
+        {0, {5, 0}, 2, "body type"}, /* a v4 layout read as v5 */
     };
 
     own_init(&o);
@@ -368,7 +375,9 @@ static void test_custom_root_and_policy(void)
     size_t len, olen;
     uint8_t *q, *other_q, body[632];
     qf_pki pki, other, no_ext;
-    dstack_quote_verify_opts opts = {NULL, T_2027_01_01, 0};
+    dstack_quote_verify_opts opts = {DSTACK_OPTIONS_INIT(dstack_quote_verify_opts),
+                                     .trusted_root_pem = NULL, .verification_time = T_2027_01_01,
+                                     .flags = 0};
     dstack_quote_verify_result r;
     dstack_error err;
 
@@ -517,6 +526,7 @@ static void test_ratls_verify(void)
     EVP_PKEY *key = qf_p256(9);
     X509 *good, *unbound, *bad_replay;
     dstack_ratls_policy policy;
+    dstack_quote_verify_opts qopts;
     dstack_ratls_verification v;
     dstack_error err;
     uint8_t compose[32];
@@ -526,7 +536,11 @@ static void test_ratls_verify(void)
     unbound = ratls_cert(&pki, key, false, true, ISSUED_BY_ROOT);
     bad_replay = ratls_cert(&pki, key, true, false, ISSUED_BY_ROOT);
     memset(&policy, 0, sizeof(policy));
-    policy.quote = (dstack_quote_verify_opts){pki.root_pem, T_2027_01_01, 0};
+    policy.struct_size = sizeof(policy);
+    qopts = (dstack_quote_verify_opts){DSTACK_OPTIONS_INIT(dstack_quote_verify_opts),
+                                       .trusted_root_pem = pki.root_pem,
+                                       .verification_time = T_2027_01_01, .flags = 0};
+    policy.quote = &qopts;
     policy.issuer = pki.root;
 
     CU_ASSERT_EQUAL(dstack_ratls_verify(good, &policy, &v, &err), DSTACK_OK);
@@ -566,7 +580,7 @@ static void test_ratls_verify(void)
     CU_ASSERT(!v.rtmr3_matches && v.report_data_binds_key && !v.verified);
     CU_ASSERT_PTR_NOT_NULL(strstr(err.message, "RTMR3"));
     /* Under the Intel root the same certificate's quote is not vouched for. */
-    policy.quote.trusted_root_pem = NULL;
+    qopts.trusted_root_pem = NULL;
     CU_ASSERT_EQUAL(dstack_ratls_verify(good, &policy, &v, &err), DSTACK_ERR_CRYPTO);
     CU_ASSERT(!v.quote_result.pck_chain_ok && v.report_data_binds_key && v.rtmr3_matches);
     CU_ASSERT_PTR_NOT_NULL(strstr(err.message, "PCK certificate chain"));
@@ -591,6 +605,7 @@ static void test_ratls_verify_certificate(void)
     EVP_PKEY *key = qf_p256(9);
     X509 *issued, *self, *twice;
     dstack_ratls_policy policy;
+    dstack_quote_verify_opts qopts;
     dstack_ratls_verification v;
     dstack_error err;
 
@@ -600,7 +615,11 @@ static void test_ratls_verify_certificate(void)
     self = ratls_cert(&pki, key, true, true, SELF_SIGNED);
     twice = ratls_cert(&pki, key, true, true, TWO_ATTESTATIONS);
     memset(&policy, 0, sizeof(policy));
-    policy.quote = (dstack_quote_verify_opts){pki.root_pem, T_2027_01_01, 0};
+    policy.struct_size = sizeof(policy);
+    qopts = (dstack_quote_verify_opts){DSTACK_OPTIONS_INIT(dstack_quote_verify_opts),
+                                       .trusted_root_pem = pki.root_pem,
+                                       .verification_time = T_2027_01_01};
+    policy.quote = &qopts;
 
     /* cert=self: its own key signed it; no issuer needed. */
     CU_ASSERT_EQUAL(dstack_ratls_verify(self, &policy, &v, &err), DSTACK_OK);
@@ -618,15 +637,15 @@ static void test_ratls_verify_certificate(void)
     CU_ASSERT_EQUAL(dstack_ratls_verify(self, &policy, &v, &err), DSTACK_ERR_CRYPTO);
     policy.issuer = NULL;
     /* Validity at the verification time: before notBefore (1975), after notAfter (2049). */
-    policy.quote.verification_time = 100000000;
+    qopts.verification_time = 100000000;
     CU_ASSERT_EQUAL(dstack_ratls_verify(self, &policy, &v, &err), DSTACK_ERR_CRYPTO);
     CU_ASSERT(v.cert_signature_ok && !v.cert_time_ok);
     CU_ASSERT_PTR_NOT_NULL(strstr(err.message, "RA-TLS certificate: the certificate is not valid"));
-    policy.quote.verification_time = 2600000000;
+    qopts.verification_time = 2600000000;
     CU_ASSERT_EQUAL(dstack_ratls_verify(self, &policy, &v, &err), DSTACK_ERR_CRYPTO);
     CU_ASSERT(!v.cert_time_ok);
     CU_ASSERT_PTR_NOT_NULL(strstr(err.message, "not valid at 2600000000"));
-    policy.quote.verification_time = T_2027_01_01;
+    qopts.verification_time = T_2027_01_01;
     /* Two attestation extensions: unreadable, whatever signs it. */
     CU_ASSERT_EQUAL(dstack_ratls_verify(twice, &policy, &v, &err), DSTACK_ERR_PROTOCOL);
     CU_ASSERT_PTR_NOT_NULL(strstr(err.message, "more than one " DSTACK_OID_ATTESTATION));
@@ -718,8 +737,15 @@ static void test_verification_time_upstream(void)
     const char *name;
     size_t len_lite, len_old;
     uint8_t *lite = fixture_quote(3, &len_lite, &name), *old = fixture_quote(0, &len_old, &name);
-    dstack_quote_verify_opts early = {NULL, T_2026_01_01, 0}, late = {NULL, T_2032_01_01, 0};
-    dstack_quote_verify_opts any = {NULL, T_2026_01_01, DSTACK_QV_NO_TIME_CHECK};
+    dstack_quote_verify_opts early = {DSTACK_OPTIONS_INIT(dstack_quote_verify_opts),
+                                      .trusted_root_pem = NULL, .verification_time = T_2026_01_01,
+                                      .flags = 0},
+                             late = {DSTACK_OPTIONS_INIT(dstack_quote_verify_opts),
+                                     .trusted_root_pem = NULL, .verification_time = T_2032_01_01,
+                                     .flags = 0};
+    dstack_quote_verify_opts any = {DSTACK_OPTIONS_INIT(dstack_quote_verify_opts),
+                                    .trusted_root_pem = NULL, .verification_time = T_2026_01_01,
+                                    .flags = DSTACK_QV_NO_TIME_CHECK};
     dstack_quote_verify_result r;
     dstack_error err;
 
@@ -739,7 +765,9 @@ static void test_verification_time_upstream(void)
 static void test_fixture_under_foreign_root(void)
 {
     qf_pki pki;
-    dstack_quote_verify_opts opts = {NULL, T_2027_01_01, 0};
+    dstack_quote_verify_opts opts = {DSTACK_OPTIONS_INIT(dstack_quote_verify_opts),
+                                     .trusted_root_pem = NULL, .verification_time = T_2027_01_01,
+                                     .flags = 0};
     dstack_quote_verify_result r;
     dstack_error err;
 

@@ -7,3 +7,10 @@ dstack_script_test(keytool_verify_upstream integration/keytool_verify.sh ARGS up
                    LABELS upstream TIMEOUT 120)
 dstack_unit_test(test_quote_forgery SOURCES ${CMAKE_CURRENT_LIST_DIR}/test_quote_forgery.c
                  ${DSTACK_TEST_EVIDENCE_SOURCES})
+# DCAP verification with Intel collateral (client/attest/dcap_*.c, collateral.c) on collateral
+# forged under a test root; _upstream: dcap-qvl's samples.
+dstack_unit_test(test_dcap_verify SOURCES ${CMAKE_CURRENT_LIST_DIR}/test_dcap_verify.c
+                 ${DSTACK_TEST_EVIDENCE_SOURCES} UPSTREAM)
+# RA-TLS verification with collateral end to end: dstack-sim --pccs, openssl s_server, verify
+# --connect, examples/ratls_client (client/verify/, tools/keytool_connect.c).
+dstack_script_test(ratls_verify integration/ratls_verify.sh TIMEOUT 300 LABELS "sim;provider")
