@@ -58,6 +58,21 @@ static const char *field(json_object *obj, const char *name)
 
 /* A compose made here, measured into an attestation: its hash is the compose-hash event's,
  * and one flipped bit anywhere changes it. */
+/* The os_image_hash of the attestation's vm_config, checked to be the one its os-image-hash
+ * runtime event measured (free() it). */
+static char *measured_os_image_hash(const dstack_attestation *att)
+{
+    const dstack_runtime_event *ev = runtime_event(att, "os-image-hash");
+    char hex[65], *hash;
+
+    CU_ASSERT_PTR_NOT_NULL_FATAL(ev);
+    CU_ASSERT_EQUAL_FATAL(ev->payload_len, 32);
+    dstack_hex_encode(ev->payload, 32, hex);
+    hash = os_image_hash_of(att->config);
+    CU_ASSERT_STRING_EQUAL(hash, hex);
+    return hash;
+}
+
 /* appkeys.json's ca_cert: self-signed, named `common_name`, and key_provider.None.key is its
  * key. Returns the CA for further checks (X509_free it). */
 static X509 *check_appkeys_ca(json_object *root, const char *common_name)
@@ -118,22 +133,16 @@ static void test_own_compose(void)
  * vm_config is the one the os-image-hash event measured; another VM's is not. */
 static void test_own_sys_config(void)
 {
-    const dstack_runtime_event *ev;
     dstack_attestation att;
     qf_pki pki;
     te_vm vm, other;
-    char *att_hash, *other_config, *other_hash, hex[65];
+    char *att_hash, *other_config, *other_hash;
 
     qf_pki_init(&pki, "Test Root A", 1, true);
     te_vm_init(&vm, 1);
     te_vm_init(&other, 2);
     te_attestation(&pki, &vm, NULL, 0, &att);
-    att_hash = os_image_hash_of(att.config);
-    ev = runtime_event(&att, "os-image-hash");
-    CU_ASSERT_PTR_NOT_NULL_FATAL(ev);
-    CU_ASSERT_EQUAL_FATAL(ev->payload_len, 32);
-    dstack_hex_encode(ev->payload, 32, hex);
-    CU_ASSERT_STRING_EQUAL(att_hash, hex);
+    att_hash = measured_os_image_hash(&att);
     other_config = te_sys_config(&other);
     other_hash = os_image_hash_of(other_config);
     CU_ASSERT_STRING_NOT_EQUAL(att_hash, other_hash);
@@ -228,10 +237,9 @@ static void test_sys_config(void)
     size_t bin_len;
     uint8_t *text = test_read_fixture("dstack/sys-config.json", NULL);
     uint8_t *bin = test_read_fixture("dstack/attestation.bin", &bin_len);
-    const dstack_runtime_event *ev;
     dstack_attestation att;
     dstack_error err;
-    char *sys_hash, *att_hash, hex[65];
+    char *sys_hash, *att_hash;
 
     sys_hash = os_image_hash_of((const char *)text);
     CU_ASSERT_STRING_EQUAL(sys_hash,
@@ -241,12 +249,7 @@ static void test_sys_config(void)
      * os-image-hash runtime event measured, and not sys-config's */
     CU_ASSERT_EQUAL_FATAL(dstack_attestation_decode(bin, bin_len, &att, &err), DSTACK_OK);
     CU_ASSERT_PTR_NOT_NULL_FATAL(att.config);
-    att_hash = os_image_hash_of(att.config);
-    ev = runtime_event(&att, "os-image-hash");
-    CU_ASSERT_PTR_NOT_NULL_FATAL(ev);
-    CU_ASSERT_EQUAL_FATAL(ev->payload_len, 32);
-    dstack_hex_encode(ev->payload, 32, hex);
-    CU_ASSERT_STRING_EQUAL(att_hash, hex);
+    att_hash = measured_os_image_hash(&att);
     CU_ASSERT_STRING_NOT_EQUAL(att_hash, sys_hash);
     free(att_hash);
     free(sys_hash);
