@@ -74,6 +74,18 @@ server_pin() {
         "$@" </dev/null 2>/dev/null | pem_pin)"
 }
 
+# refuses_wrong_pin WHAT CLIENT... — CLIENT given a pin no key has as its last argument (the
+# way `get PIN` is called) must fail.
+refuses_wrong_pin() {
+    local what=$1
+    shift
+    if "$@" "sha256//AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=" >/dev/null 2>&1; then
+        fail "$what: a wrong pin was accepted"
+    else
+        pass
+    fi
+}
+
 # wait_listen PORT PID [tries] — until something listens on PORT; 1 if PID exited first.
 wait_listen() {
     local i
