@@ -115,6 +115,18 @@ expect_fail "keytool, unreachable PCCS" 1 "PCCS" \
     kt verify --connect "127.0.0.1:$GOOD" --pccs-url "$dead" --trusted-root "$ROOT"
 expect_fail "client, unreachable PCCS" 1 "RA-TLS collateral: PCCS" \
     "$CLIENT" --pccs-url "$dead" --trusted-root "$ROOT" "127.0.0.1:$GOOD"
+# https:// goes through libcurl, which checks the PCCS's certificate against the system's CAs:
+# a self-signed one is refused, naming the URL and the reason.
+openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -subj "/CN=localhost" -days 2 \
+    -keyout "$work/pccs-tls.key" -out "$work/pccs-tls.pem" 2>/dev/null
+TLS_PCCS_PORT=$(free_port)
+bg openssl s_server -accept "127.0.0.1:$TLS_PCCS_PORT" -key "$work/pccs-tls.key" \
+    -cert "$work/pccs-tls.pem" -www -quiet >"$DSTACK_TMP/pccs-tls.out" 2>&1
+wait_port "$TLS_PCCS_PORT" || fail "s_server (https PCCS)"
+expect_fail "keytool, https PCCS with an untrusted certificate" 1 "SSL certificate problem" \
+    kt verify --connect "127.0.0.1:$GOOD" --pccs-url "https://127.0.0.1:$TLS_PCCS_PORT" --trusted-root "$ROOT"
+expect_fail "client, https PCCS with an untrusted certificate" 1 "https://127.0.0.1:$TLS_PCCS_PORT/sgx/certification/v4/" \
+    "$CLIENT" --pccs-url "https://127.0.0.1:$TLS_PCCS_PORT" --trusted-root "$ROOT" "127.0.0.1:$GOOD"
 expect_fail "keytool, Intel's root" 3 "Root CA CRL check failed" \
     kt verify --connect "127.0.0.1:$GOOD" --pccs-url "$PCCS"
 expect_fail "client, Intel's root" 1 "Root CA CRL check failed" \
