@@ -87,7 +87,8 @@ static int verify_callback(int preverify_ok, X509_STORE_CTX *store)
         }
         memcpy(r->cert, digest, 32);
         dstack_error_clear(&r->err);
-        r->rc = dstack_ratls_verifier_verify(v, leaf, &r->v, &r->err);
+        r->rc = dstack_ratls_verifier_verify_sent(v, leaf, X509_STORE_CTX_get0_untrusted(store),
+                                                  &r->v, &r->err);
         if (r->rc != DSTACK_OK && r->err.status == DSTACK_OK)
             r->err.status = r->rc;
     }

@@ -13,6 +13,7 @@
 
 #include <openssl/evp.h>
 #include <openssl/x509.h>
+#include <openssl/x509v3.h>
 
 #include "attest/dcap_internal.h"
 #include "base/api_internal.h"
@@ -282,8 +283,31 @@ static void verdict_store(dstack_ratls_verifier *v, const uint8_t digest[32], in
     pthread_mutex_unlock(&v->lock);
 }
 
+/* The certificate among those the peer sent that issued `cert` (names, key identifiers, CA
+ * key usage, as X509_check_issued judges); NULL for a self-issued certificate or none found. */
+static X509 *sent_issuer(X509 *cert, const STACK_OF(X509) * sent)
+{
+    int i;
+
+    if (sent == NULL || X509_NAME_cmp(X509_get_subject_name(cert), X509_get_issuer_name(cert)) == 0)
+        return NULL;
+    for (i = 0; i < sk_X509_num(sent); i++) {
+        X509 *candidate = sk_X509_value(sent, i);
+        if (candidate != cert && X509_check_issued(candidate, cert) == X509_V_OK)
+            return candidate;
+    }
+    return NULL;
+}
+
 dstack_status dstack_ratls_verifier_verify(dstack_ratls_verifier *v, X509 *cert,
                                            dstack_ratls_verification *out, dstack_error *err)
+{
+    return dstack_ratls_verifier_verify_sent(v, cert, NULL, out, err);
+}
+
+dstack_status dstack_ratls_verifier_verify_sent(dstack_ratls_verifier *v, X509 *cert,
+                                                const STACK_OF(X509) * sent,
+                                                dstack_ratls_verification *out, dstack_error *err)
 {
     int64_t now, not_before, not_after, until;
     dstack_quote_verify_opts qopts;
@@ -328,6 +352,8 @@ dstack_status dstack_ratls_verifier_verify(dstack_ratls_verifier *v, X509 *cert,
         return rc;
     }
     policy = v->policy;
+    if (policy.issuer == NULL)
+        policy.issuer = sent_issuer(cert, sent);
     qopts = v->quote;
     qopts.collateral = c;
     policy.quote = &qopts;

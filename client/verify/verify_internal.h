@@ -6,6 +6,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include <openssl/x509.h>
+
 #include <dstack/collateral.h>
 #include <dstack/error.h>
 
@@ -42,6 +44,13 @@ bool dstack_pccs_cache_put(const char *dir, const char *key, const dstack_collat
 
 /* Another reference to a verifier (an SSL_CTX or SSL holding it, ratls_ssl.c). */
 typedef struct dstack_ratls_verifier dstack_ratls_verifier;
+/* dstack_ratls_verifier_verify during a handshake: without a policy issuer, the certificate's
+ * signature is checked against the one of `sent` (the peer's chain) that issued it — an
+ * agent-issued leaf is signed by the app CA the server sends along. That proves the chain is
+ * consistent, not that it is trusted: the attestation is what vouches for the key. */
+dstack_status dstack_ratls_verifier_verify_sent(dstack_ratls_verifier *v, X509 *cert,
+                                                const STACK_OF(X509) * sent,
+                                                dstack_ratls_verification *out, dstack_error *err);
 dstack_ratls_verifier *dstack_ratls_verifier_ref(dstack_ratls_verifier *v);
 
 #endif

@@ -40,7 +40,9 @@ typedef struct dstack_ratls_verifier_opts {
     /* App policy and quote options (root, time, flags, allowed TCB statuses; the default
      * accepts UpToDate only); copied. NULL: no app policy, Intel's root, now. A collateral in
      * policy->quote is used for every quote (and referenced, not copied), and so is
-     * policy->issuer (NULL: the peer's certificate must be self-signed, as cert=self is). */
+     * policy->issuer (NULL: the peer's certificate must be self-signed, as cert=self is, or,
+     * during a handshake, issued by a certificate the peer sends with it, as an agent-issued
+     * leaf is by the app CA; set it to pin the app's CA). */
     const dstack_ratls_policy *policy;
     /* Where collateral comes from, first match wins: policy->quote->collateral; a
      * QuoteCollateralV3 JSON file read once; a PCCS or Intel PCS base URL (NULL: env

@@ -81,6 +81,25 @@ expect_fail() {
     assert_eq "$what: exit $want" "$want" "$rc"
     assert_contains "$what: reason" "$out" "$reason"
 }
+# ---- an agent-issued RA-TLS leaf (GetTlsKey, usage_ra_tls) with the app CA sent along: the
+# leaf's signature is checked against the CA the server sends; without it, nothing issued it.
+AGENT_URI='dstack:?ephemeral=yes&san=localhost'
+PORT=$(free_port)
+DSTACK_SIMULATOR_ENDPOINT="$SIM_ENDPOINT" TAPPD_SIMULATOR_ENDPOINT="$SIM_TAPPD" \
+    bg run_foreign openssl s_server "${PROV_FLAGS[@]}" -accept "127.0.0.1:$PORT" \
+    -key "$AGENT_URI" -cert "$AGENT_URI" -cert_chain "$AGENT_URI" -quiet >"$DSTACK_TMP/agent.out" 2>&1
+wait_port "$PORT" || fail "s_server (agent chain): $(cat "$DSTACK_TMP/agent.out")"
+out=$("$CLIENT" --pccs-url "$PCCS" --trusted-root "$ROOT" "127.0.0.1:$PORT" 2>&1)
+assert_eq "ratls_client, agent-issued leaf and its CA: exit 0" 0 $?
+assert_contains "ratls_client, agent-issued leaf: verified" "$out" "verified: 127.0.0.1:$PORT"
+json=$(kt verify --connect "127.0.0.1:$PORT" --pccs-url "$PCCS" --trusted-root "$ROOT" --json)
+assert_eq "verify --connect, agent-issued leaf: exit 0" 0 $?
+assert_eq "verify --connect, agent-issued leaf: signature checked" true \
+    "$(jq -r .cert_signature_ok <<<"$json")"
+serve agentleaf "$AGENT_URI" "$AGENT_URI" || fail "s_server (agent leaf alone)"
+expect_fail "client, agent-issued leaf sent without its CA" 1 "is not self-signed" \
+    "$CLIENT" --pccs-url "$PCCS" --trusted-root "$ROOT" "127.0.0.1:$PORT"
+
 other_id=00112233445566778899aabbccddeeff00112233
 expect_fail "keytool, wrong app id" 3 "app-id event differs from the expected app id" \
     kt verify --connect "127.0.0.1:$GOOD" --pccs-url "$PCCS" --trusted-root "$ROOT" --app-id "$other_id"
@@ -96,6 +115,18 @@ expect_fail "keytool, unreachable PCCS" 1 "PCCS" \
     kt verify --connect "127.0.0.1:$GOOD" --pccs-url "$dead" --trusted-root "$ROOT"
 expect_fail "client, unreachable PCCS" 1 "RA-TLS collateral: PCCS" \
     "$CLIENT" --pccs-url "$dead" --trusted-root "$ROOT" "127.0.0.1:$GOOD"
+# https:// goes through libcurl, which checks the PCCS's certificate against the system's CAs:
+# a self-signed one is refused, naming the URL and the reason.
+openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -subj "/CN=localhost" -days 2 \
+    -keyout "$work/pccs-tls.key" -out "$work/pccs-tls.pem" 2>/dev/null
+TLS_PCCS_PORT=$(free_port)
+bg openssl s_server -accept "127.0.0.1:$TLS_PCCS_PORT" -key "$work/pccs-tls.key" \
+    -cert "$work/pccs-tls.pem" -www -quiet >"$DSTACK_TMP/pccs-tls.out" 2>&1
+wait_port "$TLS_PCCS_PORT" || fail "s_server (https PCCS)"
+expect_fail "keytool, https PCCS with an untrusted certificate" 1 "SSL certificate problem" \
+    kt verify --connect "127.0.0.1:$GOOD" --pccs-url "https://127.0.0.1:$TLS_PCCS_PORT" --trusted-root "$ROOT"
+expect_fail "client, https PCCS with an untrusted certificate" 1 "https://127.0.0.1:$TLS_PCCS_PORT/sgx/certification/v4/" \
+    "$CLIENT" --pccs-url "https://127.0.0.1:$TLS_PCCS_PORT" --trusted-root "$ROOT" "127.0.0.1:$GOOD"
 expect_fail "keytool, Intel's root" 3 "Root CA CRL check failed" \
     kt verify --connect "127.0.0.1:$GOOD" --pccs-url "$PCCS"
 expect_fail "client, Intel's root" 1 "Root CA CRL check failed" \
