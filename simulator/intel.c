@@ -9,7 +9,6 @@
  */
 #include "sim.h"
 
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -21,6 +20,7 @@
 #include <openssl/sha.h>
 #include <openssl/x509v3.h>
 
+#include "base/text_internal.h"
 #include "crypto/pkey_util.h"
 
 #define NOT_BEFORE 157766400 /* 1975-01-01 */
@@ -33,44 +33,6 @@
 static const uint8_t sim_fmspc[6] = {0x53, 0x49, 0x4d, 0x00, 0x00, 0x00};
 static const uint8_t sim_cpusvn[16] = {3, 3, 2, 2, 4, 1, 0, 5};
 #define SIM_PCESVN 13
-
-/* ---- text helpers -----------------------------------------------------------------------------
- */
-
-typedef struct text {
-    char *p;
-    size_t n, cap;
-    bool failed;
-} text;
-
-static void add(text *t, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-
-static void add(text *t, const char *fmt, ...)
-{
-    va_list ap;
-    int n;
-
-    if (t->failed)
-        return;
-    va_start(ap, fmt);
-    n = vsnprintf(NULL, 0, fmt, ap);
-    va_end(ap);
-    if (n < 0 || t->n + (size_t)n + 1 > t->cap) {
-        size_t cap = (t->n + (size_t)(n < 0 ? 0 : n) + 1) * 2;
-        char *grown = n < 0 ? NULL : realloc(t->p, cap);
-
-        if (grown == NULL) {
-            t->failed = true;
-            return;
-        }
-        t->p = grown;
-        t->cap = cap;
-    }
-    va_start(ap, fmt);
-    vsnprintf(t->p + t->n, t->cap - t->n, fmt, ap);
-    va_end(ap);
-    t->n += (size_t)n;
-}
 
 static void rfc3339(int64_t t, char out[21])
 {
@@ -223,12 +185,12 @@ static uint8_t *crl_der(X509 *issuer, EVP_PKEY *key, int64_t from, size_t *len)
     return out;
 }
 
-static void components(text *t, const char *key, const uint8_t svn[16])
+static void components(dstack_text *t, const char *key, const uint8_t svn[16])
 {
-    add(t, "\"%s\":[", key);
+    dstack_text_appendf(t, "\"%s\":[", key);
     for (int i = 0; i < 16; i++)
-        add(t, "%s{\"svn\":%u}", i ? "," : "", svn[i]);
-    add(t, "]");
+        dstack_text_appendf(t, "%s{\"svn\":%u}", i ? "," : "", svn[i]);
+    dstack_text_appendf(t, "]");
 }
 
 /* The TCB info for the simulated platform (protocol.md §5.7): one TCB level exactly at the
@@ -240,7 +202,7 @@ static char *tcb_info_text(const sim_ctx *ctx, int64_t from)
     const uint8_t *svn = ctx->att.tee_tcb_svn;
     const char *status = ctx->intel.tcb_status;
     char issue[21], next[21], fmspc[13], module[256];
-    text t = {0};
+    dstack_text t = {0};
 
     rfc3339(from, issue);
     rfc3339(from + WINDOW, next);
@@ -249,7 +211,8 @@ static char *tcb_info_text(const sim_ctx *ctx, int64_t from)
              "\"mrsigner\":\"%s\",\"attributes\":\"0000000000000000\","
              "\"attributesMask\":\"FFFFFFFFFFFFFFFF\"",
              zero48);
-    add(&t,
+    dstack_text_appendf(
+        &t,
         "{\"id\":\"TDX\",\"version\":3,\"issueDate\":\"%s\",\"nextUpdate\":\"%s\",\"fmspc\":\"%s\","
         "\"pceId\":\"0000\",\"tcbType\":0,\"tcbEvaluationDataNumber\":17,\"tdxModule\":{%s},"
         "\"tdxModuleIdentities\":[{\"id\":\"TDX_%02X\",%s,\"tcbLevels\":[{\"tcb\":{\"isvsvn\":%u},"
@@ -257,28 +220,27 @@ static char *tcb_info_text(const sim_ctx *ctx, int64_t from)
         "\"tcb\":{",
         issue, next, fmspc, module, svn[1], module, svn[0]);
     components(&t, "sgxtcbcomponents", sim_cpusvn);
-    add(&t, ",\"pcesvn\":%u,", SIM_PCESVN);
+    dstack_text_appendf(&t, ",\"pcesvn\":%u,", SIM_PCESVN);
     components(&t, "tdxtcbcomponents", svn);
-    add(&t, "},\"tcbDate\":\"2025-05-14T00:00:00Z\",\"tcbStatus\":\"%s\"", status);
+    dstack_text_appendf(&t, "},\"tcbDate\":\"2025-05-14T00:00:00Z\",\"tcbStatus\":\"%s\"", status);
     if (strcmp(status, "UpToDate") != 0)
-        add(&t, ",\"advisoryIDs\":[\"DSTACK-SIM-SA-00001\"]");
-    add(&t, "}]}");
-    if (t.failed)
-        free(t.p);
-    return t.failed ? NULL : t.p;
+        dstack_text_appendf(&t, ",\"advisoryIDs\":[\"DSTACK-SIM-SA-00001\"]");
+    dstack_text_appendf(&t, "}]}");
+    return dstack_text_take(&t, NULL);
 }
 
 static char *qe_identity_text(int64_t from)
 {
     uint8_t mrsigner[32];
     char issue[21], next[21], hex[65];
-    text t = {0};
+    dstack_text t = {0};
 
     SHA256((const uint8_t *)SIM_QE_SIGNER_LABEL, strlen(SIM_QE_SIGNER_LABEL), mrsigner);
     hex_upper(mrsigner, 32, hex);
     rfc3339(from, issue);
     rfc3339(from + WINDOW, next);
-    add(&t,
+    dstack_text_appendf(
+        &t,
         "{\"id\":\"TD_QE\",\"version\":2,\"issueDate\":\"%s\",\"nextUpdate\":\"%s\","
         "\"tcbEvaluationDataNumber\":17,\"miscselect\":\"00000000\",\"miscselectMask\":"
         "\"FFFFFFFF\",\"attributes\":\"11000000000000000000000000000000\",\"attributesMask\":"
@@ -286,9 +248,7 @@ static char *qe_identity_text(int64_t from)
         "\"tcbLevels\":[{\"tcb\":{\"isvsvn\":%u},\"tcbDate\":\"2025-05-14T00:00:00Z\","
         "\"tcbStatus\":\"UpToDate\"}]}",
         issue, next, hex, SIM_QE_ISVPRODID, SIM_QE_ISVSVN);
-    if (t.failed)
-        free(t.p);
-    return t.failed ? NULL : t.p;
+    return dstack_text_take(&t, NULL);
 }
 
 bool sim_intel_init(sim_ctx *ctx, char *msg, size_t msg_len)

@@ -14,6 +14,7 @@
 
 #include <dstack/keys.h>
 
+#include "base/text_internal.h"
 #include "crypto/untrusted.h"
 
 #define MAX_CHAIN_PEM (256u * 1024u)
@@ -394,57 +395,29 @@ int64_t dstack_collateral_next_update(const dstack_collateral *c)
 
 /* ---- writing ------------------------------------------------------------------------------- */
 
-typedef struct text {
-    char *p;
-    size_t n, cap;
-    bool failed;
-} text;
-
-static void put(text *t, const char *s, size_t n)
+static void put_string(dstack_text *t, const char *s)
 {
-    if (t->failed)
-        return;
-    if (t->n + n + 1 > t->cap) {
-        size_t cap = t->cap ? t->cap : 4096;
-        char *grown;
-
-        while (cap < t->n + n + 1)
-            cap *= 2;
-        if ((grown = realloc(t->p, cap)) == NULL) {
-            t->failed = true;
-            return;
-        }
-        t->p = grown;
-        t->cap = cap;
-    }
-    memcpy(t->p + t->n, s, n);
-    t->n += n;
-    t->p[t->n] = '\0';
-}
-
-static void put_string(text *t, const char *s)
-{
-    put(t, "\"", 1);
+    dstack_text_append(t, "\"", 1);
     for (; *s != '\0'; s++) {
         char esc[8];
         unsigned char ch = (unsigned char)*s;
 
         if (ch == '"' || ch == '\\') {
             esc[0] = '\\', esc[1] = (char)ch;
-            put(t, esc, 2);
+            dstack_text_append(t, esc, 2);
         } else if (ch == '\n') {
-            put(t, "\\n", 2);
+            dstack_text_append(t, "\\n", 2);
         } else if (ch < 0x20) {
             snprintf(esc, sizeof(esc), "\\u%04x", ch);
-            put(t, esc, 6);
+            dstack_text_append(t, esc, 6);
         } else {
-            put(t, s, 1);
+            dstack_text_append(t, s, 1);
         }
     }
-    put(t, "\"", 1);
+    dstack_text_append(t, "\"", 1);
 }
 
-static void put_hex(text *t, const uint8_t *b, size_t n)
+static void put_hex(dstack_text *t, const uint8_t *b, size_t n)
 {
     char *hex = malloc(2 * n + 1);
 
@@ -453,30 +426,30 @@ static void put_hex(text *t, const uint8_t *b, size_t n)
         return;
     }
     dstack_hex_encode(b, n, hex);
-    put(t, "\"", 1);
-    put(t, hex, 2 * n);
-    put(t, "\"", 1);
+    dstack_text_append(t, "\"", 1);
+    dstack_text_append(t, hex, 2 * n);
+    dstack_text_append(t, "\"", 1);
     free(hex);
 }
 
-static void member(text *t, const char *key, bool first)
+static void member(dstack_text *t, const char *key, bool first)
 {
     if (!first)
-        put(t, ",", 1);
+        dstack_text_append(t, ",", 1);
     put_string(t, key);
-    put(t, ":", 1);
+    dstack_text_append(t, ":", 1);
 }
 
 dstack_status dstack_collateral_to_json(const dstack_collateral *c, char **json, dstack_error *err)
 {
-    text t = {0};
+    dstack_text t = {0};
 
     if (json != NULL)
         *json = NULL;
     if (c == NULL || json == NULL)
         return dstack_error_set(err, DSTACK_ERR_USAGE, NULL, NULL,
                                 "dstack_collateral_to_json: no collateral or no result");
-    put(&t, "{", 1);
+    dstack_text_append(&t, "{", 1);
     member(&t, "pck_crl_issuer_chain", true);
     put_string(&t, c->pck_crl_issuer_chain);
     member(&t, "root_ca_crl", false);
@@ -499,11 +472,8 @@ dstack_status dstack_collateral_to_json(const dstack_collateral *c, char **json,
         member(&t, "pck_certificate_chain", false);
         put_string(&t, c->pck_certificate_chain);
     }
-    put(&t, "}\n", 2);
-    if (t.failed) {
-        free(t.p);
+    dstack_text_append(&t, "}\n", 2);
+    if ((*json = dstack_text_take(&t, NULL)) == NULL)
         return dstack_error_set(err, DSTACK_ERR_INTERNAL, NULL, NULL, "out of memory");
-    }
-    *json = t.p;
     return DSTACK_OK;
 }

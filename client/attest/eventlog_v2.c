@@ -11,53 +11,23 @@
 #include <openssl/evp.h>
 
 #include "attest/attest_internal.h"
+#include "base/text_internal.h"
 
 #define DIGEST_LEN 48
 
-typedef struct text {
-    char *p;
-    size_t len, cap;
-    bool failed;
-} text;
-
-static void put(text *t, const char *s, size_t n)
+static void put_str(dstack_text *t, const char *s)
 {
-    if (t->failed)
-        return;
-    if (n > DSTACK_ATTESTATION_MAX_LEN || t->len + n > DSTACK_ATTESTATION_MAX_LEN) {
-        t->failed = true;
-        return;
-    }
-    if (t->len + n > t->cap) {
-        size_t cap = t->cap ? t->cap : 128;
-        char *grown;
-
-        while (cap < t->len + n)
-            cap *= 2;
-        if ((grown = realloc(t->p, cap)) == NULL) {
-            t->failed = true;
-            return;
-        }
-        t->p = grown;
-        t->cap = cap;
-    }
-    memcpy(t->p + t->len, s, n);
-    t->len += n;
-}
-
-static void put_str(text *t, const char *s)
-{
-    put(t, s, strlen(s));
+    dstack_text_append(t, s, strlen(s));
 }
 
 /* A JSON string as RFC 8785 (and serde_json, which serde_jcs uses) writes it: `"` and `\`
  * escaped, the five short escapes, other controls as \u00xx with lowercase hex, every other
  * byte (UTF-8 included, `/` and DEL too) verbatim. */
-static void put_json_string(text *t, const char *s)
+static void put_json_string(dstack_text *t, const char *s)
 {
     static const char hex[] = "0123456789abcdef";
 
-    put(t, "\"", 1);
+    dstack_text_append(t, "\"", 1);
     for (const unsigned char *c = (const unsigned char *)s; *c != '\0'; c++) {
         char esc[7] = "\\u00";
 
@@ -87,19 +57,19 @@ static void put_json_string(text *t, const char *s)
             if (*c < 0x20) {
                 esc[4] = hex[*c >> 4];
                 esc[5] = hex[*c & 15];
-                put(t, esc, 6);
+                dstack_text_append(t, esc, 6);
             } else {
-                put(t, (const char *)c, 1);
+                dstack_text_append(t, (const char *)c, 1);
             }
         }
     }
-    put(t, "\"", 1);
+    dstack_text_append(t, "\"", 1);
 }
 
 bool dstack_runtime_event_preimage_v2(const char *name, const uint8_t *payload, size_t payload_len,
                                       uint8_t **out, size_t *out_len)
 {
-    text t = {0};
+    dstack_text t = {.limit = DSTACK_ATTESTATION_MAX_LEN};
     char *hex = NULL;
     char type[16];
 
@@ -121,13 +91,8 @@ bool dstack_runtime_event_preimage_v2(const char *name, const uint8_t *payload, 
     put_str(&t, type);
     put_str(&t, "}");
     free(hex);
-    if (t.failed) {
-        free(t.p);
-        return false;
-    }
-    *out = (uint8_t *)t.p;
-    *out_len = t.len;
-    return true;
+    *out = (uint8_t *)dstack_text_take(&t, out_len);
+    return *out != NULL;
 }
 
 void dstack_runtime_event_digest_v2(const char *name, const uint8_t *payload, size_t payload_len,

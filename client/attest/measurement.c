@@ -2,13 +2,14 @@
 #include <dstack/attest.h>
 #include <dstack/keys.h>
 
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
+
+#include "base/text_internal.h"
 
 static bool all_zero(const uint8_t *p, size_t n)
 {
@@ -50,49 +51,7 @@ bool dstack_compose_hash_matches(const uint8_t *compose, size_t len, const uint8
     return CRYPTO_memcmp(digest, expected, sizeof(digest)) == 0;
 }
 
-/* A growing text buffer; `failed` sticks after the first allocation error. */
-typedef struct text {
-    char *buf;
-    size_t len, cap;
-    bool failed;
-} text;
-
-static void appendf(text *t, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-
-static void appendf(text *t, const char *fmt, ...)
-{
-    va_list ap;
-    int n;
-
-    if (t->failed)
-        return;
-    va_start(ap, fmt);
-    n = vsnprintf(NULL, 0, fmt, ap);
-    va_end(ap);
-    if (n < 0) {
-        t->failed = true;
-        return;
-    }
-    if (t->len + (size_t)n + 1 > t->cap) {
-        size_t cap = t->cap ? t->cap : 1024;
-        char *grown;
-        while (cap < t->len + (size_t)n + 1)
-            cap *= 2;
-        grown = realloc(t->buf, cap);
-        if (grown == NULL) {
-            t->failed = true;
-            return;
-        }
-        t->buf = grown;
-        t->cap = cap;
-    }
-    va_start(ap, fmt);
-    vsnprintf(t->buf + t->len, t->cap - t->len, fmt, ap);
-    va_end(ap);
-    t->len += (size_t)n;
-}
-
-static void append_hex(text *t, const char *label, const uint8_t *p, size_t n)
+static void append_hex(dstack_text *t, const char *label, const uint8_t *p, size_t n)
 {
     char *hex = malloc(2 * n + 1);
 
@@ -101,12 +60,12 @@ static void append_hex(text *t, const char *label, const uint8_t *p, size_t n)
         return;
     }
     dstack_hex_encode(p, n, hex);
-    appendf(t, "%-16s %s\n", label, hex);
+    dstack_text_appendf(t, "%-16s %s\n", label, hex);
     free(hex);
 }
 
 /* Printable payloads are shown as text, anything else as hex (truncated to keep lines short). */
-static void append_payload(text *t, const uint8_t *p, size_t n)
+static void append_payload(dstack_text *t, const uint8_t *p, size_t n)
 {
     bool printable = n > 0;
     size_t shown = n > 64 ? 64 : n;
@@ -115,18 +74,18 @@ static void append_payload(text *t, const uint8_t *p, size_t n)
     for (size_t i = 0; i < n && printable; i++)
         printable = p[i] >= 0x20 && p[i] < 0x7f;
     if (n == 0) {
-        appendf(t, "(empty)");
+        dstack_text_appendf(t, "(empty)");
     } else if (printable) {
-        appendf(t, "\"%.*s\"%s", (int)shown, (const char *)p, n > shown ? "..." : "");
+        dstack_text_appendf(t, "\"%.*s\"%s", (int)shown, (const char *)p, n > shown ? "..." : "");
     } else {
         dstack_hex_encode(p, shown, hex);
-        appendf(t, "%s%s", hex, n > shown ? "..." : "");
+        dstack_text_appendf(t, "%s%s", hex, n > shown ? "..." : "");
     }
 }
 
 /* Event names come from the attested party: control characters are masked so the summary is
  * safe to print on a terminal. */
-static void append_name(text *t, const char *name)
+static void append_name(dstack_text *t, const char *name)
 {
     char shown[65];
     size_t n = 0;
@@ -135,17 +94,17 @@ static void append_name(text *t, const char *name)
         shown[n] =
             ((unsigned char)name[n] >= 0x20 && (unsigned char)name[n] < 0x7f) ? name[n] : '?';
     shown[n] = '\0';
-    appendf(t, "  %-22s ", shown);
+    dstack_text_appendf(t, "  %-22s ", shown);
 }
 
 char *dstack_measurement_summary(const dstack_tdx_quote *quote, const dstack_event_log *log)
 {
-    text t = {0};
+    dstack_text t = {0};
     uint8_t mr[32];
 
     if (quote == NULL)
         return NULL;
-    appendf(&t, "TDX quote v%u (TEE type 0x%02x)\n", quote->version, quote->tee_type);
+    dstack_text_appendf(&t, "TDX quote v%u (TEE type 0x%02x)\n", quote->version, quote->tee_type);
     append_hex(&t, "MRTD", quote->mrtd, 48);
     for (int i = 0; i < 4; i++) {
         char label[8];
@@ -156,7 +115,8 @@ char *dstack_measurement_summary(const dstack_tdx_quote *quote, const dstack_eve
     append_hex(&t, "report_data", quote->report_data, 64);
     dstack_mr_aggregated(quote, mr);
     append_hex(&t, "mr_aggregated", mr, 32);
-    appendf(&t, "%-16s %s\n", "debug TD", quote->debug ? "YES (not production-safe)" : "no");
+    dstack_text_appendf(&t, "%-16s %s\n", "debug TD",
+                        quote->debug ? "YES (not production-safe)" : "no");
     if (log != NULL) {
         uint8_t rtmr[4][48];
         bool valid[4];
@@ -164,25 +124,21 @@ char *dstack_measurement_summary(const dstack_tdx_quote *quote, const dstack_eve
 
         dstack_event_log_replay(log, rtmr, valid);
         for (int i = 0; i < 4; i++)
-            appendf(&t, "replay RTMR%d     %s\n", i,
-                    !valid[i] ? "cannot be replayed (event without a usable digest)"
-                    : memcmp(rtmr[i], quote->rtmr[i], 48) == 0 ? "matches quote"
-                                                               : "MISMATCH");
+            dstack_text_appendf(&t, "replay RTMR%d     %s\n", i,
+                                !valid[i] ? "cannot be replayed (event without a usable digest)"
+                                : memcmp(rtmr[i], quote->rtmr[i], 48) == 0 ? "matches quote"
+                                                                           : "MISMATCH");
         for (size_t i = 0; i < log->count; i++)
             runtime += log->events[i].event_type == DSTACK_RUNTIME_EVENT_TYPE;
-        appendf(&t, "runtime events   %zu of %zu events\n", runtime, log->count);
+        dstack_text_appendf(&t, "runtime events   %zu of %zu events\n", runtime, log->count);
         for (size_t i = 0; i < log->count; i++) {
             const dstack_event *ev = &log->events[i];
             if (ev->event_type != DSTACK_RUNTIME_EVENT_TYPE)
                 continue;
             append_name(&t, ev->event != NULL ? ev->event : "");
             append_payload(&t, ev->payload, ev->payload_len);
-            appendf(&t, "\n");
+            dstack_text_appendf(&t, "\n");
         }
     }
-    if (t.failed) {
-        free(t.buf);
-        return NULL;
-    }
-    return t.buf;
+    return dstack_text_take(&t, NULL);
 }

@@ -1,4 +1,6 @@
 # libdstack agent client (client/agent/: transport, batch, endpoint, JSON codec, RPCs).
+# The growing text buffer of libdstack's writers (client/base/text.c).
+dstack_unit_test(test_text SOURCES ${CMAKE_CURRENT_LIST_DIR}/test_text.c)
 dstack_unit_test(test_client_json SOURCES ${CMAKE_CURRENT_LIST_DIR}/test_client_json.c)
 dstack_unit_test(test_client_endpoint SOURCES ${CMAKE_CURRENT_LIST_DIR}/test_client_endpoint.c)
 # Decoding of bodies the simulator never sends, from a canned HTTP server inside the test.
