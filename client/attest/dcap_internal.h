@@ -27,6 +27,10 @@
 #include "base/json_strict_internal.h"
 
 #define DCAP_WHY_LEN 384
+/* Writes the reason of a failed check into why (why_len bytes) and returns false, so a check
+ * can end with `return dcap_fail(why, why_len, "…", …);` (dcap_verify.c). */
+bool dcap_fail(char *why, size_t why_len, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
 #define DCAP_MAX_FIELD (1u << 20) /* dcap-qvl's bound on every variable-length quote field */
 
 /* ---- quote layout (dcap_quote.c, protocol.md §5.1) ---------------------------------------- */

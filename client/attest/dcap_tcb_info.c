@@ -3,7 +3,6 @@
  * identity. */
 #include "attest/dcap_schema_internal.h"
 
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -216,19 +215,6 @@ void dcap_tcb_info_free(dcap_tcb_info *t)
 
 /* ---- step 13 --------------------------------------------------------------------------------- */
 
-static bool fail(char *why, size_t why_len, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-static bool fail(char *why, size_t why_len, const char *fmt, ...)
-{
-    va_list ap;
-
-    va_start(ap, fmt);
-    vsnprintf(why, why_len, fmt, ap);
-    va_end(ap);
-    return false;
-}
-
 /* hex::decode: even length, either case, into out (cap bytes); *n the length. */
 static bool hex_any(const char *hex, uint8_t *out, size_t cap, size_t *n)
 {
@@ -262,8 +248,8 @@ static bool module_check(const dcap_tcb_info *t, const uint8_t *body, dcap_tcb *
 
     *has_level = false;
     if (!t->has_module)
-        return fail(why, why_len, "TDX module identity check: %s",
-                    "TDX TCB Info is missing tdxModule field");
+        return dcap_fail(why, why_len, "TDX module identity check: %s",
+                         "TDX TCB Info is missing tdxModule field");
     if (!module_hex(t->module_mrsigner, "tdxModule.mrsigner", mrsigner, 48, why, why_len) ||
         !module_hex(t->module_attributes, "tdxModule.attributes", attributes, 8, why, why_len) ||
         !module_hex(t->module_attributes_mask, "tdxModule.attributesMask", mask, 8, why, why_len))
@@ -275,10 +261,11 @@ static bool module_check(const dcap_tcb_info *t, const uint8_t *body, dcap_tcb *
                 m = &t->identities[i];
         }
         if (m == NULL)
-            return fail(why, why_len,
-                        "TDX module identity check: No TDX module identity with id %s found in "
-                        "TCB Info",
-                        wanted);
+            return dcap_fail(
+                why, why_len,
+                "TDX module identity check: No TDX module identity with id %s found in "
+                "TCB Info",
+                wanted);
         if (!module_hex(m->mrsigner, "tdxModuleIdentity.mrsigner", mrsigner, 48, why, why_len) ||
             !module_hex(m->attributes, "tdxModuleIdentity.attributes", attributes, 8, why,
                         why_len) ||
@@ -287,7 +274,8 @@ static bool module_check(const dcap_tcb_info *t, const uint8_t *body, dcap_tcb *
             return false;
     }
     if (memcmp(body + DCAP_TD_MR_SIGNER_SEAM, mrsigner, 48) != 0)
-        return fail(why, why_len, "TDX module identity check: %s", "TDX module MRSIGNER mismatch");
+        return dcap_fail(why, why_len, "TDX module identity check: %s",
+                         "TDX module MRSIGNER mismatch");
     for (int i = 0; i < 8; i++) {
         if ((attributes[i] & mask[i]) != (seam_attr[i] & mask[i])) {
             snprintf(why, why_len,
@@ -308,7 +296,7 @@ static bool module_check(const dcap_tcb_info *t, const uint8_t *body, dcap_tcb *
         if (svn[0] >= m->levels[i].isvsvn) {
             *has_level = true;
             return dcap_tcb_copy(out, &m->levels[i].tcb) ||
-                   fail(why, why_len, "%s", "out of memory");
+                   dcap_fail(why, why_len, "%s", "out of memory");
         }
     }
     snprintf(why, why_len,
@@ -331,17 +319,17 @@ bool dcap_tcb_match(const dcap_tcb_info *t, const dcap_quote *q, const dcap_pck_
     memset(out, 0, sizeof(*out));
     why[0] = '\0';
     if (!hex_any(t->fmspc, bytes, sizeof(bytes), &n))
-        return fail(why, why_len, "%s", "Failed to decode TCB FMSPC");
+        return dcap_fail(why, why_len, "%s", "Failed to decode TCB FMSPC");
     if (n != 6 || memcmp(bytes, pck->fmspc, 6) != 0)
-        return fail(why, why_len, "%s", "Fmspc mismatch");
+        return dcap_fail(why, why_len, "%s", "Fmspc mismatch");
     /* Intel's QVL requires the TCB info to be the PCK's PCE's; dcap-qvl skips it. */
     if (!hex_any(t->pce_id, bytes, sizeof(bytes), &n))
-        return fail(why, why_len, "%s", "Failed to decode TCB PCE-ID");
+        return dcap_fail(why, why_len, "%s", "Failed to decode TCB PCE-ID");
     if (n != 2 || memcmp(bytes, pck->pceid, 2) != 0)
-        return fail(why, why_len, "PCE-ID mismatch: TCB info %s is not the PCK certificate's",
-                    t->pce_id);
+        return dcap_fail(why, why_len, "PCE-ID mismatch: TCB info %s is not the PCK certificate's",
+                         t->pce_id);
     if (t->version < 3 || strcmp(t->id, "TDX") != 0)
-        return fail(why, why_len, "%s", "TDX quote with non-TDX TCB info in the collateral");
+        return dcap_fail(why, why_len, "%s", "TDX quote with non-TDX TCB info in the collateral");
     for (size_t i = 0; i < t->n_levels && hit == NULL; i++) {
         const dcap_tcb_level *l = &t->levels[i];
         bool below = false;
@@ -366,19 +354,19 @@ bool dcap_tcb_match(const dcap_tcb_info *t, const dcap_quote *q, const dcap_pck_
             hit = l;
     }
     if (hit == NULL)
-        return fail(why, why_len, "%s", "No matching TCB level found");
+        return dcap_fail(why, why_len, "%s", "No matching TCB level found");
     memset(&module, 0, sizeof(module));
     if (!dcap_tcb_copy(out, &hit->tcb) ||
         !module_check(t, q->body, &module, &has_module_level, why, why_len)) {
         if (why[0] == '\0')
-            fail(why, why_len, "%s", "out of memory");
+            dcap_fail(why, why_len, "%s", "out of memory");
         dcap_advisories_free(&out->adv);
         dcap_advisories_free(&module.adv);
         return false;
     }
     if (has_module_level && !dcap_tcb_merge(out, &module)) {
         dcap_advisories_free(&module.adv);
-        return fail(why, why_len, "%s", "out of memory");
+        return dcap_fail(why, why_len, "%s", "out of memory");
     }
     dcap_advisories_free(&module.adv);
     return true;

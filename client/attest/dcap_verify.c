@@ -17,10 +17,7 @@
 static const uint8_t intel_qe_vendor_id[16] = {0x93, 0x9a, 0x72, 0x33, 0xf7, 0x9c, 0x4c, 0xa9,
                                                0x94, 0x0a, 0x0d, 0xb3, 0x95, 0x7f, 0x06, 0x07};
 
-static bool fail(char *why, size_t why_len, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-static bool fail(char *why, size_t why_len, const char *fmt, ...)
+bool dcap_fail(char *why, size_t why_len, const char *fmt, ...)
 {
     va_list ap;
 
@@ -112,29 +109,29 @@ static bool check_doc(const dcap_params *p, const dcap_chain_ctx *cc, const dcap
     X509 *leaf;
 
     if (!dcap_rfc3339(issue_text, &issue))
-        return fail(why, why_len, "Failed to parse %s issue date", display);
+        return dcap_fail(why, why_len, "Failed to parse %s issue date", display);
     if (!dcap_rfc3339(next_text, &next))
-        return fail(why, why_len, "Failed to parse %s next update", display);
+        return dcap_fail(why, why_len, "Failed to parse %s next update", display);
     if (p->now < issue)
-        return fail(why, why_len, "%s issue date is in the future",
-                    strcmp(name, "tcb_info") == 0 ? "TCBInfo" : "QE Identity");
+        return dcap_fail(why, why_len, "%s issue date is in the future",
+                         strcmp(name, "tcb_info") == 0 ? "TCBInfo" : "QE Identity");
     if (p->now > next)
-        return fail(why, why_len, "%s expired",
-                    strcmp(name, "tcb_info") == 0 ? "TCBInfo" : "QE Identity");
+        return dcap_fail(why, why_len, "%s expired",
+                         strcmp(name, "tcb_info") == 0 ? "TCBInfo" : "QE Identity");
     if (d->chain == NULL)
-        return fail(why, why_len, "%s", d->chain_error);
+        return dcap_fail(why, why_len, "%s", d->chain_error);
     if (sk_X509_num(d->chain) == 0)
-        return fail(why, why_len, "Certificate chain is too short for %s", display);
+        return dcap_fail(why, why_len, "Certificate chain is too short for %s", display);
     if (!dcap_chain_verify(cc, d->chain, why, why_len))
         return false;
     leaf = sk_X509_value(d->chain, 0);
     if (d->signature_len < 32)
-        return fail(why, why_len, "Invalid key length");
+        return dcap_fail(why, why_len, "Invalid key length");
     if (dcap_sig_memo_check(p->collateral->memo, d->digest, leaf))
         return true;
     if (!dcap_verify_raw_sig(X509_get0_pubkey(leaf), (const uint8_t *)d->text, d->text_len,
                              d->signature, d->signature_len))
-        return fail(why, why_len, "Signature is invalid for %s in quote_collateral", name);
+        return dcap_fail(why, why_len, "Signature is invalid for %s in quote_collateral", name);
     dcap_sig_memo_add(p->collateral->memo, d->digest, leaf);
     return true;
 }
@@ -143,15 +140,15 @@ static bool check_doc(const dcap_params *p, const dcap_chain_ctx *cc, const dcap
 static bool check_header(const dcap_quote *q, char *why, size_t why_len)
 {
     if (memcmp(q->qe_vendor_id, intel_qe_vendor_id, 16) != 0)
-        return fail(why, why_len, "Unknown QE vendor ID");
+        return dcap_fail(why, why_len, "Unknown QE vendor ID");
     if (q->tee_type != DCAP_TEE_SGX && q->tee_type != DCAP_TEE_TDX)
-        return fail(why, why_len, "Unsupported TEE type: %u", q->tee_type);
+        return dcap_fail(why, why_len, "Unsupported TEE type: %u", q->tee_type);
     if (q->tee_type == DCAP_TEE_SGX)
-        return fail(why, why_len, "SGX quotes are not supported (TDX only)");
+        return dcap_fail(why, why_len, "SGX quotes are not supported (TDX only)");
     if (q->version != 4 && q->version != 5)
-        return fail(why, why_len, "TDX TEE quote must have version 4 or 5");
+        return dcap_fail(why, why_len, "TDX TEE quote must have version 4 or 5");
     if (q->key_type != 2)
-        return fail(why, why_len, "Unsupported DCAP attestation key type");
+        return dcap_fail(why, why_len, "Unsupported DCAP attestation key type");
     return true;
 }
 
@@ -168,14 +165,15 @@ static bool check_pck(const dcap_params *p, const dcap_chain_ctx *cc, dcap_resul
         pem_len = strlen(pem);
     } else {
         if (r->quote.inner_type != 5)
-            return fail(why, why_len, "Unsupported DCAP PCK cert format: %u", r->quote.inner_type);
+            return dcap_fail(why, why_len, "Unsupported DCAP PCK cert format: %u",
+                             r->quote.inner_type);
         pem = (const char *)r->quote.inner;
         pem_len = r->quote.inner_len;
     }
     if ((*chain = dcap_collateral_certs(c, pem, pem_len, MAX_CHAIN_CERTS, why, why_len)) == NULL)
         return false;
     if (sk_X509_num(*chain) == 0)
-        return fail(why, why_len, "Certificate chain is too short in quote");
+        return dcap_fail(why, why_len, "Certificate chain is too short in quote");
     X509_NAME_oneline(X509_get_subject_name(sk_X509_value(*chain, 0)), r->pck_subject,
                       sizeof(r->pck_subject));
     if (!dcap_chain_verify(cc, *chain, why, why_len))
@@ -191,15 +189,15 @@ static bool check_qe_report(dcap_result *r, X509 *pck, char *why, size_t why_len
 
     if (!dcap_verify_raw_sig(X509_get0_pubkey(pck), q->qe_report, DCAP_QE_REPORT_LEN, q->qe_sig,
                              64))
-        return fail(why, why_len, "Signature is invalid for qe_report in quote");
+        return dcap_fail(why, why_len, "Signature is invalid for qe_report in quote");
     r->qe_report_signature_ok = true;
     if (q->auth_len != 32)
-        return fail(why, why_len, "Invalid QE auth data length");
+        return dcap_fail(why, why_len, "Invalid QE auth data length");
     memcpy(bind, q->att_key, 64);
     memcpy(bind + 64, q->auth, 32);
     SHA256(bind, sizeof(bind), md);
     if (CRYPTO_memcmp(md, q->qe_report + DCAP_QE_REPORT_DATA, 32) != 0)
-        return fail(why, why_len, "QE report hash mismatch");
+        return dcap_fail(why, why_len, "QE report hash mismatch");
     r->qe_report_binds_key = true;
     return true;
 }
@@ -212,7 +210,7 @@ static bool check_quote_signature(const dcap_params *p, dcap_result *r, char *wh
 
     EVP_PKEY_free(key);
     if (!ok)
-        return fail(why, why_len, "ISV enclave report signature is invalid");
+        return dcap_fail(why, why_len, "ISV enclave report signature is invalid");
     r->quote_signature_ok = true;
     return true;
 }
@@ -225,9 +223,9 @@ static bool check_attributes(const dcap_params *p, const dcap_quote *q, char *wh
 
     if (q->body_type == DCAP_BODY_TD15 && !p->allow_service_td &&
         memcmp(q->body + DCAP_TD15_MR_SERVICETD, zero, 48) != 0)
-        return fail(why, why_len, "Invalid MR service TD");
+        return dcap_fail(why, why_len, "Invalid MR service TD");
     if ((e = dcap_td_attributes_check(q->body + DCAP_TD_ATTRIBUTES, p->allow_debug)) != NULL)
-        return fail(why, why_len, "%s", e);
+        return dcap_fail(why, why_len, "%s", e);
     return true;
 }
 
@@ -245,7 +243,7 @@ bool dcap_verify(const dcap_params *p, dcap_result *r, char *why, size_t why_len
     why[0] = '\0';
     /* 1: both CRLs parse, and the root is not revoked */
     if (c->crls[0] == NULL || c->crls[1] == NULL) {
-        fail(why, why_len, "%s", c->crl_error);
+        dcap_fail(why, why_len, "%s", c->crl_error);
         goto done;
     }
     if (!dcap_root_crl_check(&cc, why, why_len))
@@ -260,7 +258,7 @@ bool dcap_verify(const dcap_params *p, dcap_result *r, char *why, size_t why_len
     r->quote_ok = true;
     /* 3–6: TCB info */
     if (c->tcb_info == NULL) {
-        fail(why, why_len, "%s", c->tcb_info_error);
+        dcap_fail(why, why_len, "%s", c->tcb_info_error);
         goto done;
     }
     if (!check_doc(p, &cc, &c->tcb_doc, "tcb_info", "TCB Info", c->tcb_info->issue_date,
@@ -268,17 +266,17 @@ bool dcap_verify(const dcap_params *p, dcap_result *r, char *why, size_t why_len
         goto done;
     /* 7: QE identity */
     if (qe == NULL) {
-        fail(why, why_len, "%s", c->qe_identity_error);
+        dcap_fail(why, why_len, "%s", c->qe_identity_error);
         goto done;
     }
     if (!check_doc(p, &cc, &c->qe_doc, "qe_identity", "QE Identity", qe->issue_date,
                    qe->next_update, why, why_len))
         goto done;
     if (strcmp(qe->id, "TD_QE") != 0 || (qe->version != 2 && qe->version != 3)) {
-        fail(why, why_len,
-             "Unsupported QE Identity id/version for the quote TEE type: %s version %u "
-             "(expected TD_QE version [2, 3])",
-             qe->id, qe->version);
+        dcap_fail(why, why_len,
+                  "Unsupported QE Identity id/version for the quote TEE type: %s version %u "
+                  "(expected TD_QE version [2, 3])",
+                  qe->id, qe->version);
         goto done;
     }
     /* 8–10: PCK chain, QE report */
@@ -296,7 +294,7 @@ bool dcap_verify(const dcap_params *p, dcap_result *r, char *why, size_t why_len
         goto done;
     /* 13: the platform's TCB level, with the TDX module's */
     if (r->quote.body_type == DCAP_BODY_SGX) {
-        fail(why, why_len, "Failed to get TD10 report");
+        dcap_fail(why, why_len, "Failed to get TD10 report");
         goto done;
     }
     if (!dcap_tcb_match(c->tcb_info, &r->quote, &r->pck, &r->platform, why, why_len))
@@ -304,11 +302,11 @@ bool dcap_verify(const dcap_params *p, dcap_result *r, char *why, size_t why_len
     r->tcb_matched = true;
     /* 14: merge; Revoked rejects */
     if (!dcap_tcb_copy(&r->final, &r->platform) || !dcap_tcb_merge(&r->final, &r->qe)) {
-        fail(why, why_len, "out of memory");
+        dcap_fail(why, why_len, "out of memory");
         goto done;
     }
     if (r->final.status == DSTACK_TCB_REVOKED) {
-        fail(why, why_len, "TCB status is invalid: Revoked");
+        dcap_fail(why, why_len, "TCB status is invalid: Revoked");
         goto done;
     }
     /* 15: TD attributes */
