@@ -343,6 +343,16 @@ dstack_status dstack_pccs_cache_key(const uint8_t *quote, size_t len, const char
     return DSTACK_OK;
 }
 
+const char *dstack_pccs_url_or_env(const char *given)
+{
+    const char *env;
+
+    if (given != NULL && *given != '\0')
+        return given;
+    env = getenv(DSTACK_PCCS_URL_ENV);
+    return env != NULL && *env != '\0' ? env : NULL;
+}
+
 dstack_status dstack_pccs_fetch(const uint8_t *quote, size_t len, const dstack_pccs_opts *opts_in,
                                 dstack_collateral **out, dstack_error *err)
 {
@@ -359,11 +369,9 @@ dstack_status dstack_pccs_fetch(const uint8_t *quote, size_t len, const dstack_p
                                 "dstack_pccs_fetch: no quote or no result");
     if ((rc = dstack_options_read(opts_in, &o, sizeof(o), "dstack_pccs_opts", err)) != DSTACK_OK)
         return rc;
-    if (o.url == NULL || *o.url == '\0')
-        o.url = getenv("DSTACK_PCCS_URL");
-    if (o.url == NULL || *o.url == '\0')
+    if ((o.url = dstack_pccs_url_or_env(o.url)) == NULL)
         return dstack_error_set(err, DSTACK_ERR_USAGE, NULL, NULL,
-                                "no PCCS URL (dstack_pccs_opts.url or DSTACK_PCCS_URL)");
+                                "no PCCS URL (dstack_pccs_opts.url or " DSTACK_PCCS_URL_ENV ")");
     if (strncmp(o.url, "http://", 7) != 0 && strncmp(o.url, "https://", 8) != 0)
         return dstack_error_set(err, DSTACK_ERR_USAGE, NULL, NULL,
                                 "PCCS URL '%.200s' is not http:// or https://", o.url);

@@ -118,7 +118,7 @@ dstack_status dstack_ratls_verifier_new(const dstack_ratls_verifier_opts *opts_i
     v->quote.trusted_root_pem = v->root_pem;
     v->verdict_cache = !o.no_verdict_cache;
     v->timeout_ms = o.pccs_timeout_ms;
-    url = o.pccs_url != NULL ? o.pccs_url : getenv("DSTACK_PCCS_URL");
+    url = dstack_pccs_url_or_env(o.pccs_url);
     if (v->quote.collateral != NULL) {
         v->fixed = dcap_collateral_ref(v->quote.collateral);
     } else if (o.collateral_file != NULL) {
@@ -132,7 +132,7 @@ dstack_status dstack_ratls_verifier_new(const dstack_ratls_verifier_opts *opts_i
             dstack_error_context(err, "collateral file %.200s", o.collateral_file);
             goto err;
         }
-    } else if (url != NULL && *url != '\0') {
+    } else if (url != NULL) {
         if ((v->pccs_url = strdup(url)) == NULL ||
             (o.cache_dir != NULL && (v->cache_dir = strdup(o.cache_dir)) == NULL))
             goto oom;
@@ -141,7 +141,8 @@ dstack_status dstack_ratls_verifier_new(const dstack_ratls_verifier_opts *opts_i
     } else {
         rc = dstack_error_set(err, DSTACK_ERR_USAGE, NULL, NULL,
                               "RA-TLS verifier: no collateral source (a collateral file, a PCCS "
-                              "URL or DSTACK_PCCS_URL); set offline_ok to verify without TCB "
+                              "URL or " DSTACK_PCCS_URL_ENV
+                              "); set offline_ok to verify without TCB "
                               "status, revocation and QE identity");
         goto err;
     }

@@ -42,6 +42,11 @@ dstack_collateral *dstack_pccs_cache_get(const char *dir, const char *key, int64
  * is not an error of the fetch: false only tells the caller. */
 bool dstack_pccs_cache_put(const char *dir, const char *key, const dstack_collateral *c);
 
+/* The environment variable naming the PCCS when a caller names none. */
+#define DSTACK_PCCS_URL_ENV "DSTACK_PCCS_URL"
+/* `given` when it is set and not empty, else $DSTACK_PCCS_URL when that is, else NULL. */
+const char *dstack_pccs_url_or_env(const char *given);
+
 /* Another reference to a verifier (an SSL_CTX or SSL holding it, ratls_ssl.c). */
 typedef struct dstack_ratls_verifier dstack_ratls_verifier;
 /* dstack_ratls_verifier_verify during a handshake: without a policy issuer, the certificate's
