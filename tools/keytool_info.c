@@ -60,27 +60,17 @@ static void info_help(void)
 static const char *agent_platform(dstack_client *c, const dstack_quote_response *q)
 {
     dstack_bytes att = {0};
-    dstack_attestation a;
     dstack_error err;
-    const char *name = "unknown";
     int platform = -1;
 
-    memset(&a, 0, sizeof(a));
-    if (q->quote.len == 0 && q->attestation.len > 0) {
-        if (dstack_attestation_decode(q->attestation.data, q->attestation.len, &a, NULL) ==
-            DSTACK_OK)
-            platform = a.platform;
-    } else if (dstack_attest(c, NULL, 0, &att, &err) == DSTACK_OK) {
-        if (dstack_attestation_decode(att.data, att.len, &a, NULL) == DSTACK_OK)
-            platform = a.platform;
-    } else if (strstr(err.agent_error, "Service not found") != NULL) {
+    if (q->quote.len == 0 && q->attestation.len > 0)
+        platform = dstack_attestation_platform(q->attestation.data, q->attestation.len);
+    else if (dstack_attest(c, NULL, 0, &att, &err) == DSTACK_OK)
+        platform = dstack_attestation_platform(att.data, att.len);
+    else if (strstr(err.agent_error, "Service not found") != NULL)
         platform = DSTACK_PLATFORM_TDX;
-    }
-    if (platform >= 0)
-        name = dstack_platform_name(platform);
-    dstack_attestation_free(&a);
     dstack_bytes_free(&att);
-    return name;
+    return dstack_platform_name(platform); /* "unknown" for -1 */
 }
 
 /* A platform without a TDX quote: the attestation must carry the nonce; there is nothing to
@@ -302,12 +292,8 @@ static int quote_run(kt_options *opts, int argc, char **argv)
     }
     if (q.quote.len == 0 && q.attestation.len > 0) {
         /* 0.6 agents without TDX: the attestation field only (protocol.md §2.6.2) */
-        dstack_attestation a;
-        int platform =
-            dstack_attestation_decode(q.attestation.data, q.attestation.len, &a, NULL) == DSTACK_OK
-                ? a.platform
-                : -1;
-        dstack_attestation_free(&a);
+        int platform = dstack_attestation_platform(q.attestation.data, q.attestation.len);
+
         dstack_error_set(&err, DSTACK_ERR_PROTOCOL, NULL, NULL, "not a TDX attestation: %s",
                          dstack_platform_name(platform));
     } else if (dstack_tdx_quote_parse(q.quote.data, q.quote.len, &parsed, &err) == DSTACK_OK) {

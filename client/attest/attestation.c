@@ -41,6 +41,15 @@ const char *dstack_platform_name(int platform)
     return "unknown";
 }
 
+int dstack_attestation_platform(const uint8_t *buf, size_t len)
+{
+    dstack_attestation a;
+    int platform = dstack_attestation_decode(buf, len, &a, NULL) == DSTACK_OK ? a.platform : -1;
+
+    dstack_attestation_free(&a);
+    return platform;
+}
+
 bool dstack_attestation_is_tdx(const dstack_attestation *att)
 {
     return att != NULL &&

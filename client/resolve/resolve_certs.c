@@ -369,12 +369,8 @@ static dstack_status get_quote(resolve_job *job, const uint8_t rd[64], ratls_evi
         goto done;
     if (q.quote.len == 0 && q.attestation.len > 0) {
         /* 0.6 agents on other TEEs answer with the attestation field only (protocol.md §2.1). */
-        dstack_attestation a;
-        int platform =
-            dstack_attestation_decode(q.attestation.data, q.attestation.len, &a, NULL) == DSTACK_OK
-                ? a.platform
-                : -1;
-        dstack_attestation_free(&a);
+        int platform = dstack_attestation_platform(q.attestation.data, q.attestation.len);
+
         rc = dstack_error_set(err, DSTACK_ERR_PROTOCOL, method, endpoint,
                               "not a TDX attestation: %s (ratls=quote needs a TDX quote; use "
                               "ratls=attest)",

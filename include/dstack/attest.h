@@ -174,6 +174,8 @@ typedef struct dstack_attestation {
 dstack_status dstack_attestation_decode(const uint8_t *buf, size_t len, dstack_attestation *out,
                                         dstack_error *err);
 void dstack_attestation_free(dstack_attestation *att);
+/* The platform (dstack_platform) of an encoded attestation, -1 when it does not decode. */
+int dstack_attestation_platform(const uint8_t *buf, size_t len);
 
 /* True when the attestation carries a TDX quote (tdx, gcp-tdx). */
 bool dstack_attestation_is_tdx(const dstack_attestation *att);

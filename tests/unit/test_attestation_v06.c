@@ -79,6 +79,7 @@ static void test_scale_variants(void)
         CU_ASSERT_EQUAL_FATAL(dstack_attestation_decode(b.p, b.len, &a, &err), DSTACK_OK);
         CU_ASSERT_EQUAL(a.version, 0);
         check_common(&a, v);
+        CU_ASSERT_EQUAL(dstack_attestation_platform(b.p, b.len), variants[v].platform);
         /* only TDX can be written back as V0 (simulator-side encoder) */
         CU_ASSERT_EQUAL(dstack_attestation_encode_v0(&a, &enc, &enc_len, &err),
                         v == 0 ? DSTACK_OK : DSTACK_ERR_USAGE);
@@ -106,6 +107,7 @@ static void test_scale_negative(void)
         for (size_t n = 1; n < b.len; n++)
             failures += dstack_attestation_decode(b.p, n, &a, &err) == DSTACK_ERR_PROTOCOL;
         CU_ASSERT_EQUAL(failures, b.len - 1);
+        CU_ASSERT_EQUAL(dstack_attestation_platform(b.p, b.len - 1), -1);
         big = malloc(b.len + 1);
         memcpy(big, b.p, b.len);
         big[b.len] = 0;
@@ -121,6 +123,8 @@ static void test_scale_negative(void)
     te_write_v0_platform(&b, 5, 0);
     CU_ASSERT_EQUAL(dstack_attestation_decode(b.p, b.len, &a, &err), DSTACK_ERR_PROTOCOL);
     CU_ASSERT_PTR_NOT_NULL(strstr(err.message, "unknown platform variant 5"));
+    CU_ASSERT_EQUAL(dstack_attestation_platform(b.p, b.len), -1);
+    CU_ASSERT_EQUAL(dstack_attestation_platform(NULL, 0), -1);
     /* 0.5.11's payload-less NitroEnclave unit variant is read with the 0.6 payload, which the
      * runtime-event count then is not */
     b.len = 0;
